@@ -1,0 +1,35 @@
+"""affectscope: measure the emotions pictures and videos evoke, and how close any rater comes to humans.
+
+Importing the package does no work: submodules load on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Ratings": "affectscope.ratings",
+    "ColumnSpec": "affectscope.ratings",
+    "RaterInfo": "affectscope.ratings",
+    "align": "affectscope.ratings",
+    "StimulusSet": "affectscope.stimuli",
+    "Stimulus": "affectscope.stimuli",
+    "Rater": "affectscope.raters.base",
+    "register": "affectscope.raters.registry",
+    "make_rater": "affectscope.raters.registry",
+    "available_raters": "affectscope.raters.registry",
+    "rate": "affectscope.run",
+    "load_norms": "affectscope.norms",
+    "load_image": "affectscope.media.image",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'affectscope' has no attribute {name!r}")

@@ -1,0 +1,249 @@
+"""The ``affectscope`` command line. Thin: parses arguments and calls the public API.
+
+Exit codes (stable, for scripts):
+  0  success
+  1  internal error (a bug: please report it with the traceback)
+  2  usage or input error (bad arguments, unknown rater, missing files, a run store made by another rater)
+  3  the run finished and wrote its output, but some items failed (see the ``error`` column)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from affectscope import __version__
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+DEFAULT_RATER = "color"
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; reported without a traceback, exit code 2."""
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param expects KEY=VALUE, got {pair!r}")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _store_path(out: Path, store: str | None) -> Path:
+    return Path(store) if store else out.with_name(out.name + ".store.sqlite")
+
+
+def _print_errors(ratings: Any, limit: int = 10) -> None:
+    errors = ratings.errors
+    if len(errors):
+        print(f"{len(errors)} item(s) failed:", file=sys.stderr)
+        for item_id, msg in list(errors.items())[:limit]:
+            print(f"  {item_id}: {msg}", file=sys.stderr)
+        if len(errors) > limit:
+            print(f"  ... and {len(errors) - limit} more (see the 'error' column)", file=sys.stderr)
+
+
+def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path, store: str | None,
+                fresh: bool, retry_errors: bool, report: Path | None, quiet: bool, title: str) -> int:
+    from affectscope.raters.registry import UnknownRaterError, make_rater
+    from affectscope.report import write_ratings_page
+    from affectscope.run import rate
+    from affectscope.store import StoreMismatchError
+
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise UsageError(f"--out must end in .csv or .parquet, not {out.name!r}")
+    try:
+        rater = make_rater(rater_name, **params)
+        rater.outputs()
+    except (UnknownRaterError, TypeError, ValueError, FileNotFoundError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = rate(stimuli, rater, store=_store_path(out, store), fresh=fresh, retry_errors=retry_errors,
+                      progress=None if not quiet else False)
+    except StoreMismatchError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished items are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    result.ratings.save(out)
+    print(
+        f"rated {len(result.ratings)} items with {rater.name}: {result.n_rated} computed, "
+        f"{result.n_resumed} resumed, {result.n_failed} failed, in {result.seconds:.1f} s"
+    )
+    print(f"ratings: {out.resolve()}")
+    if report is not None:
+        page = write_ratings_page(result.ratings, report, title=title)
+        print(f"report: {page.resolve()}")
+    _print_errors(result.ratings)
+    return EXIT_PARTIAL if result.n_failed else EXIT_OK
+
+
+def cmd_rate(args: argparse.Namespace) -> int:
+    from affectscope.stimuli import StimulusError, StimulusSet
+
+    try:
+        if args.stimuli:
+            if args.paths:
+                raise UsageError("give input PATHs or --stimuli CSV, not both")
+            stimuli = StimulusSet.from_csv(args.stimuli, path_column=args.path_column, id_column=args.id_column)
+        elif args.paths:
+            stimuli = StimulusSet.from_paths(args.paths)
+        else:
+            raise UsageError("nothing to rate: give image/video files or folders, or --stimuli CSV")
+    except StimulusError as exc:
+        raise UsageError(str(exc)) from None
+    return _run_rating(stimuli, args.rater, _parse_params(args.param), Path(args.out), args.store, args.fresh,
+                       not args.no_retry_errors, Path(args.report) if args.report else None, args.quiet,
+                       title=f"affectscope: {args.rater} ratings")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from affectscope.samples import sample_paths
+    from affectscope.stimuli import StimulusSet
+
+    out_dir = Path(args.out_dir)
+    stimuli = StimulusSet.from_paths(sample_paths())
+    print(f"demo: rating {len(stimuli)} license-clean sample photos shipped with scikit-image")
+    return _run_rating(stimuli, args.rater, {}, out_dir / "ratings.csv", None, False, True,
+                       out_dir / "report.html", args.quiet, title="affectscope demo: sample photos")
+
+
+def cmd_raters(args: argparse.Namespace) -> int:
+    from affectscope.raters.registry import available_raters
+
+    rows = []
+    for name, cls in available_raters().items():
+        try:
+            cols = cls.describe_outputs()
+        except Exception as exc:  # noqa: BLE001 - listing must not fail because one rater cannot start
+            cols = [f"(unavailable: {exc})"]
+        rows.append({"name": name, "kind": cls.kind, "media": sorted(cls.media), "summary": cls.summary,
+                     "outputs": cols, "params": cls._param_names()})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['name']}  [{r['kind']}; {', '.join(r['media'])}]  {r['summary']}")
+        print(f"    outputs: {', '.join(r['outputs'])}")
+        print(f"    params:  {', '.join(r['params']) or '-'}")
+    return EXIT_OK
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    from affectscope.taxonomy import CATEGORY_SETS, CROSSWALKS, SCALES
+
+    print("scales (use as 'dimension:name' or 'dimension:LOW-HIGH'):")
+    for key, s in SCALES.items():
+        print(f"  {key:22s} {s.low:g}-{s.high:g}  {s.low_anchor} .. {s.high_anchor}  {s.source}")
+    print("category sets:")
+    for name, cs in CATEGORY_SETS.items():
+        print(f"  {name:10s} {len(cs):2d}  {', '.join(cs.categories)}\n             {cs.source}")
+    print("crosswalks:")
+    for name, cw in CROSSWALKS.items():
+        print(f"  {name:22s} unmapped: {', '.join(cw.unmapped) or '-'}\n             {cw.source}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from affectscope.ratings import Ratings, RatingsError, align
+
+    try:
+        left, right = Ratings.load(args.rater_file), Ratings.load(args.human_file)
+        al = align(left.ok(), right.ok(), key=args.key)
+    except RatingsError as exc:
+        raise UsageError(str(exc)) from None
+    print(al.summary())
+    shared = [c for c in left.columns_of("scale") if c in right.columns_of("scale")]
+    if not shared:
+        raise UsageError(f"no rating scale in common: {left.columns_of('scale')} vs {right.columns_of('scale')}")
+    print(f"{'dimension':12s} {'n':>5s} {'pearson r':>10s}  scales")
+    for c in shared:
+        ls, rs = left.columns[c].scale, right.columns[c].scale
+        x = al.left.values(c).to_numpy(float)
+        y = al.right.values(c).to_numpy(float)
+        ok = ~(np.isnan(x) | np.isnan(y))
+        r = float(np.corrcoef(x[ok], y[ok])[0, 1]) if ok.sum() > 2 else float("nan")
+        print(f"{c:12s} {int(ok.sum()):5d} {r:10.3f}  {ls.label if ls else ''} vs {rs.label if rs else ''}")
+    print("note: only Pearson r for now; CIs, noise ceilings, categories, RSA and GW come with the compare module")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="affectscope",
+        description="Rate the emotions pictures and videos evoke, and compare any rater with humans.",
+        epilog="Exit codes: 0 ok, 1 internal error, 2 usage/input error, 3 finished with some failed items.",
+    )
+    p.add_argument("--version", action="version", version=f"affectscope {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("rate", help="rate images/videos with a rater; resumable",
+                       description="Rate stimuli. Each finished item is saved at once in a run store beside the output; "
+                                   "running the same command again resumes where it stopped.")
+    r.add_argument("paths", nargs="*", metavar="PATH", help="image/video files or folders (searched recursively)")
+    r.add_argument("--stimuli", metavar="CSV", help="a CSV listing stimuli instead of PATHs")
+    r.add_argument("--path-column", default="path", help="path column of --stimuli (default: path)")
+    r.add_argument("--id-column", default=None, help="id column of --stimuli (default: the path as written)")
+    r.add_argument("--rater", default=DEFAULT_RATER, help=f"rater name (default: {DEFAULT_RATER}; see `affectscope raters`)")
+    r.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="rater parameter (repeatable)")
+    r.add_argument("--out", "-o", default="ratings.csv", help="output table, .csv or .parquet (default: ratings.csv)")
+    r.add_argument("--store", default=None, help="run store (default: OUT.store.sqlite)")
+    r.add_argument("--fresh", action="store_true", help="discard the run store and start over")
+    r.add_argument("--no-retry-errors", action="store_true", help="keep earlier failures instead of retrying them")
+    r.add_argument("--report", default=None, metavar="HTML", help="also write an HTML page of the ratings")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_rate)
+
+    d = sub.add_parser("demo", help="the main job on bundled sample photos: a ratings table and an HTML page")
+    d.add_argument("--out-dir", default="runs/demo", help="output folder (default: runs/demo)")
+    d.add_argument("--rater", default=DEFAULT_RATER, help=f"rater (default: {DEFAULT_RATER})")
+    d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_demo)
+
+    ls = sub.add_parser("raters", help="list raters with what each outputs")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=cmd_raters)
+
+    t = sub.add_parser("taxonomy", help="list scales, emotion category sets and crosswalks")
+    t.set_defaults(func=cmd_taxonomy)
+
+    c = sub.add_parser("compare", help="compare a rater's table with human norms (preview: Pearson r per scale)")
+    c.add_argument("rater_file", metavar="RATER", help="ratings file (.csv with .meta.json, or .parquet)")
+    c.add_argument("human_file", metavar="HUMAN", help="human norms file in the same format")
+    c.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how item ids are matched")
+    c.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"affectscope {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception:  # noqa: BLE001 - last resort: a clear internal-error exit code
+        traceback.print_exc()
+        print("affectscope: internal error (exit 1); please report the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

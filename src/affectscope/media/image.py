@@ -1,0 +1,202 @@
+"""Safe image loading: every file either loads correctly as RGB or raises a :class:`MediaError`
+that names the file, what is wrong with it and what to do.
+
+Handled: missing, zero-byte, non-image, truncated and corrupt files; decompression bombs;
+huge images (JPEGs are decoded at reduced size directly); CMYK; 16-bit and float images;
+palette and alpha images (composited over a background, white by default); EXIF orientation;
+animated images (first frame).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Default limit on decoded pixels (Pillow's own bomb threshold, about 89.5 megapixels).
+DEFAULT_MAX_PIXELS = 89_478_485
+
+
+class MediaError(Exception):
+    """A stimulus file that cannot be used.
+
+    Attributes
+    ----------
+    path : str
+    problem : str
+        What is wrong.
+    fix : str
+        What the user can do.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, fix: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}. Fix: {fix}")
+
+
+_MAGIC = (
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"<!DOCTYPE html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"{", "JSON or text"),
+    (b"RIFF", "a RIFF file (WAV/AVI)"),
+    (b"\x1a\x45\xdf\xa3", "a Matroska/WebM video"),
+    (b"ID3", "an MP3 audio file"),
+)
+
+
+def _sniff(head: bytes) -> str:
+    if head[4:8] == b"ftyp":
+        return "an MP4/MOV video"
+    for magic, what in _MAGIC:
+        if head.lstrip().lower().startswith(magic.lower()):
+            return what
+    try:
+        head.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "data of an unknown format"
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise MediaError(path, "file not found", "check the path, or remove the item from the list") from None
+    except OSError as exc:
+        raise MediaError(path, f"cannot access the file ({exc.strerror})", "check permissions") from None
+    if path.is_dir():
+        raise MediaError(path, "is a folder, not an image", "give the images inside it")
+    if st.st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)", "re-copy or re-export the image; the file has no data")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise MediaError(path, f"refused as a possible decompression bomb ({exc})", "downscale the image before rating") from None
+    except UnidentifiedImageError:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+        raise MediaError(
+            path,
+            f"not an image Pillow can read (the file looks like {_sniff(head)})",
+            "convert it to JPEG or PNG, or remove it; videos need a rater that accepts video",
+        ) from None
+    except OSError as exc:
+        raise MediaError(path, f"cannot open ({exc})", "re-export the image as JPEG or PNG") from None
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise MediaError(
+            path,
+            f"too large: {w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels:,} "
+            "(possible decompression bomb)",
+            "downscale the image, or raise max_pixels if it is genuine",
+        )
+    return im
+
+
+def _to_rgb(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    mode = im.mode
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, background + (255,))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    if mode.startswith("I") or mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        if mode.startswith("I;16"):
+            arr = arr / 257.0
+        elif mode == "F" and np.nanmax(arr) <= 1.0 and np.nanmin(arr) >= 0.0:
+            arr = arr * 255.0
+        else:
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            if lo >= 0 and hi <= 255:
+                pass
+            elif lo >= 0 and hi <= 65535:
+                arr = arr / 257.0
+            else:
+                arr = (arr - lo) / max(hi - lo, 1e-12) * 255.0
+        grey = np.clip(np.round(np.nan_to_num(arr)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode == "RGB":
+        return im
+    return im.convert("RGB")
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    max_side: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> np.ndarray:
+    """Load any still image as an ``(H, W, 3)`` uint8 RGB array, or raise :class:`MediaError`.
+
+    Parameters
+    ----------
+    path : path-like
+    max_side : int, optional
+        Downscale so that the longer side is at most this (JPEGs decode at reduced size, so
+        huge photos load fast and small).
+    max_pixels : int
+        Images with more pixels are refused as possible decompression bombs.
+    background : tuple of int
+        Colour that transparent pixels are composited over.
+
+    Returns
+    -------
+    numpy.ndarray
+        RGB, uint8, upright (EXIF orientation applied).
+    """
+    path = Path(path)
+    im = source = _open(path, max_pixels)
+    try:
+        if max_side is not None and im.format == "JPEG":
+            im.draft("RGB", (max_side, max_side))
+        try:
+            im.load()
+        except MemoryError:
+            raise MediaError(path, "not enough memory to decode", "downscale the image") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            msg = str(exc)
+            problem = (
+                "truncated: the file ends before the image data does"
+                if "truncat" in msg.lower()
+                else f"corrupt image data ({type(exc).__name__}: {msg})"
+            )
+            raise MediaError(path, problem, "re-download or re-export the file") from None
+        try:
+            im = ImageOps.exif_transpose(im) or im
+        except Exception:  # noqa: BLE001 - a broken EXIF block should not lose the picture
+            pass
+        rgb = _to_rgb(im, background)
+        if max_side is not None and max(rgb.size) > max_side:
+            rgb = rgb.copy()
+            rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        arr = np.asarray(rgb, dtype=np.uint8)
+    finally:
+        source.close()
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise MediaError(path, f"decoded to an unexpected shape {arr.shape}", "re-export the image as RGB JPEG or PNG")
+    return arr
+
+
+def thumbnail_data_uri(path: str | os.PathLike[str], size: int = 160, quality: int = 80) -> str:
+    """A small JPEG of the image as a ``data:`` URI, for self-contained HTML pages."""
+    arr = load_image(path, max_side=size)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

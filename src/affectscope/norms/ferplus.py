@@ -1,0 +1,80 @@
+"""FER+: 10 annotators' votes per FER2013 face (Barsoum et al. 2016)."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from affectscope.norms._common import COUNT, NormsError, data_root, human, require
+from affectscope.ratings import ColumnSpec, Ratings
+from affectscope.taxonomy import FERPLUS8, PROBABILITY
+
+SOURCE = "Barsoum, Zhang, Canton Ferrer & Zhang (2016), ICMI (FER+ labels, MIT); FER2013 pixels research use only"
+VOTE_COLUMNS = FERPLUS8.columns + ("unknown", "not_a_face")
+
+
+def _npz(root: str | os.PathLike[str] | None, split: str) -> dict[str, np.ndarray]:
+    if split not in ("train", "valid"):
+        raise ValueError(f"split must be 'train' or 'valid', not {split!r} (the FER+ test split is not provided)")
+    path = require(data_root(root) / "ferplus" / f"ferplus_{split}.npz", f"FER+ {split} split")
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    cols = tuple(str(c) for c in data["vote_columns"])
+    if cols != VOTE_COLUMNS:
+        raise NormsError(f"{path}: vote_columns {cols} differ from the expected {VOTE_COLUMNS}")
+    return data
+
+
+def load_ferplus(
+    root: str | os.PathLike[str] | None = None,
+    split: Literal["train", "valid"] = "valid",
+    *,
+    drop_unusable: bool = True,
+) -> Ratings:
+    """FER+ vote distributions.
+
+    Columns: the 8 FER+ emotions (taxonomy ``ferplus8``) as shares of the emotion votes (summing
+    to 1), ``unknown`` and ``not_a_face`` as shares of all votes, ``n_votes``, and ``majority``
+    (the emotion with most votes; ties go to the first in FER+ order). With ``drop_unusable``
+    (default), faces whose most-voted label is unknown or not-a-face, or with no emotion votes,
+    are dropped, the usual FER+ practice. Validation is for model selection: report it as
+    validation, not test.
+    """
+    data = _npz(root, split)
+    votes = data["votes"].astype(float)
+    emo = votes[:, :8]
+    total = votes.sum(axis=1)
+    n_emo = emo.sum(axis=1)
+    keep = np.ones(len(votes), dtype=bool)
+    if drop_unusable:
+        keep = (votes.argmax(axis=1) < 8) & (n_emo > 0)
+    share = np.divide(emo, n_emo[:, None], out=np.zeros_like(emo), where=n_emo[:, None] > 0)
+    frame = pd.DataFrame(share, columns=list(FERPLUS8.columns))
+    frame.insert(0, "item_id", [str(n) for n in data["names"]])
+    frame["unknown"] = votes[:, 8] / np.maximum(total, 1)
+    frame["not_a_face"] = votes[:, 9] / np.maximum(total, 1)
+    frame["n_votes"] = total
+    frame["majority"] = [FERPLUS8.columns[i] for i in emo.argmax(axis=1)]
+    frame = frame[keep]
+    specs = [
+        ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=FERPLUS8.name, description="share of emotion votes")
+        for c in FERPLUS8.columns
+    ]
+    specs += [
+        ColumnSpec(name="unknown", kind="other", scale=PROBABILITY, description="share of all votes"),
+        ColumnSpec(name="not_a_face", kind="other", scale=PROBABILITY, description="share of all votes"),
+        ColumnSpec(name="n_votes", kind="count", scale=COUNT, description="annotator votes"),
+        ColumnSpec(name="majority", kind="text", description="most-voted emotion"),
+    ]
+    return Ratings(frame, specs, human(f"ferplus_{split}", SOURCE, split=split, drop_unusable=drop_unusable))
+
+
+def load_ferplus_faces(
+    root: str | os.PathLike[str] | None = None, split: Literal["train", "valid"] = "valid"
+) -> tuple[list[str], np.ndarray]:
+    """The face pixels: ``(names, images)`` with images of shape (N, 48, 48), uint8 grey."""
+    data = _npz(root, split)
+    return [str(n) for n in data["names"]], data["images"]

@@ -1,0 +1,148 @@
+"""The rater contract.
+
+A rater turns stimuli into rating values for a fixed, declared set of columns. It is built
+from parameters only (no work in ``__init__``), declares what it outputs
+(:meth:`Rater.outputs`), and rates items one at a time or in batches. A failure on one item
+is returned as an :class:`ItemError`, never raised, so one bad item never kills a batch.
+
+Writing a rater = one module in :mod:`affectscope.raters` (or any package, via the
+``affectscope.raters`` entry point) with a class decorated by :func:`register`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from abc import ABC
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from affectscope.ratings import ColumnSpec, RaterInfo
+from affectscope.stimuli import Stimulus, StimulusSet
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A per-item failure: which item, what went wrong, what to do."""
+
+    item_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.message}"
+
+
+RateResult = dict[str, float] | ItemError
+
+
+class Rater(ABC):
+    """Base class of every rater.
+
+    Class attributes
+    ----------------
+    name : str
+        Registry name (``affectscope rate --rater NAME``).
+    kind : {"model", "llm", "human", "file", "baseline"}
+    summary : str
+        One line for ``affectscope raters``.
+    version : str
+        Bump when outputs change for the same parameters (invalidates resumable stores).
+    media : frozenset of str
+        Media kinds the rater accepts; other items get an :class:`ItemError`.
+    deterministic : bool
+        Same input and parameters give the same output (checked by the contract tests).
+    batch_size : int
+        Items passed to :meth:`rate_batch` at once.
+
+    Subclasses implement :meth:`outputs` and either :meth:`rate_one` or :meth:`rate_batch`.
+    Constructor parameters must be keyword arguments stored under the same attribute names
+    (as in scikit-learn), so :meth:`get_params` can read them back.
+    """
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "model"
+    summary: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    media: ClassVar[frozenset[str]] = frozenset({"image"})
+    deterministic: ClassVar[bool] = True
+    batch_size: ClassVar[int] = 1
+
+    # ---- to implement --------------------------------------------------------------------
+    def outputs(self) -> list[ColumnSpec]:
+        """The columns this rater writes, with their scales."""
+        raise NotImplementedError
+
+    def rate_one(self, stimulus: Stimulus) -> dict[str, float]:
+        """Rate one item; raise any exception to mark the item failed."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither rate_one nor rate_batch")
+
+    def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
+        """Rate several items. The default calls :meth:`rate_one` per item and turns each
+        exception into an :class:`ItemError`; override for real batching (and return
+        ``ItemError`` for failed items yourself)."""
+        return [self.rate_safely(s) for s in stimuli]
+
+    # ---- provided ------------------------------------------------------------------------
+    def rate_safely(self, stimulus: Stimulus) -> RateResult:
+        """:meth:`rate_one` with media-kind checking and exceptions turned into ``ItemError``."""
+        if stimulus.kind not in self.media:
+            return ItemError(
+                stimulus.item_id,
+                f"{stimulus.kind} input is not supported by rater {self.name!r} (accepts {sorted(self.media)}); "
+                f"use a rater that accepts {stimulus.kind} (see `affectscope raters`)"
+                if stimulus.kind != "unknown"
+                else f"{stimulus.path}: not a recognised image or video file extension; convert it to JPEG/PNG/MP4 or remove it",
+            )
+        try:
+            return self.rate_one(stimulus)
+        except Exception as exc:  # noqa: BLE001 - the contract: one bad item never kills a batch
+            return ItemError(stimulus.item_id, _describe(exc))
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind is p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters of this instance."""
+        return {n: getattr(self, n) for n in self._param_names()}
+
+    def fingerprint(self) -> str:
+        """A hash of everything that changes the output: name, version and parameters."""
+        blob = json.dumps({"name": self.name, "version": self.version, "params": self.get_params()}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def info(self) -> RaterInfo:
+        """Provenance for the Ratings this rater produces."""
+        return RaterInfo(
+            name=self.name, kind=self.kind, version=self.version,  # type: ignore[arg-type]
+            params={k: (str(v) if isinstance(v, Path) else v) for k, v in self.get_params().items()},
+            source=self.summary,
+        )
+
+    @classmethod
+    def describe_outputs(cls) -> list[str]:
+        """Output column names for listings (``affectscope raters``); raters whose columns depend
+        on their parameters override this with a description."""
+        return [c.name for c in cls().outputs()]
+
+    @classmethod
+    def contract_params(cls, workdir: Path, stimuli: "StimulusSet | None" = None) -> dict[str, Any]:
+        """Parameters for the common contract tests (override when the defaults cannot run,
+        e.g. a rater that needs a file: write a small one for ``stimuli`` into ``workdir``)."""
+        return {}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+def _describe(exc: BaseException) -> str:
+    from affectscope.media.image import MediaError
+
+    if isinstance(exc, MediaError):
+        return f"{exc.problem}. Fix: {exc.fix}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,74 @@
+"""A rater that looks ratings up in a file: published model outputs, another lab's norms,
+ratings made elsewhere. It lets file-based ratings go through the same run, store and report
+as computed ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from affectscope.raters.base import Rater
+from affectscope.raters.registry import register
+from affectscope.ratings import ColumnSpec, Ratings, RatingsError, match_key
+from affectscope.stimuli import Stimulus, StimulusSet
+
+
+@register("table")
+class TableRater(Rater):
+    """Ratings read from a CSV/Parquet file written by affectscope (or with a ``.meta.json`` sidecar).
+
+    Parameters
+    ----------
+    file : str
+        The ratings file.
+    key : {"item_id", "name", "stem"}, default "item_id"
+        How stimulus ids are matched to the file's ids (see :func:`affectscope.ratings.align`).
+    """
+
+    kind = "file"
+    summary = "ratings looked up in a CSV/Parquet file (published outputs, norms made elsewhere)"
+    media = frozenset({"image", "video", "unknown"})
+
+    def __init__(self, *, file: str = "", key: str = "item_id") -> None:
+        self.file = file
+        self.key = key
+        self._table: Ratings | None = None
+        self._index: dict[str, str] | None = None
+
+    def _load(self) -> tuple[Ratings, dict[str, str]]:
+        if self._table is None or self._index is None:
+            if not self.file:
+                raise RatingsError("the table rater needs file=PATH (a ratings CSV or Parquet file)")
+            self._table = Ratings.load(self.file)
+            self._index = {match_key(i, self.key): i for i in self._table.item_ids}  # type: ignore[arg-type]
+        return self._table, self._index
+
+    def outputs(self) -> list[ColumnSpec]:
+        return list(self._load()[0].columns.values())
+
+    @classmethod
+    def describe_outputs(cls) -> list[str]:
+        return ["the columns of the given file"]
+
+    def rate_one(self, stimulus: Stimulus) -> dict[str, float]:
+        table, index = self._load()
+        item = index.get(match_key(stimulus.item_id, self.key))  # type: ignore[arg-type]
+        if item is None:
+            raise KeyError(f"no row for this item in {self.file} (matched by key={self.key!r})")
+        row = table.data.loc[item]
+        if "error" in table.data.columns and isinstance(row["error"], str):
+            raise RuntimeError(f"the file records an error for this item: {row['error']}")
+        return {c: row[c] for c in table.columns}
+
+    @classmethod
+    def contract_params(cls, workdir: Path, stimuli: StimulusSet | None = None) -> dict[str, Any]:
+        import pandas as pd
+
+        from affectscope.ratings import RaterInfo
+        from affectscope.taxonomy import SAM_VALENCE
+
+        ids = stimuli.item_ids if stimuli is not None else ["a.png"]
+        frame = pd.DataFrame({"item_id": ids, "valence": [1.0 + (i % 9) for i in range(len(ids))]})
+        path = workdir / "table_rater_input.csv"
+        Ratings(frame, [ColumnSpec(name="valence", scale=SAM_VALENCE)], RaterInfo(name="fixture", kind="file")).save(path)
+        return {"file": str(path)}

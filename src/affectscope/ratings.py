@@ -1,0 +1,421 @@
+"""`Ratings`: one table schema for every rater and every set of human norms.
+
+A :class:`Ratings` is a pandas DataFrame indexed by ``item_id`` plus descriptors:
+a :class:`ColumnSpec` per column (its kind, scale and taxonomy) and a :class:`RaterInfo`
+saying who or what produced it. Files: CSV with a ``<file>.meta.json`` sidecar, or Parquet
+with the same metadata inside the file. A CSV without a sidecar still loads (as a plain table)
+when you name its scales.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from affectscope.taxonomy import Scale, ScaleError, get_category_set, get_scale
+
+ColumnKind = Literal["scale", "category", "feature", "count", "text", "other"]
+META_KEY = "affectscope"
+RESERVED = ("item_id", "path", "error")
+
+
+class RatingsError(ValueError):
+    """Raised for malformed rating tables, unreadable files and failed alignments."""
+
+
+class ColumnSpec(BaseModel):
+    """What one column of a rating table holds.
+
+    Parameters
+    ----------
+    name : str
+        Column name (stable; documented per rater).
+    kind : {"scale", "category", "feature", "count", "text", "other"}
+        ``scale``: an affective rating (valence ...); ``category``: probability or share of
+        one category of ``taxonomy``; ``feature``: a descriptive measurement (brightness ...);
+        ``count``: number of raters/votes; ``text``: free text; ``other``: anything else.
+    scale : Scale or None
+        Range and anchors; required for ``scale`` and ``category`` columns.
+    taxonomy : str or None
+        Category set name for ``category`` columns.
+    description : str
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: ColumnKind = "scale"
+    scale: Scale | None = None
+    taxonomy: str | None = None
+    description: str = ""
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.name in RESERVED:
+            raise RatingsError(f"column name {self.name!r} is reserved ({RESERVED})")
+        if self.kind in ("scale", "category") and self.scale is None:
+            raise RatingsError(f"column {self.name!r} of kind {self.kind!r} needs a scale")
+        if self.kind == "category":
+            if self.taxonomy is None:
+                raise RatingsError(f"category column {self.name!r} needs a taxonomy")
+            get_category_set(self.taxonomy).column(self.name)
+
+
+class RaterInfo(BaseModel):
+    """Provenance of a rating table: who or what rated, with which settings.
+
+    Parameters
+    ----------
+    name : str
+        Rater name (registry name, or e.g. ``"humans:oasis"``).
+    kind : {"model", "llm", "human", "file", "baseline"}
+    version : str
+    params : dict
+        Every setting that changes the output.
+    source : str
+        Citation or file the ratings came from.
+    created : str
+        ISO timestamp.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Literal["model", "llm", "human", "file", "baseline"] = "model"
+    version: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    source: str = ""
+    created: str = Field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+
+class Ratings:
+    """Items x dimensions, with the scale of each column and provenance.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per item. Either indexed by ``item_id`` or with an ``item_id`` column.
+        Optional ``path`` (stimulus file) and ``error`` (per-item failure message) columns.
+    columns : iterable of ColumnSpec
+        One spec per rating column (every column except ``item_id``, ``path``, ``error``).
+    rater : RaterInfo
+    """
+
+    def __init__(self, data: pd.DataFrame, columns: Iterable[ColumnSpec], rater: RaterInfo) -> None:
+        df = data.copy()
+        if "item_id" in df.columns:
+            df = df.set_index("item_id")
+        df.index = df.index.map(str)
+        df.index.name = "item_id"
+        dup = df.index[df.index.duplicated()].unique()
+        if len(dup):
+            raise RatingsError(f"duplicate item ids: {list(dup[:5])} ({len(dup)} in all); item ids must be unique")
+        specs = {c.name: c for c in columns}
+        value_cols = [c for c in df.columns if c not in RESERVED]
+        missing = [c for c in value_cols if c not in specs]
+        if missing:
+            raise RatingsError(f"columns without a ColumnSpec: {missing}; declare their kind and scale")
+        absent = [c for c in specs if c not in df.columns]
+        if absent:
+            raise RatingsError(f"ColumnSpecs for columns not in the table: {absent}")
+        for name, spec in specs.items():
+            if spec.kind == "text":
+                continue
+            if df[name].dtype == object:
+                try:
+                    df[name] = pd.to_numeric(df[name], errors="raise")
+                except (ValueError, TypeError) as exc:
+                    raise RatingsError(f"column {name!r} holds non-numeric values ({exc}); declare it kind='text' or fix the data") from None
+            if spec.scale is not None:
+                try:
+                    spec.scale.check(df[name].to_numpy(dtype=float), what=f"values of column {name!r}")
+                except ScaleError as exc:
+                    raise RatingsError(str(exc)) from None
+        if "error" in df.columns:
+            df["error"] = df["error"].astype(object).where(df["error"].notna() & (df["error"] != ""), None)
+        ordered = [c for c in ("path",) if c in df.columns] + list(specs) + [c for c in ("error",) if c in df.columns]
+        self.data: pd.DataFrame = df[ordered].copy()
+        self.columns: dict[str, ColumnSpec] = specs
+        self.rater = rater
+
+    # ---- views ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"Ratings({len(self)} items x {len(self.columns)} columns, rater={self.rater.name!r})"
+
+    @property
+    def item_ids(self) -> list[str]:
+        return list(self.data.index)
+
+    @property
+    def errors(self) -> pd.Series:
+        """Error message per failed item (empty when every item succeeded)."""
+        if "error" not in self.data.columns:
+            return pd.Series(dtype=object, name="error")
+        e = self.data["error"]
+        return e[e.notna()]
+
+    def ok(self) -> "Ratings":
+        """Only the items without an error."""
+        keep = self.data.index.difference(self.errors.index, sort=False)
+        return self.subset(keep)
+
+    def columns_of(self, kind: ColumnKind | None = None, taxonomy: str | None = None) -> list[str]:
+        """Column names filtered by kind and/or taxonomy."""
+        return [
+            n for n, s in self.columns.items()
+            if (kind is None or s.kind == kind) and (taxonomy is None or s.taxonomy == taxonomy)
+        ]
+
+    def values(self, column: str) -> pd.Series:
+        """One column as a Series indexed by item id."""
+        if column not in self.columns:
+            raise KeyError(f"no column {column!r}; available: {list(self.columns)}")
+        return self.data[column]
+
+    def subset(self, item_ids: Iterable[str]) -> "Ratings":
+        """A new Ratings restricted to (and ordered by) ``item_ids``."""
+        ids = list(item_ids)
+        unknown = [i for i in ids if i not in self.data.index]
+        if unknown:
+            raise RatingsError(f"unknown item ids: {unknown[:5]} ({len(unknown)} in all)")
+        return Ratings(self.data.loc[ids], self.columns.values(), self.rater)
+
+    def select(self, columns: Iterable[str]) -> "Ratings":
+        """A new Ratings with only ``columns`` (plus path/error)."""
+        cols = list(columns)
+        for c in cols:
+            self.values(c)
+        keep = [c for c in ("path",) if c in self.data] + cols + [c for c in ("error",) if c in self.data]
+        return Ratings(self.data[keep], [self.columns[c] for c in cols], self.rater)
+
+    def convert(self, column: str, to: "Scale | str") -> "Ratings":
+        """A new Ratings with ``column`` mapped explicitly onto another scale."""
+        self.values(column)
+        spec = self.columns[column]
+        target = get_scale(to)
+        if spec.scale is None:
+            raise RatingsError(f"column {column!r} has no scale to convert from")
+        df = self.data.copy()
+        df[column] = spec.scale.convert(df[column].to_numpy(dtype=float), to=target)
+        specs = [s.model_copy(update={"scale": target}) if s.name == column else s for s in self.columns.values()]
+        return Ratings(df, specs, self.rater)
+
+    # ---- IO ------------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """The table with ``item_id`` as the first column."""
+        return self.data.reset_index()
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format": "affectscope.ratings/1",
+            "rater": self.rater.model_dump(mode="json"),
+            "columns": [c.model_dump(mode="json") for c in self.columns.values()],
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write CSV (plus ``.meta.json`` sidecar) or Parquet, by extension; atomic replace."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".pq"):
+            raise RatingsError(f"cannot write {path}: use a .csv or .parquet file name")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = self.to_frame()
+        meta = self.metadata()
+        if suffix == ".csv":
+            _atomic_write(path, lambda p: frame.to_csv(p, index=False))
+            _atomic_write(sidecar_path(path), lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY.encode(): json.dumps(meta).encode()})
+            _atomic_write(path, lambda p: pq.write_table(table, p))
+        return path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        scales: Mapping[str, "Scale | str"] | None = None,
+        id_column: str = "item_id",
+    ) -> "Ratings":
+        """Read a table written by :meth:`save`, or a plain CSV/Parquet file.
+
+        Parameters
+        ----------
+        path : path-like
+        scales : mapping, optional
+            For files without affectscope metadata: ``{column: scale}`` for every rating
+            column to keep (other columns are ignored). Ignored when metadata exists.
+        id_column : str, default "item_id"
+            The id column of a plain file.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise RatingsError(f"ratings file not found: {path}")
+        suffix = path.suffix.lower()
+        meta: dict[str, Any] | None = None
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype={id_column: str}, keep_default_na=True)
+            side = sidecar_path(path)
+            if side.exists():
+                meta = json.loads(side.read_text())
+        elif suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            raw = (table.schema.metadata or {}).get(META_KEY.encode())
+            meta = json.loads(raw) if raw else None
+            frame = table.to_pandas()
+        else:
+            raise RatingsError(f"cannot read {path}: expected a .csv or .parquet file")
+        if meta is not None:
+            specs = [ColumnSpec(**c) for c in meta["columns"]]
+            rater = RaterInfo(**meta["rater"])
+            return cls(frame, specs, rater)
+        if id_column not in frame.columns:
+            raise RatingsError(f"{path}: no id column {id_column!r}; columns are {list(frame.columns)}")
+        if not scales:
+            raise RatingsError(
+                f"{path} has no affectscope metadata ({sidecar_path(path).name} missing): "
+                "name the scale of each rating column, e.g. scales={'valence': 'valence:1-7'}"
+            )
+        missing = [c for c in scales if c not in frame.columns]
+        if missing:
+            raise RatingsError(f"{path}: columns {missing} not found; columns are {list(frame.columns)}")
+        specs = [ColumnSpec(name=c, kind="scale", scale=get_scale(s)) for c, s in scales.items()]
+        keep = [id_column] + [c for c in ("path", "error") if c in frame.columns] + list(scales)
+        frame = frame[keep].rename(columns={id_column: "item_id"})
+        return cls(frame, specs, RaterInfo(name=path.stem, kind="file", source=str(path)))
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The metadata file beside a CSV: ``ratings.csv`` -> ``ratings.csv.meta.json``."""
+    p = Path(path)
+    return p.with_name(p.name + ".meta.json")
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ---- alignment ---------------------------------------------------------------------------
+KeyMode = Literal["item_id", "name", "stem"]
+
+
+@dataclass
+class Alignment:
+    """Two Ratings restricted to their shared items, in the same order, and what did not match."""
+
+    left: Ratings
+    right: Ratings
+    only_left: list[str] = field(default_factory=list)
+    only_right: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.left)
+
+    def summary(self) -> str:
+        parts = [f"{self.n} items matched"]
+        for side, ids, r in (("left", self.only_left, self.left), ("right", self.only_right, self.right)):
+            if ids:
+                ex = ", ".join(ids[:3])
+                parts.append(f"{len(ids)} only in {side} ({r.rater.name}; e.g. {ex})")
+        return "; ".join(parts)
+
+
+def match_key(item_id: str, mode: KeyMode) -> str:
+    """The id used for matching under ``mode`` (see :func:`align`)."""
+    if mode == "item_id":
+        return item_id
+    name = item_id.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if mode == "stem" and "." in name else name
+
+
+def align(left: Ratings, right: Ratings, *, key: KeyMode = "item_id", strict: bool = False) -> Alignment:
+    """Restrict two Ratings to their shared items, in ``left``'s order.
+
+    Parameters
+    ----------
+    left, right : Ratings
+    key : {"item_id", "name", "stem"}, default "item_id"
+        How ids are matched: exactly; by file name (``a/b.jpg`` ~ ``b.jpg``); by file stem
+        (``b.jpg`` ~ ``b``). The aligned tables keep ``left``'s ids.
+    strict : bool, default False
+        Raise instead of reporting items present on one side only.
+
+    Raises
+    ------
+    RatingsError
+        When nothing matches (with examples of both sides' ids and a hint), when a key mode makes
+        ids collide, or, with ``strict``, when any item is unmatched.
+    """
+    if key not in ("item_id", "name", "stem"):
+        raise RatingsError(f"key must be one of 'item_id', 'name', 'stem', not {key!r}")
+    maps = []
+    for r in (left, right):
+        m: dict[str, str] = {}
+        for i in r.item_ids:
+            k = match_key(i, key)
+            if k in m:
+                raise RatingsError(f"key={key!r} makes ids {m[k]!r} and {i!r} of {r.rater.name} collide; use a finer key")
+            m[k] = i
+        maps.append(m)
+    lmap, rmap = maps
+    shared = [k for k in lmap if k in rmap]
+    only_left = [lmap[k] for k in lmap if k not in rmap]
+    only_right = [rmap[k] for k in rmap if k not in lmap]
+    if not shared:
+        raise RatingsError(
+            f"no items in common between {left.rater.name} (e.g. {left.item_ids[:3]}) and "
+            f"{right.rater.name} (e.g. {right.item_ids[:3]}) with key={key!r}; "
+            "if one side has paths or extensions the other lacks, try key='name' or key='stem'"
+        )
+    if strict and (only_left or only_right):
+        raise RatingsError("strict alignment failed: " + Alignment(left, right, only_left, only_right).summary())
+    lsub = left.subset([lmap[k] for k in shared])
+    rdata = right.data.loc[[rmap[k] for k in shared]].copy()
+    rdata.index = pd.Index([lmap[k] for k in shared], name="item_id")
+    rsub = Ratings(rdata, right.columns.values(), right.rater)
+    return Alignment(lsub, rsub, only_left, only_right)
+
+
+def from_records(
+    records: Iterable[Mapping[str, Any]], columns: Iterable[ColumnSpec], rater: RaterInfo
+) -> Ratings:
+    """Build Ratings from dicts with ``item_id`` (and optionally ``path``/``error``) plus rating values."""
+    specs = list(columns)
+    names = ["item_id", "path"] + [c.name for c in specs] + ["error"]
+    frame = pd.DataFrame.from_records(list(records), columns=names)
+    for c in specs:
+        if c.kind != "text":
+            frame[c.name] = pd.to_numeric(frame[c.name], errors="coerce").astype(float)
+    if frame["path"].isna().all():
+        frame = frame.drop(columns="path")
+    return Ratings(frame, specs, rater)
+
+
+__all__ = [
+    "Alignment", "ColumnSpec", "RaterInfo", "Ratings", "RatingsError", "align", "from_records", "sidecar_path",
+]

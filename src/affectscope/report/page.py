@@ -1,0 +1,115 @@
+"""A self-contained HTML page of one ratings table: thumbnails embedded, no network needed.
+
+The full report (plots, comparisons, videos) builds on this page.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from pathlib import Path
+
+from affectscope.media.image import MediaError, thumbnail_data_uri
+from affectscope.ratings import Ratings
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222}
+h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;font-size:.9rem}
+.warn{background:#fff4d6;border:1px solid #e6c36a;padding:.5rem .8rem;border-radius:6px;margin:.8rem 0}
+table{border-collapse:collapse;font-size:.85rem;margin-top:1rem}
+th,td{border-bottom:1px solid #e3e3e3;padding:.3rem .5rem;text-align:right;vertical-align:middle}
+th{cursor:pointer;background:#f6f6f6;position:sticky;top:0} th.l,td.l{text-align:left}
+td.err{color:#a00;text-align:left;max-width:28rem} img{display:block;max-height:96px;max-width:128px}
+.bar{height:6px;background:#ddd;border-radius:3px;margin-top:2px} .bar>i{display:block;height:6px;background:#4a7bd0;border-radius:3px}
+"""
+
+_JS = """
+document.querySelectorAll('th').forEach(function(th,col){th.addEventListener('click',function(){
+ var tb=th.closest('table').tBodies[0],rows=Array.from(tb.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
+ rows.sort(function(a,b){var x=a.cells[col].dataset.v||a.cells[col].textContent,y=b.cells[col].dataset.v||b.cells[col].textContent;
+  var nx=parseFloat(x),ny=parseFloat(y);if(!isNaN(nx)&&!isNaN(ny)){return asc?nx-ny:ny-nx}return asc?x.localeCompare(y):y.localeCompare(x)});
+ rows.forEach(function(r){tb.appendChild(r)})})});
+"""
+
+
+def _cell(value: object, low: float | None, high: float | None) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return f'<td class="l">{html.escape(str(value))}</td>'
+    if math.isnan(v):
+        return '<td data-v="">&ndash;</td>'
+    bar = ""
+    if low is not None and high is not None:
+        frac = min(max((v - low) / (high - low), 0.0), 1.0)
+        bar = f'<div class="bar"><i style="width:{frac * 100:.0f}%"></i></div>'
+    return f'<td data-v="{v:.6g}">{v:.3g}{bar}</td>'
+
+
+def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: str = "affectscope ratings", thumbnails: bool = True) -> Path:
+    """Write one HTML file showing every item with its thumbnail, ratings and errors.
+
+    Parameters
+    ----------
+    ratings : Ratings
+    out : path-like
+        The ``.html`` file to write.
+    title : str
+    thumbnails : bool, default True
+        Embed a small JPEG of each image (items whose file cannot be read show none).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    out = Path(out)
+    cols = [c for c in ratings.columns.values() if c.kind in ("scale", "category", "feature")]
+    rater = ratings.rater
+    head = ['<th class="l">item</th>'] + (['<th class="l">image</th>'] if thumbnails else [])
+    head += [
+        f'<th title="{html.escape(c.description or "")} [{html.escape(c.scale.label if c.scale else "")}]">{html.escape(c.name)}</th>'
+        for c in cols
+    ] + ['<th class="l">error</th>']
+    rows = []
+    for item_id, row in ratings.data.iterrows():
+        cells = [f'<td class="l">{html.escape(str(item_id))}</td>']
+        if thumbnails:
+            img = ""
+            path = row.get("path")
+            if isinstance(path, str) and path:
+                try:
+                    img = f'<img loading="lazy" alt="{html.escape(str(item_id))}" src="{thumbnail_data_uri(path)}">'
+                except MediaError:
+                    img = ""
+            cells.append(f'<td class="l">{img}</td>')
+        for c in cols:
+            lo = c.scale.low if c.scale else None
+            hi = c.scale.high if c.scale else None
+            cells.append(_cell(row[c.name], lo, hi))
+        err = row.get("error")
+        cells.append(f'<td class="err">{html.escape(err) if isinstance(err, str) else ""}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    n_err = len(ratings.errors)
+    warn = ""
+    if rater.kind == "baseline":
+        warn = f'<div class="warn"><b>Weak baseline.</b> {html.escape(rater.source)}. Expect low agreement with human norms.</div>'
+    scales = "; ".join(f"{html.escape(c.name)}: {html.escape(c.scale.label)}" for c in cols if c.scale and c.kind == "scale")
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{html.escape(title)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<div class="meta">rater <b>{html.escape(rater.name)}</b> (v{html.escape(rater.version)}, {html.escape(rater.kind)}) &middot;
+{len(ratings)} items, {n_err} failed &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}</div>
+{warn}
+<table id="ratings"><thead><tr>{"".join(head)}</tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<p class="meta">Click a column header to sort. Made by affectscope.</p>
+<script>{_JS}</script>
+</body></html>
+"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(doc, encoding="utf-8")
+    return out

@@ -1,0 +1,151 @@
+"""Running a rater over a stimulus set: batched, persisted per item, resumable, with progress."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from affectscope.raters.base import ItemError, Rater, RateResult
+from affectscope.ratings import ColumnSpec, Ratings
+from affectscope.stimuli import Stimulus, StimulusSet
+from affectscope.store import RunStore
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes
+    ----------
+    ratings : Ratings
+        One row per stimulus, failures included (``error`` column).
+    n_rated : int
+        Items computed in this run.
+    n_resumed : int
+        Items taken from the store without recomputation.
+    n_failed : int
+        Items whose row holds an error.
+    seconds : float
+        Wall time of this run.
+    store_path : str
+    """
+
+    ratings: Ratings
+    n_rated: int
+    n_resumed: int
+    n_failed: int
+    seconds: float
+    store_path: str
+
+
+def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str | None:
+    """Why a rater's output for one item breaks its declared outputs, or ``None`` if it is fine."""
+    names = [c.name for c in columns]
+    missing = [n for n in names if n not in values]
+    extra = [k for k in values if k not in names]
+    if missing or extra:
+        return f"rater output does not match its declared columns (missing {missing}, unexpected {extra})"
+    for c in columns:
+        v = values[c.name]
+        if c.kind == "text":
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return f"rater returned a non-numeric value {v!r} for {c.name!r}"
+        if math.isnan(f):
+            continue
+        if math.isinf(f) or (c.scale is not None and c.scale.out_of_range(f)):
+            return f"rater returned {f:g} for {c.name!r}, outside its declared scale {c.scale.label if c.scale else ''}"
+    return None
+
+
+def _batches(items: Sequence[Stimulus], size: int) -> Iterable[Sequence[Stimulus]]:
+    for i in range(0, len(items), max(1, size)):
+        yield items[i : i + size]
+
+
+def rate(
+    stimuli: StimulusSet,
+    rater: Rater,
+    *,
+    store: str | os.PathLike[str] = ":memory:",
+    fresh: bool = False,
+    retry_errors: bool = True,
+    progress: bool | None = None,
+) -> RunResult:
+    """Rate every stimulus, persisting each finished item immediately.
+
+    Parameters
+    ----------
+    stimuli : StimulusSet
+    rater : Rater
+    store : path-like, default ":memory:"
+        SQLite run store. With a file, a rerun resumes: finished items whose file is unchanged
+        are not recomputed.
+    fresh : bool, default False
+        Discard the store's content first.
+    retry_errors : bool, default True
+        Recompute items that failed in an earlier run.
+    progress : bool or None
+        Progress bar; ``None`` shows it only on a terminal.
+
+    Returns
+    -------
+    RunResult
+    """
+    t0 = time.perf_counter()
+    columns = rater.outputs()
+    with RunStore(store, rater=rater.info(), fingerprint=rater.fingerprint(), columns=columns, fresh=fresh) as db:
+        done = db.finished(include_errors=not retry_errors)
+        pending = [s for s in stimuli if done.get(s.item_id) != s.signature()]
+        n_resumed = len(stimuli) - len(pending)
+        bar = tqdm(
+            total=len(stimuli), initial=n_resumed, unit="item", desc=f"rating ({rater.name})",
+            disable=(None if progress is None else not progress), dynamic_ncols=True,
+        )
+        try:
+            for batch in _batches(pending, rater.batch_size):
+                t_batch = time.perf_counter()
+                results = _rate_batch(rater, batch)
+                per_item = (time.perf_counter() - t_batch) / len(batch)
+                for stim, res in zip(batch, results):
+                    path = str(stim.path) if stim.path is not None else None
+                    if isinstance(res, ItemError):
+                        db.put(stim.item_id, path, stim.signature(), None, res.message, per_item)
+                    else:
+                        problem = check_result(res, columns)
+                        if problem:
+                            db.put(stim.item_id, path, stim.signature(), None, problem, per_item)
+                        else:
+                            db.put(stim.item_id, path, stim.signature(), res, None, per_item)
+                    bar.update(1)
+        finally:
+            bar.close()
+        ratings = db.to_ratings(stimuli.item_ids)
+        return RunResult(
+            ratings=ratings,
+            n_rated=len(pending),
+            n_resumed=n_resumed,
+            n_failed=len(ratings.errors),
+            seconds=time.perf_counter() - t0,
+            store_path=db.path,
+        )
+
+
+def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
+    """A batch call that can never lose the whole batch: if it raises or returns the wrong
+    number of results, every item is retried alone."""
+    try:
+        results = rater.rate_batch(batch)
+        if len(results) == len(batch):
+            return list(results)
+    except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
+        pass
+    return [rater.rate_safely(s) for s in batch]

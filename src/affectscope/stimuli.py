@@ -1,0 +1,165 @@
+"""`StimulusSet`: the items to rate, with stable ids, paths, media kind and metadata."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+MediaKind = Literal["image", "video", "unknown"]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+
+
+class StimulusError(ValueError):
+    """Raised when a stimulus set cannot be built (missing inputs, colliding ids, bad CSV)."""
+
+
+def media_kind(path: str | os.PathLike[str]) -> MediaKind:
+    """Guess the media kind from the file extension (content is checked when loading)."""
+    ext = Path(path).suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """One item to rate.
+
+    Attributes
+    ----------
+    item_id : str
+        Stable identifier (relative path within a folder, or given explicitly).
+    path : pathlib.Path or None
+        The file, if the stimulus is a file.
+    kind : {"image", "video", "unknown"}
+    metadata : dict
+        Free-form descriptors (category, source ...), carried along.
+    """
+
+    item_id: str
+    path: Path | None
+    kind: MediaKind
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def signature(self) -> str:
+        """Size and modification time of the file: changes when the file is replaced."""
+        if self.path is None:
+            return ""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return "missing"
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class StimulusSet(Sequence[Stimulus]):
+    """An ordered collection of stimuli with unique ids.
+
+    Build one with :meth:`from_paths` (files and folders), :meth:`from_csv` or :meth:`from_list`.
+    """
+
+    def __init__(self, stimuli: Iterable[Stimulus]) -> None:
+        self._items = list(stimuli)
+        seen: dict[str, Stimulus] = {}
+        for s in self._items:
+            if s.item_id in seen:
+                raise StimulusError(
+                    f"two stimuli share the id {s.item_id!r} ({seen[s.item_id].path} and {s.path}); "
+                    "rate them in separate runs or give explicit ids with a CSV (StimulusSet.from_csv)"
+                )
+            seen[s.item_id] = s
+        self._by_id = seen
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return StimulusSet(self._items[i])
+        return self._items[i]
+
+    def __iter__(self) -> Iterator[Stimulus]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        kinds = pd.Series([s.kind for s in self._items], dtype=object).value_counts().to_dict()
+        return f"StimulusSet({len(self)} items: {kinds})"
+
+    def get(self, item_id: str) -> Stimulus:
+        return self._by_id[item_id]
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [s.item_id for s in self._items]
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True) -> "StimulusSet":
+        """Files and folders. Folders contribute every image/video file below them (sorted,
+        hidden files skipped) with ids relative to the folder; files given directly keep their
+        name as id and are included whatever their extension (a non-media file then fails per item).
+        """
+        items: list[Stimulus] = []
+        paths = list(paths)
+        if not paths:
+            raise StimulusError("no input paths given")
+        for raw in paths:
+            p = Path(raw)
+            if p.is_dir():
+                pattern = "**/*" if recursive else "*"
+                found = sorted(
+                    f for f in p.glob(pattern)
+                    if f.is_file() and media_kind(f) != "unknown"
+                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                )
+                items.extend(Stimulus(f.relative_to(p).as_posix(), f, media_kind(f)) for f in found)
+            elif p.exists() or p.is_symlink():
+                items.append(Stimulus(p.name, p, media_kind(p)))
+            else:
+                raise StimulusError(f"input not found: {p} (give existing files or folders)")
+        if not items:
+            raise StimulusError(
+                f"no images or videos found in {[str(p) for p in paths]}; "
+                f"supported extensions: {sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)}"
+            )
+        return cls(items)
+
+    @classmethod
+    def from_list(cls, paths: Iterable[str | os.PathLike[str]], ids: Iterable[str] | None = None) -> "StimulusSet":
+        """Explicit files, with optional explicit ids (default: file names)."""
+        paths = [Path(p) for p in paths]
+        id_list = [p.name for p in paths] if ids is None else [str(i) for i in ids]
+        if len(id_list) != len(paths):
+            raise StimulusError(f"{len(paths)} paths but {len(id_list)} ids")
+        return cls(Stimulus(i, p, media_kind(p)) for i, p in zip(id_list, paths))
+
+    @classmethod
+    def from_csv(
+        cls, csv: str | os.PathLike[str], *, path_column: str = "path", id_column: str | None = None
+    ) -> "StimulusSet":
+        """A CSV with a path column (relative paths resolve against the CSV's folder), an optional
+        id column (default: the path as written) and any other columns as metadata."""
+        csv = Path(csv)
+        try:
+            frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        except Exception as exc:  # noqa: BLE001 - report any parse failure with the file name
+            raise StimulusError(f"cannot read stimulus CSV {csv}: {exc}") from None
+        for col in [path_column] + ([id_column] if id_column else []):
+            if col not in frame.columns:
+                raise StimulusError(f"{csv}: no column {col!r}; columns are {list(frame.columns)}")
+        meta_cols = [c for c in frame.columns if c not in (path_column, id_column)]
+        items = []
+        for row in frame.to_dict("records"):
+            rel = row[path_column]
+            p = Path(rel) if Path(rel).is_absolute() else csv.parent / rel
+            item_id = row[id_column] if id_column else rel
+            items.append(Stimulus(item_id, p, media_kind(p), {c: row[c] for c in meta_cols}))
+        return cls(items)

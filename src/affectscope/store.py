@@ -1,0 +1,177 @@
+"""The run store: every finished item is written to SQLite the moment it is done.
+
+A killed run loses at most the items in flight; running the same command again resumes,
+skipping finished items (unless their file changed) and never writing an item twice
+(``item_id`` is the primary key). Failures are stored as rows with their message, and are
+retried on the next run by default.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, from_records
+
+SCHEMA_VERSION = "1"
+
+
+class StoreMismatchError(RuntimeError):
+    """The store was made by a different rater configuration than the one asked for now."""
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One persisted item."""
+
+    item_id: str
+    path: str | None
+    signature: str
+    values: dict[str, Any] | None
+    error: str | None
+    seconds: float
+
+
+class RunStore:
+    """Per-item persistence of one rater's run.
+
+    Parameters
+    ----------
+    path : path-like or ":memory:"
+        SQLite file (created if missing).
+    rater : RaterInfo
+        Who rates; stored on first use.
+    fingerprint : str
+        Hash of everything that changes the output (see :meth:`Rater.fingerprint`). A store made
+        with another fingerprint raises :class:`StoreMismatchError` unless ``fresh``.
+    columns : sequence of ColumnSpec
+    fresh : bool, default False
+        Discard whatever the store holds.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        rater: RaterInfo,
+        fingerprint: str,
+        columns: Sequence[ColumnSpec],
+        fresh: bool = False,
+    ) -> None:
+        self.path = str(path)
+        self.rater = rater
+        self.fingerprint = fingerprint
+        self.columns = list(columns)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS items (
+                item_id TEXT PRIMARY KEY,
+                path TEXT,
+                signature TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+                payload TEXT,
+                error TEXT,
+                seconds REAL NOT NULL,
+                finished_at TEXT NOT NULL
+            );
+            """
+        )
+        if fresh:
+            with self._db:
+                self._db.execute("DELETE FROM items")
+                self._db.execute("DELETE FROM meta")
+        self._check_or_init_meta()
+
+    def _check_or_init_meta(self) -> None:
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            with self._db:
+                self._db.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("schema", SCHEMA_VERSION),
+                        ("fingerprint", self.fingerprint),
+                        ("rater", self.rater.model_dump_json()),
+                        ("columns", json.dumps([c.model_dump(mode="json") for c in self.columns])),
+                    ],
+                )
+            return
+        if meta.get("fingerprint") != self.fingerprint:
+            old = RaterInfo.model_validate_json(meta["rater"]) if "rater" in meta else None
+            was = f"{old.name} {old.params}" if old else "an unknown rater"
+            raise StoreMismatchError(
+                f"the run store {self.path} was made by {was}, not by {self.rater.name} {self.rater.params}; "
+                "rerun with --fresh to discard it, or write to another output file"
+            )
+
+    # ---- writing -------------------------------------------------------------------------
+    def put(self, item_id: str, path: str | None, signature: str, values: dict[str, Any] | None, error: str | None, seconds: float) -> None:
+        """Persist one finished item (replacing an earlier failure of the same item)."""
+        if (values is None) == (error is None):
+            raise ValueError("give exactly one of values or error")
+        payload = None if values is None else json.dumps({k: _jsonable(v) for k, v in values.items()})
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item_id, path, signature, "ok" if error is None else "error", payload, error, seconds,
+                    _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+                ),
+            )
+
+    # ---- reading -------------------------------------------------------------------------
+    def finished(self, *, include_errors: bool = False) -> dict[str, str]:
+        """``{item_id: signature}`` of finished items (failed ones too if ``include_errors``)."""
+        q = "SELECT item_id, signature FROM items" + ("" if include_errors else " WHERE status = 'ok'")
+        return dict(self._db.execute(q).fetchall())
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def items(self) -> Iterator[StoredItem]:
+        for item_id, path, sig, status, payload, error, seconds, _ in self._db.execute("SELECT * FROM items"):
+            yield StoredItem(item_id, path, sig, json.loads(payload) if payload else None, error, seconds)
+
+    def to_ratings(self, item_ids: Sequence[str] | None = None) -> Ratings:
+        """The stored results as :class:`Ratings`, in the order of ``item_ids`` (default: all, by id)."""
+        rows = {it.item_id: it for it in self.items()}
+        order = sorted(rows) if item_ids is None else [i for i in item_ids if i in rows]
+        records = []
+        for i in order:
+            it = rows[i]
+            rec: dict[str, Any] = {"item_id": i, "path": it.path, "error": it.error}
+            if it.values:
+                rec.update(it.values)
+            records.append(rec)
+        return from_records(records, self.columns, self.rater)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+    return v
