@@ -66,7 +66,10 @@ class ColumnSpec(BaseModel):
         if self.kind == "category":
             if self.taxonomy is None:
                 raise RatingsError(f"category column {self.name!r} needs a taxonomy")
-            get_category_set(self.taxonomy).column(self.name)
+            try:
+                get_category_set(self.taxonomy).column(self.name)
+            except KeyError as exc:
+                raise RatingsError(str(exc.args[0])) from None
 
 
 class RaterInfo(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 
 import pandas as pd
@@ -27,12 +28,18 @@ def load_cowen_keltner(root: str | os.PathLike[str] | None = None, *, include_te
     Item ids are the file names (``"0001.mp4"``).
     """
     path = require(data_root(root) / "cowen_keltner_2017" / "CowenKeltnerEmotionalVideos.csv", "Cowen & Keltner ratings")
-    frame = pd.read_csv(path)
+    # The header repeats names (e.g. "arousal" is a dimension and a free-response term), which
+    # pandas would mangle to "arousal.1": read it ourselves and address columns by position.
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
     cats = list(CK34.categories)
-    missing = [c for c in ["Filename", *cats, *DIMENSIONS] if c not in frame.columns]
-    if missing:
-        raise NormsError(f"{path}: expected columns missing: {missing}")
-    terms = [c for c in frame.columns[1 + len(cats) + len(DIMENSIONS):]]
+    n_fixed = 1 + len(cats) + len(DIMENSIONS)
+    if header[:n_fixed] != ["Filename", *cats, *DIMENSIONS]:
+        missing = [c for c in ["Filename", *cats, *DIMENSIONS] if c not in header[:n_fixed]]
+        raise NormsError(f"{path}: expected Filename, the 34 categories and 14 dimensions first; missing or out of order: {missing}")
+    frame = pd.read_csv(path, header=None, skiprows=1, names=list(range(len(header))))
+    frame.columns = header[:n_fixed] + [f"#{i}" for i in range(n_fixed, len(header))]
+    terms = header[n_fixed:]
     cols: dict[str, pd.Series] = {"item_id": frame["Filename"].astype(str)}
     specs = []
     for c in cats:
@@ -42,8 +49,10 @@ def load_cowen_keltner(root: str | os.PathLike[str] | None = None, *, include_te
         cols[d] = frame[d].astype(float)
         specs.append(ColumnSpec(name=d, scale=Scale(dimension=d, low=1, high=9, name="ck9", source=SOURCE), description="mean 1-9 rating"))
     if include_terms:
-        for t in terms:
-            cols[TERM_PREFIX + t] = frame[t].astype(float)
+        if len(set(terms)) != len(terms):
+            raise NormsError(f"{path}: free-response terms repeat: {sorted({t for t in terms if terms.count(t) > 1})}")
+        for i, t in enumerate(terms, start=n_fixed):
+            cols[TERM_PREFIX + t] = frame[f"#{i}"].astype(float)
         specs += [ColumnSpec(name=TERM_PREFIX + t, kind="feature", scale=PROBABILITY, description="share of raters using this free-response term") for t in terms]
     out = pd.DataFrame(cols)
     return Ratings(out, specs, human("cowen_keltner_2017", SOURCE, include_terms=include_terms))

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv (Python >= 3.11) and install affectscope with the pinned CPU torch.
+# Usage: bash scripts/setup.sh [EXTRAS]   e.g. bash scripts/setup.sh test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+py="${PYTHON:-python3}"
+"$py" - <<'PY' || { echo "affectscope needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2; exit 2; }
+import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+spec="."
+[ -n "$extras" ] && spec=".[${extras}]"
+# torch is pinned: 2.13.0 is the CPU build pip finds locally; an unpinned torch pulls GBs of CUDA.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e "$spec" 2>&1 \
+  | grep -v "^WARNING: Location .* is ignored" || true
+.venv/bin/python -c "import affectscope, torch; print('affectscope', affectscope.__version__, '| torch', torch.__version__)"

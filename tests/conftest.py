@@ -1,0 +1,70 @@
+"""Shared fixtures: small generated images, good and bad, made fresh in a temporary folder.
+No test reads ../shared."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+HERE = Path(__file__).parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+
+def solid(path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (32, 24)) -> Path:
+    Image.new("RGB", size, rgb).save(path)
+    return path
+
+
+def gradient(path: Path, size: tuple[int, int] = (64, 48), seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def make_good_images(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        solid(folder / "red.png", (255, 0, 0)),
+        solid(folder / "grey.jpg", (128, 128, 128)),
+        gradient(folder / "noise.png", seed=1),
+        gradient(folder / "sub_noise.bmp", seed=2),
+    ]
+
+
+def make_bad_files(folder: Path) -> dict[str, Path]:
+    """One file per failure case that must give a clear per-item error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    out["zero_byte"] = folder / "empty.jpg"
+    out["zero_byte"].write_bytes(b"")
+    out["not_image"] = folder / "notes.png"
+    out["not_image"].write_text("this is a text file, not a picture\n")
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)).save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    out["truncated"] = folder / "truncated.jpg"
+    out["truncated"].write_bytes(data[: len(data) // 2])
+    corrupt = bytearray(data)
+    corrupt[200:2000] = b"\x00" * 1800  # wipe the header tables and the start of the scan
+    out["corrupt"] = folder / "corrupt.jpg"
+    out["corrupt"].write_bytes(bytes(corrupt))
+    out["bomb"] = folder / "bomb.png"
+    Image.new("1", (14_000, 14_000)).save(out["bomb"], optimize=True)  # 196 Mpx, a few kB on disk
+    return out
+
+
+@pytest.fixture
+def good_images(tmp_path: Path) -> list[Path]:
+    return make_good_images(tmp_path / "good")
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    return make_bad_files(tmp_path / "bad")

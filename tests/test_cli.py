@@ -1,0 +1,127 @@
+"""The command line: outputs, exit codes and messages a scripter can rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import make_bad_files, make_good_images
+
+from affectscope.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+from affectscope.ratings import Ratings
+
+
+def test_rate_writes_table_and_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    out = tmp_path / "r.csv"
+    assert main(["rate", str(tmp_path / "imgs"), "--out", str(out), "-q"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "4 computed, 0 resumed, 0 failed" in text and str(out.resolve()) in text
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["item_id", "path", "valence", "arousal", "dominance", "brightness",
+                                   "saturation", "colourfulness", "contrast", "error"]
+    assert (tmp_path / "r.csv.store.sqlite").exists()
+    assert main(["rate", str(tmp_path / "imgs"), "--out", str(out), "-q"]) == EXIT_OK
+    assert "0 computed, 4 resumed" in capsys.readouterr().out
+
+
+def test_parquet_output_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    out = tmp_path / "r.parquet"
+    page = tmp_path / "page.html"
+    assert main(["rate", str(tmp_path / "imgs"), "-o", str(out), "--report", str(page), "-q"]) == EXIT_OK
+    assert len(Ratings.load(out)) == 4
+    assert page.read_text().count("data:image/jpeg;base64,") == 4
+
+
+def test_partial_failure_exit_code_and_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    bad = make_bad_files(tmp_path / "imgs")
+    code = main(["rate", str(tmp_path / "imgs"), "-o", str(tmp_path / "r.csv"), "-q"])
+    assert code == EXIT_PARTIAL
+    err = capsys.readouterr().err
+    assert f"{len(bad)} item(s) failed" in err and "empty.jpg: empty file (0 bytes)" in err
+    table = pd.read_csv(tmp_path / "r.csv")
+    assert table["error"].notna().sum() == len(bad) and len(table) == 4 + len(bad)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["rate", "IN", "--rater", "colour"], "unknown rater 'colour'; available: color"),
+        (["rate", "IN", "-p", "max_sid=3"], "valid: ['max_side']"),
+        (["rate", "IN", "-p", "oops"], "--param expects KEY=VALUE"),
+        (["rate", "IN", "--out", "r.xlsx"], "--out must end in .csv or .parquet"),
+        (["rate", "MISSING"], "input not found"),
+        (["rate"], "nothing to rate"),
+        (["compare", "MISSING", "MISSING"], "ratings file not found"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    make_good_images(tmp_path / "in")
+    argv = [a.replace("IN", str(tmp_path / "in")).replace("MISSING", str(tmp_path / "missing")) for a in argv]
+    if "--out" not in argv and argv[0] == "rate":
+        argv += ["--out", str(tmp_path / "r.csv")]
+    assert main(argv + (["-q"] if argv[0] == "rate" else [])) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_store_of_other_rater_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "in")
+    out = str(tmp_path / "r.csv")
+    assert main(["rate", str(tmp_path / "in"), "-o", out, "-q"]) == EXIT_OK
+    assert main(["rate", str(tmp_path / "in"), "-o", out, "-p", "max_side=64", "-q"]) == EXIT_USAGE
+    assert "--fresh" in capsys.readouterr().err
+    assert main(["rate", str(tmp_path / "in"), "-o", out, "-p", "max_side=64", "--fresh", "-q"]) == EXIT_OK
+
+
+def test_stimuli_csv(tmp_path: Path) -> None:
+    make_good_images(tmp_path / "imgs")
+    csv = tmp_path / "list.csv"
+    csv.write_text("file,name\nimgs/red.png,R\nimgs/grey.jpg,G\n")
+    out = tmp_path / "r.csv"
+    assert main(["rate", "--stimuli", str(csv), "--path-column", "file", "--id-column", "name", "-o", str(out), "-q"]) == 0
+    assert pd.read_csv(out)["item_id"].tolist() == ["R", "G"]
+
+
+def test_raters_json_and_taxonomy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["raters", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["color"]["outputs"][:3] == ["valence", "arousal", "dominance"]
+    assert main(["taxonomy"]) == 0
+    out = capsys.readouterr().out
+    assert "emonet20" in out and "ck34->ck27" in out and "valence:oasis7" in out
+
+
+def test_compare_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "-q", "-p", "max_side=32"])
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "4 items matched" in out and "valence" in out
+
+
+def test_help_everywhere() -> None:
+    for sub in ([], ["rate"], ["demo"], ["raters"], ["compare"], ["taxonomy"]):
+        proc = subprocess.run([sys.executable, "-m", "affectscope.cli", *sub, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage: affectscope" in proc.stdout
+    assert main([]) == EXIT_USAGE
+
+
+def test_demo_main_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out-dir", str(tmp_path), "-q"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"ratings: {(tmp_path / 'ratings.csv').resolve()}" in out
+    assert f"report: {(tmp_path / 'report.html').resolve()}" in out
+    table = pd.read_csv(tmp_path / "ratings.csv")
+    assert len(table) >= 10 and table["error"].isna().all()
+    assert table["valence"].between(1, 9).all()
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<tr>") == len(table) + 1 and "Weak baseline" in html

@@ -1,0 +1,102 @@
+"""One contract, every registered rater (scikit-learn's parametrize_with_checks, in spirit)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from conftest import make_bad_files, make_good_images
+
+from affectscope.raters.base import ItemError, Rater
+from affectscope.raters.registry import UnknownRaterError, available_raters, get_rater_class, make_rater, register
+from affectscope.run import rate
+from affectscope.stimuli import StimulusSet
+
+RATERS = sorted(available_raters())
+
+
+def test_builtin_raters_are_registered() -> None:
+    assert {"color", "table"} <= set(RATERS)
+
+
+@pytest.fixture
+def stimuli(tmp_path: Path) -> StimulusSet:
+    good = make_good_images(tmp_path / "imgs")
+    bad = make_bad_files(tmp_path / "imgs")
+    return StimulusSet.from_list(good + [bad["truncated"], bad["not_image"]])
+
+
+def _make(name: str, workdir: Path, stimuli: StimulusSet) -> Rater:
+    cls = get_rater_class(name)
+    return make_rater(name, **cls.contract_params(workdir, stimuli))
+
+
+@pytest.mark.parametrize("name", RATERS)
+def test_declares_valid_outputs(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    rater = _make(name, tmp_path, stimuli)
+    cols = rater.outputs()
+    assert cols, "a rater must output at least one column"
+    names = [c.name for c in cols]
+    assert len(set(names)) == len(names)
+    assert rater.summary and rater.kind in ("model", "llm", "human", "file", "baseline")
+    assert rater.name == name
+
+
+@pytest.mark.parametrize("name", RATERS)
+def test_params_round_trip(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    rater = _make(name, tmp_path, stimuli)
+    clone = type(rater)(**rater.get_params())
+    assert clone.fingerprint() == rater.fingerprint()
+    assert repr(rater).startswith(type(rater).__name__)
+
+
+@pytest.mark.parametrize("name", RATERS)
+def test_outputs_schema_ranges_and_per_item_errors(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    rater = _make(name, tmp_path, stimuli)
+    cols = {c.name: c for c in rater.outputs()}
+    results = rater.rate_batch(list(stimuli))
+    assert len(results) == len(stimuli)
+    n_ok = 0
+    for stim, res in zip(stimuli, results):
+        if isinstance(res, ItemError):
+            assert res.item_id == stim.item_id and res.message
+            continue
+        n_ok += 1
+        assert set(res) == set(cols), stim.item_id
+        for k, v in res.items():
+            if cols[k].kind == "text":
+                continue
+            v = float(v)
+            assert not math.isinf(v)
+            scale = cols[k].scale
+            if scale is not None and not math.isnan(v):
+                assert not scale.out_of_range(v), (k, v, scale.label)
+    assert n_ok >= 1, "the rater must rate at least one of the good images"
+    if rater.media == frozenset({"image"}):
+        # image raters must fail, per item, on the broken files
+        errs = {r.item_id for r in results if isinstance(r, ItemError)}
+        assert {"truncated.jpg", "notes.png"} <= errs
+
+
+@pytest.mark.parametrize("name", RATERS)
+def test_deterministic_when_promised(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    rater = _make(name, tmp_path, stimuli)
+    if not rater.deterministic:
+        pytest.skip(f"{name} does not promise determinism")
+    a = rate(stimuli, rater, progress=False).ratings.to_frame()
+    b = rate(stimuli, _make(name, tmp_path, stimuli), progress=False).ratings.to_frame()
+    assert a.equals(b)
+
+
+def test_registry_errors_list_the_options() -> None:
+    with pytest.raises(UnknownRaterError, match="available: .*color"):
+        get_rater_class("colour")
+    with pytest.raises(TypeError, match="valid: \\['max_side'\\]"):
+        make_rater("color", max_sid=3)
+    with pytest.raises(UnknownRaterError, match="cannot import"):
+        get_rater_class("nowhere.module:Thing")
+    with pytest.raises(ValueError, match="taken"):
+        register("color")(type("Other", (Rater,), {}))
+    with pytest.raises(TypeError, match="must decorate a Rater"):
+        register("thing")(object)

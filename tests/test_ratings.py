@@ -1,0 +1,117 @@
+"""The Ratings data model: validation, IO round trips, alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, RatingsError, align, sidecar_path
+from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
+
+
+def make(ids, valence, arousal=None, rater="r", extra=None) -> Ratings:
+    data = {"item_id": ids, "valence": valence}
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE)]
+    if arousal is not None:
+        data["arousal"] = arousal
+        specs.append(ColumnSpec(name="arousal", scale=SAM_AROUSAL))
+    if extra:
+        data.update(extra)
+    return Ratings(pd.DataFrame(data), specs, RaterInfo(name=rater))
+
+
+def test_validation_errors_are_specific() -> None:
+    with pytest.raises(RatingsError, match="duplicate item ids: \\['a'\\]"):
+        make(["a", "a"], [1.0, 2.0])
+    with pytest.raises(RatingsError, match="outside 'valence 1-9"):
+        make(["a", "b"], [1.0, 12.0])
+    with pytest.raises(RatingsError, match="without a ColumnSpec: \\['mystery'\\]"):
+        make(["a"], [1.0], extra={"mystery": [3]})
+    # ColumnSpec is a pydantic model: its checks surface as ValueError (pydantic's ValidationError)
+    with pytest.raises(ValueError, match="needs a scale"):
+        ColumnSpec(name="valence", kind="scale")
+    with pytest.raises(ValueError, match="reserved"):
+        ColumnSpec(name="path", kind="text")
+    with pytest.raises(ValueError, match="not in emotion6"):
+        ColumnSpec(name="contempt", kind="category", scale=PROBABILITY, taxonomy=EMOTION6.name)
+
+
+def test_errors_and_ok() -> None:
+    r = make(["a", "b"], [5.0, np.nan], extra={"error": [None, "broken file"]})
+    assert r.errors.to_dict() == {"b": "broken file"}
+    assert r.ok().item_ids == ["a"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_round_trip_keeps_specs_and_provenance(tmp_path: Path, suffix: str) -> None:
+    r = make(["x/1.jpg", "2.jpg"], [1.5, 8.25], [2.0, 3.0], extra={"path": ["/p/1.jpg", "/p/2.jpg"], "error": [None, None]})
+    r.rater = RaterInfo(name="color", kind="baseline", version="3", params={"max_side": 256})
+    out = r.save(tmp_path / f"r{suffix}")
+    if suffix == ".csv":
+        assert sidecar_path(out).exists()
+        assert out.read_text().splitlines()[0] == "item_id,path,valence,arousal,error"
+    back = Ratings.load(out)
+    assert back.item_ids == r.item_ids
+    assert back.columns == r.columns
+    assert back.rater == r.rater
+    pd.testing.assert_frame_equal(back.data[["valence", "arousal"]], r.data[["valence", "arousal"]])
+
+
+def test_plain_csv_needs_scales(tmp_path: Path) -> None:
+    p = tmp_path / "plain.csv"
+    pd.DataFrame({"id": ["a", "b"], "V": [1.0, 7.0], "junk": ["x", "y"]}).to_csv(p, index=False)
+    with pytest.raises(RatingsError, match="name the scale"):
+        Ratings.load(p, id_column="id")
+    r = Ratings.load(p, id_column="id", scales={"V": "valence:oasis7"})
+    assert list(r.columns) == ["V"] and r.columns["V"].scale == OASIS_VALENCE
+    with pytest.raises(RatingsError, match="no id column"):
+        Ratings.load(p, scales={"V": "valence:1-7"})
+    with pytest.raises(RatingsError, match="use a .csv or .parquet"):
+        r.save(tmp_path / "r.xlsx")
+
+
+def test_convert_is_explicit() -> None:
+    r = make(["a"], [5.0])
+    r.columns["valence"]  # noqa: B018
+    oasis = Ratings(pd.DataFrame({"item_id": ["a"], "valence": [4.0]}), [ColumnSpec(name="valence", scale=OASIS_VALENCE)], RaterInfo(name="h"))
+    conv = oasis.convert("valence", "valence:sam9")
+    assert conv.values("valence").iloc[0] == 5.0
+    assert conv.columns["valence"].scale == SAM_VALENCE
+    assert oasis.values("valence").iloc[0] == 4.0  # original untouched
+
+
+def test_align_reports_what_did_not_match() -> None:
+    a = make(["1.jpg", "2.jpg", "3.jpg"], [1.0, 2.0, 3.0], rater="model")
+    b = make(["3.jpg", "1.jpg", "9.jpg"], [7.0, 5.0, 1.0], rater="humans")
+    al = align(a, b)
+    assert al.left.item_ids == al.right.item_ids == ["1.jpg", "3.jpg"]
+    assert al.right.values("valence").tolist() == [5.0, 7.0]
+    assert al.only_left == ["2.jpg"] and al.only_right == ["9.jpg"]
+    assert "1 only in left (model" in al.summary() and "1 only in right (humans" in al.summary()
+    with pytest.raises(RatingsError, match="strict alignment failed"):
+        align(a, b, strict=True)
+
+
+def test_align_key_modes_and_no_match_hint() -> None:
+    a = make(["imgs/cat.jpg", "imgs/dog.jpg"], [1.0, 2.0])
+    b = make(["cat", "dog"], [3.0, 4.0])
+    with pytest.raises(RatingsError, match="try key='name' or key='stem'"):
+        align(a, b)
+    al = align(a, b, key="stem")
+    assert al.n == 2 and al.left.item_ids == ["imgs/cat.jpg", "imgs/dog.jpg"]
+    with pytest.raises(RatingsError, match="collide"):
+        align(make(["x/a.jpg", "y/a.jpg"], [1.0, 2.0]), b, key="name")
+
+
+def test_align_is_order_invariant() -> None:
+    ids = [f"{i}.png" for i in range(20)]
+    rng = np.random.default_rng(0)
+    v = rng.uniform(1, 9, 20)
+    a = make(ids, v)
+    perm = rng.permutation(20)
+    b = make([ids[i] for i in perm], v[perm])
+    al = align(a, b)
+    np.testing.assert_array_equal(al.left.values("valence").to_numpy(), al.right.values("valence").to_numpy())

@@ -1,0 +1,102 @@
+"""Runs persist every item, resume without recomputation, and never lose a batch to one item."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from _raters import BrokenBatchRater, InterruptingRater, OutOfRangeRater, SlowRater, WrongColumnsRater
+
+from affectscope.raters.color import ColorRater
+from affectscope.run import rate
+from affectscope.stimuli import StimulusSet
+from affectscope.store import RunStore, StoreMismatchError
+
+
+def _files(folder: Path, names: list[str]) -> StimulusSet:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (folder / n).write_bytes(n.encode())
+    return StimulusSet.from_paths([folder / n for n in names])
+
+
+def _logged(log: Path) -> list[str]:
+    return [line.split(" ", 1)[1] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_rerun_resumes_without_recomputing(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", [f"{i}.png" for i in range(12)])
+    log = tmp_path / "calls.log"
+    store = tmp_path / "run.sqlite"
+    first = rate(s, SlowRater(delay=0, log=str(log)), store=store, progress=False)
+    assert (first.n_rated, first.n_resumed) == (12, 0)
+    second = rate(s, SlowRater(delay=0, log=str(log)), store=store, progress=False)
+    assert (second.n_rated, second.n_resumed) == (0, 12)
+    assert sorted(_logged(log)) == sorted(s.item_ids)  # each item computed exactly once
+    assert second.ratings.to_frame().equals(first.ratings.to_frame())
+
+
+def test_changed_file_is_recomputed(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", ["a.png", "b.png"])
+    store = tmp_path / "run.sqlite"
+    log = tmp_path / "calls.log"
+    rate(s, SlowRater(delay=0, log=str(log)), store=store, progress=False)
+    (tmp_path / "in" / "b.png").write_bytes(b"a different, longer content")
+    again = rate(s, SlowRater(delay=0, log=str(log)), store=store, progress=False)
+    assert again.n_rated == 1
+    assert _logged(log) == ["a.png", "b.png", "b.png"]
+
+
+def test_store_refuses_other_rater_configuration(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", ["a.png"])
+    store = tmp_path / "run.sqlite"
+    rate(s, SlowRater(delay=0), store=store, progress=False)
+    with pytest.raises(StoreMismatchError, match="--fresh"):
+        rate(s, SlowRater(delay=0.5), store=store, progress=False)
+    fresh = rate(s, SlowRater(delay=0.5), store=store, fresh=True, progress=False)
+    assert fresh.n_rated == 1
+
+
+def test_errors_are_rows_and_retried_without_duplicates(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", ["a.png", "b.png", "c.png"])
+    store = tmp_path / "run.sqlite"
+    first = rate(s, ColorRater(), store=store, progress=False)  # the files are not real images
+    assert first.n_failed == 3 and "not an image" in first.ratings.errors["a.png"]
+    kept = rate(s, ColorRater(), store=store, retry_errors=False, progress=False)
+    assert kept.n_rated == 0 and kept.n_failed == 3
+    retried = rate(s, ColorRater(), store=store, progress=False)
+    assert retried.n_rated == 3
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT item_id) FROM items").fetchone() == (3, 3)
+
+
+def test_output_contract_enforced_at_run_time(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", ["a.png", "b.png"])
+    res = rate(s, OutOfRangeRater(), progress=False)
+    assert res.ratings.errors.index.tolist() == ["b.png"]
+    assert "outside its declared scale" in res.ratings.errors["b.png"]
+    res = rate(s, WrongColumnsRater(), progress=False)
+    assert "missing ['valence'], unexpected ['valance']" in res.ratings.errors["a.png"]
+
+
+def test_failed_batch_falls_back_to_items(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", ["a.png", "b.png", "c.png", "d.png", "e.png"])
+    res = rate(s, BrokenBatchRater(), progress=False)
+    assert res.ratings.errors.to_dict() == {"c.png": "ValueError: cannot rate c"}
+    assert res.ratings.ok().values("valence").tolist() == [3.0] * 4
+
+
+def test_interrupt_keeps_finished_items(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", [f"{i}.png" for i in range(6)])
+    store = tmp_path / "run.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        rate(s, InterruptingRater(stop_at="3.png"), store=store, progress=False)
+    with RunStore(store, rater=InterruptingRater(stop_at="3.png").info(), fingerprint=InterruptingRater(stop_at="3.png").fingerprint(), columns=InterruptingRater().outputs()) as db:
+        assert sorted(db.finished()) == ["0.png", "1.png", "2.png"]
+
+
+def test_video_items_get_a_clear_error_from_image_raters(tmp_path: Path) -> None:
+    s = _files(tmp_path / "in", ["clip.mp4"])
+    res = rate(s, ColorRater(), progress=False)
+    assert "video input is not supported by rater 'color'" in res.ratings.errors["clip.mp4"]
