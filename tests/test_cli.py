@@ -124,4 +124,4 @@ def test_demo_main_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert len(table) >= 10 and table["error"].isna().all()
     assert table["valence"].between(1, 9).all()
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<tr>") == len(table) + 1 and "Weak baseline" in html
+    assert html.count("<tr>") == len(table) + 1 and "Baseline rater" in html

@@ -93,7 +93,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     n_err = len(ratings.errors)
     warn = ""
     if rater.kind == "baseline":
-        warn = f'<div class="warn"><b>Weak baseline.</b> {html.escape(rater.source)}. Expect low agreement with human norms.</div>'
+        warn = f'<div class="warn"><b>Baseline rater</b> ({html.escape(rater.source)}). Expect low agreement with human norms.</div>'
     scales = "; ".join(f"{html.escape(c.name)}: {html.escape(c.scale.label)}" for c in cols if c.scale and c.kind == "scale")
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
