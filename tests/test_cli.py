@@ -97,15 +97,33 @@ def test_raters_json_and_taxonomy(capsys: pytest.CaptureFixture[str]) -> None:
     assert "emonet20" in out and "ck34->ck27" in out and "valence:oasis7" in out
 
 
-def test_compare_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_items_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_good_images(tmp_path / "imgs")
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
     main(["rate", str(tmp_path / "imgs"), "-o", str(b), "-q", "-p", "max_side=32"])
     capsys.readouterr()
-    assert main(["compare", str(a), str(b)]) == 0
+    assert main(["compare", str(a), str(b), "--n-boot", "50", "--json", str(tmp_path / "c.json")]) == 0
     out = capsys.readouterr().out
-    assert "4 items matched" in out and "valence" in out
+    assert "color vs color" in out and "valence" in out and "pearson r [95% CI]" in out
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["items"]["scales"]["valence"]["n"] == 4
+
+
+def test_compare_cli_refuses_mismatched_scales_and_missing_items(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    a = tmp_path / "a.csv"
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
+    r = Ratings.load(a)
+    r.convert("valence", "valence:oasis7").select(["valence"]).subset(r.item_ids[:3]).save(tmp_path / "h.csv")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(tmp_path / "h.csv")]) == EXIT_USAGE
+    assert "--to-scale valence=valence:sam9" in capsys.readouterr().err
+    assert main(["compare", str(a), str(tmp_path / "h.csv"), "--to-scale", "valence=valence:sam9"]) == EXIT_USAGE
+    assert "--drop-missing" in capsys.readouterr().err
+    assert main(["compare", str(a), str(tmp_path / "h.csv"), "--to-scale", "valence=valence:sam9", "--drop-missing", "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "left out: 1 only rater" in out
 
 
 def test_help_everywhere() -> None:

@@ -155,29 +155,50 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_table(spec: str, data_root: str | None) -> Any:
+    from affectscope.norms import load_norms
+    from affectscope.ratings import Ratings
+
+    if spec.startswith("norms:"):
+        return load_norms(spec.split(":", 1)[1], data_root)
+    return Ratings.load(spec)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    import numpy as np
+    from affectscope.compare import CompareError, compare_categories, compare_items, compare_structure
+    from affectscope.norms import NormsError
+    from affectscope.ratings import RatingsError
+    from affectscope.taxonomy import ScaleError
 
-    from affectscope.ratings import Ratings, RatingsError, align
-
+    on_missing = "drop" if args.drop_missing else "raise"
+    results: dict[str, Any] = {}
     try:
-        left, right = Ratings.load(args.rater_file), Ratings.load(args.human_file)
-        al = align(left.ok(), right.ok(), key=args.key)
-    except RatingsError as exc:
-        raise UsageError(str(exc)) from None
-    print(al.summary())
-    shared = [c for c in left.columns_of("scale") if c in right.columns_of("scale")]
-    if not shared:
-        raise UsageError(f"no rating scale in common: {left.columns_of('scale')} vs {right.columns_of('scale')}")
-    print(f"{'dimension':12s} {'n':>5s} {'pearson r':>10s}  scales")
-    for c in shared:
-        ls, rs = left.columns[c].scale, right.columns[c].scale
-        x = al.left.values(c).to_numpy(float)
-        y = al.right.values(c).to_numpy(float)
-        ok = ~(np.isnan(x) | np.isnan(y))
-        r = float(np.corrcoef(x[ok], y[ok])[0, 1]) if ok.sum() > 2 else float("nan")
-        print(f"{c:12s} {int(ok.sum()):5d} {r:10.3f}  {ls.label if ls else ''} vs {rs.label if rs else ''}")
-    print("note: only Pearson r for now; CIs, noise ceilings, categories, RSA and GW come with the compare module")
+        rater, humans = _load_table(args.rater_file, args.data_root), _load_table(args.human_file, args.data_root)
+        for conv in args.to_scale:
+            col, sep, scale = conv.partition("=")
+            if not sep:
+                raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
+            humans = humans.convert(col, scale)
+        levels = ["items", "categories", "structure"] if args.level == "all" else [args.level]
+        for level in levels:
+            if level == "items" and (rater.columns_of("scale") and humans.columns_of("scale") or args.level == "items"):
+                res = compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)
+            elif level == "categories" and (rater.columns_of("category") and humans.columns_of("category") or args.level == "categories"):
+                res = compare_categories(rater, humans, key=args.key, on_missing=on_missing)
+            elif level == "structure" and args.level == "structure":
+                res = compare_structure(rater, humans, key=args.key, on_missing=on_missing, n_perm=args.n_perm, gw=not args.no_gw)
+            else:
+                continue
+            results[level] = res
+            print(res.summary())
+            print()
+    except (CompareError, RatingsError, ScaleError, NormsError, KeyError) as exc:
+        raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
+    if not results:
+        raise UsageError("nothing comparable: the tables share no scale or category columns")
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: v.to_dict() for k, v in results.items()}, indent=2, default=str))
+        print(f"results: {Path(args.json).resolve()}")
     return EXIT_OK
 
 
@@ -220,10 +241,22 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("taxonomy", help="list scales, emotion category sets and crosswalks")
     t.set_defaults(func=cmd_taxonomy)
 
-    c = sub.add_parser("compare", help="compare a rater's table with human norms (preview: Pearson r per scale)")
-    c.add_argument("rater_file", metavar="RATER", help="ratings file (.csv with .meta.json, or .parquet)")
-    c.add_argument("human_file", metavar="HUMAN", help="human norms file in the same format")
+    c = sub.add_parser("compare", help="compare a rater's table with human norms (items, categories, structure)",
+                       description="Compare ratings with human norms. Tables are .csv (+ .meta.json) or .parquet files, "
+                                   "or norms:NAME for a shipped loader (oasis, emotion6, ferplus, cowen_keltner).")
+    c.add_argument("rater_file", metavar="RATER", help="ratings file")
+    c.add_argument("human_file", metavar="HUMAN", help="human norms file, or norms:NAME")
+    c.add_argument("--level", default="all", choices=["all", "items", "categories", "structure"],
+                   help="what to compare (default: items and categories, where both tables have them)")
     c.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how item ids are matched")
+    c.add_argument("--drop-missing", action="store_true", help="compare shared items only, reporting what was left out")
+    c.add_argument("--to-scale", action="append", default=[], metavar="COLUMN=SCALE",
+                   help="convert a human column explicitly first, e.g. valence=valence:sam9 (repeatable)")
+    c.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME (default: $AFFECTSCOPE_DATA or ../shared/data)")
+    c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for CIs (default: 2000)")
+    c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
+    c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
+    c.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     c.set_defaults(func=cmd_compare)
     return p
 

@@ -203,7 +203,8 @@ class Ratings:
         return Ratings(self.data[keep], [self.columns[c] for c in cols], self.rater)
 
     def convert(self, column: str, to: "Scale | str") -> "Ratings":
-        """A new Ratings with ``column`` mapped explicitly onto another scale."""
+        """A new Ratings with ``column`` mapped explicitly onto another scale (its ``<column>_sd``
+        companion, if any, is rescaled with it)."""
         self.values(column)
         spec = self.columns[column]
         target = get_scale(to)
@@ -211,7 +212,14 @@ class Ratings:
             raise RatingsError(f"column {column!r} has no scale to convert from")
         df = self.data.copy()
         df[column] = spec.scale.convert(df[column].to_numpy(dtype=float), to=target)
-        specs = [s.model_copy(update={"scale": target}) if s.name == column else s for s in self.columns.values()]
+        updates = {column: target}
+        sd = self.columns.get(f"{column}_sd")
+        if sd is not None and sd.scale is not None and sd.scale.same_range(spec.scale.spread_scale()):
+            # the spread of ratings scales with the range: keep the companion SD column consistent
+            factor = (target.high - target.low) / (spec.scale.high - spec.scale.low)  # type: ignore[operator]
+            df[sd.name] = df[sd.name].to_numpy(dtype=float) * factor
+            updates[sd.name] = target.spread_scale()
+        specs = [s.model_copy(update={"scale": updates[s.name]}) if s.name in updates else s for s in self.columns.values()]
         return Ratings(df, specs, self.rater)
 
     # ---- IO ------------------------------------------------------------------------------

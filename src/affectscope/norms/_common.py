@@ -46,7 +46,7 @@ def human(name: str, source: str, **params: object) -> RaterInfo:
 
 def sd_scale(scale: Scale) -> Scale:
     """The range of a standard deviation of ratings on ``scale``: 0 to half the range."""
-    return Scale(dimension=f"{scale.dimension}_sd", low=0, high=(scale.high - scale.low) / 2, name=f"sd_{scale.name}")  # type: ignore[operator]
+    return scale.spread_scale()
 
 
 COUNT = Scale(dimension="count", low=0, high=None, name="count")

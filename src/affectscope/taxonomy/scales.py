@@ -126,6 +126,14 @@ class Scale(BaseModel):
                 "check that the right scale was declared, or convert explicitly with Scale.convert"
             )
 
+    def spread_scale(self) -> "Scale":
+        """The scale of a standard deviation of ratings on this scale: 0 to half the range."""
+        self._require_bounded("spread_scale")
+        return Scale(
+            dimension=f"{self.dimension}_sd", low=0, high=(self.high - self.low) / 2,  # type: ignore[operator]
+            name=f"sd_{self.name}", source=self.source,
+        )
+
     def same_range(self, other: "Scale") -> bool:
         """True when both scales share dimension and end points."""
         return (

@@ -1,0 +1,76 @@
+"""Pairing a rater's table with the humans': shared items, matching scales, no silent drops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from affectscope.ratings import Alignment, KeyMode, Ratings, align
+
+OnMissing = Literal["raise", "drop"]
+
+
+class CompareError(ValueError):
+    """Inputs that cannot be compared as given: the message says why and what to do."""
+
+
+@dataclass
+class Paired:
+    """Aligned tables plus an account of everything left out."""
+
+    alignment: Alignment
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def left(self) -> Ratings:
+        return self.alignment.left
+
+    @property
+    def right(self) -> Ratings:
+        return self.alignment.right
+
+
+def pair(rater: Ratings, humans: Ratings, *, key: KeyMode = "item_id", on_missing: OnMissing = "raise") -> Paired:
+    """Align on shared items. Items only on one side and items the rater failed on raise a
+    :class:`CompareError` unless ``on_missing="drop"``, which records them in ``dropped``."""
+    if on_missing not in ("raise", "drop"):
+        raise CompareError(f"on_missing must be 'raise' or 'drop', not {on_missing!r}")
+    al = align(rater, humans, key=key)
+    failed = [i for i in al.left.errors.index]
+    dropped = {k: v for k, v in (("only_rater", al.only_left), ("only_humans", al.only_right), ("rater_failed", failed)) if v}
+    if dropped and on_missing == "raise":
+        parts = [f"{len(v)} {k.replace('_', ' ')} (e.g. {', '.join(v[:3])})" for k, v in dropped.items()]
+        raise CompareError(
+            f"{al.n} items shared, but " + "; ".join(parts)
+            + ". Pass on_missing='drop' (CLI: --drop-missing) to compare the shared, successfully rated items only"
+        )
+    if failed:
+        keep = [i for i in al.left.item_ids if i not in set(failed)]
+        al = Alignment(al.left.subset(keep), al.right.subset(keep), al.only_left, al.only_right)
+    return Paired(al, dropped)
+
+
+def check_scales(rater: Ratings, humans: Ratings, column: str) -> None:
+    """Raise unless ``column`` has the same dimension and range on both sides."""
+    a, b = rater.columns[column].scale, humans.columns[column].scale
+    if a is None or b is None:
+        raise CompareError(f"column {column!r} has no declared scale on one side")
+    if not a.same_range(b):
+        raise CompareError(
+            f"{column!r}: the rater uses {a.label!r}, the humans {b.label!r}. Convert one explicitly first: "
+            f"humans.convert({column!r}, '{a.dimension}:{a.name}') (CLI: --to-scale {column}={a.dimension}:{a.name})"
+        )
+
+
+def finite_pairs(x: np.ndarray, y: np.ndarray, column: str, ids: list[str], on_missing: OnMissing) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Drop (or refuse) items with NaN on either side; returns x, y and the dropped ids."""
+    bad = np.isnan(x) | np.isnan(y)
+    dropped = [ids[i] for i in np.flatnonzero(bad)]
+    if dropped and on_missing == "raise":
+        raise CompareError(
+            f"{column!r}: {len(dropped)} items have NaN values (e.g. {dropped[:3]}); "
+            "fix them or pass on_missing='drop' to leave them out (they are then counted in the result)"
+        )
+    return x[~bad], y[~bad], dropped

@@ -1,0 +1,238 @@
+"""Item-level agreement: correlations with bootstrap CIs, concordance, MAE, noise ceilings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from affectscope.compare._pairing import CompareError, OnMissing, check_scales, finite_pairs, pair
+from affectscope.ratings import KeyMode, Ratings
+
+CeilingMethod = Literal["sd_n", "split_half", "per_rater", "given"]
+
+
+@dataclass(frozen=True)
+class NoiseCeiling:
+    """The highest correlation any rater could reach with the human means, given their noise.
+
+    Attributes
+    ----------
+    reliability : float
+        Reliability of the human item means (0-1).
+    ceiling : float
+        ``sqrt(reliability)``: the expected correlation of the noisy means with the true means.
+    method : {"sd_n", "split_half", "per_rater", "given"}
+        How it was estimated: from each item's SD and N (summary norms), from two half-samples
+        (Spearman-Brown corrected), or from per-rater data (mean over random split halves).
+    """
+
+    reliability: float
+    ceiling: float
+    method: CeilingMethod
+
+
+def ceiling_from_summary(means: np.ndarray, sds: np.ndarray, ns: np.ndarray) -> NoiseCeiling:
+    """Noise ceiling from summary norms: reliability = 1 - mean(SD²/N) / var(means)."""
+    means, sds, ns = (np.asarray(a, float) for a in (means, sds, ns))
+    error_var = float(np.nanmean(sds**2 / ns))
+    observed = float(np.nanvar(means, ddof=1))
+    rel = max(0.0, 1.0 - error_var / observed) if observed > 0 else 0.0
+    return NoiseCeiling(rel, float(np.sqrt(rel)), "sd_n")
+
+
+def ceiling_from_split_half(half_a: np.ndarray, half_b: np.ndarray) -> NoiseCeiling:
+    """Noise ceiling from two independent half-samples of raters (Spearman-Brown corrected)."""
+    a, b = np.asarray(half_a, float), np.asarray(half_b, float)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    r = float(np.corrcoef(a[ok], b[ok])[0, 1])
+    rel = max(0.0, 2 * r / (1 + r)) if r > -1 else 0.0
+    return NoiseCeiling(rel, float(np.sqrt(rel)), "split_half")
+
+
+def ceiling_from_raters(matrix: np.ndarray, *, n_splits: int = 100, random_state: int = 0) -> NoiseCeiling:
+    """Noise ceiling from an items x raters matrix (NaN where a rater skipped an item): the mean
+    Spearman-Brown corrected split-half reliability over random splits of the raters."""
+    m = np.asarray(matrix, float)
+    if m.ndim != 2 or m.shape[1] < 2:
+        raise CompareError("per-rater data must be an items x raters matrix with at least 2 raters")
+    rng = np.random.default_rng(random_state)
+    rels = []
+    for _ in range(n_splits):
+        perm = rng.permutation(m.shape[1])
+        h = m.shape[1] // 2
+        with np.errstate(invalid="ignore"):
+            a = np.nanmean(m[:, perm[:h]], axis=1)
+            b = np.nanmean(m[:, perm[h:]], axis=1)
+        rels.append(ceiling_from_split_half(a, b).reliability)
+    rel = float(np.mean(rels))
+    return NoiseCeiling(rel, float(np.sqrt(rel)), "per_rater")
+
+
+def concordance(x: np.ndarray, y: np.ndarray) -> float:
+    """Lin's concordance correlation coefficient: agreement in value, not only in order."""
+    mx, my = x.mean(), y.mean()
+    cov = ((x - mx) * (y - my)).mean()
+    return float(2 * cov / (x.var() + y.var() + (mx - my) ** 2))
+
+
+def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (xc * yc).sum(axis=1) / np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
+
+
+def _rowwise_ccc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    mx, my = x.mean(axis=1), y.mean(axis=1)
+    cov = ((x - mx[:, None]) * (y - my[:, None])).mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 2 * cov / (x.var(axis=1) + y.var(axis=1) + (mx - my) ** 2)
+
+
+def bootstrap_cis(x: np.ndarray, y: np.ndarray, *, n_boot: int, ci: float, rng: np.random.Generator) -> dict[str, tuple[float, float]]:
+    """Percentile CIs of Pearson, Spearman and Lin's CCC over items resampled with replacement."""
+    n = len(x)
+    out: dict[str, list[np.ndarray]] = {"pearson": [], "spearman": [], "ccc": []}
+    chunk = max(1, min(n_boot, 2_000_000 // max(n, 1)))
+    done = 0
+    while done < n_boot:
+        k = min(chunk, n_boot - done)
+        idx = rng.integers(0, n, size=(k, n))
+        bx, by = x[idx], y[idx]
+        out["pearson"].append(_rowwise_pearson(bx, by))
+        out["spearman"].append(_rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)))
+        out["ccc"].append(_rowwise_ccc(bx, by))
+        done += k
+    alpha = (1 - ci) / 2
+    return {
+        m: (float(np.nanquantile(np.concatenate(v), alpha)), float(np.nanquantile(np.concatenate(v), 1 - alpha)))
+        for m, v in out.items()
+    }
+
+
+@dataclass
+class ItemComparison:
+    """Per-scale agreement of a rater with humans.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per scale: n, pearson (+ CI), spearman (+ CI), ccc (+ CI), mae, noise ceiling,
+        its method, and pearson / ceiling.
+    rater, humans : str
+    dropped : dict
+        Items left out and why (only with ``on_missing="drop"``).
+    settings : dict
+    """
+
+    table: pd.DataFrame
+    rater: str
+    humans: str
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"{self.rater} vs {self.humans}"]
+        ci = int(round(self.settings.get("ci", 0.95) * 100))
+        lines.append(f"{'scale':12s} {'n':>5s}  {'pearson r [' + str(ci) + '% CI]':>24s}  {'spearman':>8s}  {'CCC':>6s}  {'MAE':>6s}  {'ceiling':>8s}")
+        for name, r in self.table.iterrows():
+            ceil = f"{r['ceiling']:.3f}" if pd.notna(r["ceiling"]) else "-"
+            lines.append(
+                f"{name:12s} {int(r['n']):5d}  {r['pearson']:7.3f} [{r['pearson_lo']:.3f}, {r['pearson_hi']:.3f}]"
+                f"  {r['spearman']:8.3f}  {r['ccc']:6.3f}  {r['mae']:6.3f}  {ceil:>8s}"
+            )
+        methods = {m for m in self.table["ceiling_method"].dropna()}
+        if methods:
+            lines.append(f"noise ceiling from: {', '.join(sorted(methods))}")
+        for k, v in self.dropped.items():
+            lines.append(f"left out: {len(v)} {k.replace('_', ' ')}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rater": self.rater, "humans": self.humans, "settings": self.settings,
+            "dropped": {k: len(v) for k, v in self.dropped.items()},
+            "scales": {k: {c: (None if pd.isna(v) else v) for c, v in row.items()} for k, row in self.table.to_dict("index").items()},
+        }
+
+
+def compare_items(
+    rater: Ratings,
+    humans: Ratings,
+    *,
+    columns: Sequence[str] | None = None,
+    key: KeyMode = "item_id",
+    on_missing: OnMissing = "raise",
+    n_boot: int = 2000,
+    ci: float = 0.95,
+    ceilings: Mapping[str, NoiseCeiling] | None = None,
+    random_state: int = 0,
+) -> ItemComparison:
+    """Compare rating scales item by item.
+
+    Parameters
+    ----------
+    rater, humans : Ratings
+    columns : sequence of str, optional
+        Scales to compare (default: every ``scale`` column both tables have).
+    key : {"item_id", "name", "stem"}
+    on_missing : {"raise", "drop"}
+        What to do with unmatched items, items the rater failed on, and NaNs.
+    n_boot : int
+        Bootstrap resamples over items for the CIs.
+    ci : float
+    ceilings : mapping, optional
+        Noise ceilings per column (e.g. from :func:`ceiling_from_raters`). Otherwise, where the
+        human table has ``<column>_sd`` and ``<column>_n``, the ceiling is estimated from them.
+    random_state : int
+
+    Returns
+    -------
+    ItemComparison
+    """
+    cols = list(columns) if columns is not None else [c for c in rater.columns_of("scale") if c in humans.columns_of("scale")]
+    if not cols:
+        raise CompareError(f"no scale in common: rater has {rater.columns_of('scale')}, humans have {humans.columns_of('scale')}")
+    for c in cols:
+        for side, r in (("rater", rater), ("humans", humans)):
+            if c not in r.columns:
+                raise CompareError(f"{side} table has no column {c!r}; it has {list(r.columns)}")
+        check_scales(rater, humans, c)
+    p = pair(rater, humans, key=key, on_missing=on_missing)
+    rng = np.random.default_rng(random_state)
+    ids = p.left.item_ids
+    rows = {}
+    dropped = dict(p.dropped)
+    for c in cols:
+        x, y, nan_ids = finite_pairs(p.left.values(c).to_numpy(float), p.right.values(c).to_numpy(float), c, ids, on_missing)
+        if nan_ids:
+            dropped[f"nan_{c}"] = nan_ids
+        if len(x) < 3:
+            raise CompareError(f"{c!r}: only {len(x)} items to compare; need at least 3")
+        cis = bootstrap_cis(x, y, n_boot=n_boot, ci=ci, rng=rng)
+        ceil = (ceilings or {}).get(c)
+        if ceil is None and f"{c}_sd" in humans.columns and f"{c}_n" in humans.columns:
+            h = p.right.data
+            ceil = ceiling_from_summary(h[c].to_numpy(float), h[f"{c}_sd"].to_numpy(float), h[f"{c}_n"].to_numpy(float))
+        r = float(stats.pearsonr(x, y)[0])
+        rows[c] = {
+            "n": len(x),
+            "pearson": r, "pearson_lo": cis["pearson"][0], "pearson_hi": cis["pearson"][1],
+            "spearman": float(stats.spearmanr(x, y)[0]), "spearman_lo": cis["spearman"][0], "spearman_hi": cis["spearman"][1],
+            "ccc": concordance(x, y), "ccc_lo": cis["ccc"][0], "ccc_hi": cis["ccc"][1],
+            "mae": float(np.abs(x - y).mean()),
+            "ceiling": ceil.ceiling if ceil else np.nan,
+            "ceiling_method": ceil.method if ceil else None,
+            "r_over_ceiling": r / ceil.ceiling if ceil and ceil.ceiling > 0 else np.nan,
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "scale"
+    return ItemComparison(
+        table, rater.rater.name, humans.rater.name, dropped,
+        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing},
+    )

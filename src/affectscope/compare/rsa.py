@@ -1,0 +1,138 @@
+"""Representational dissimilarity matrices and their comparison (RSA)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+from scipy.spatial.distance import pdist, squareform
+
+from affectscope.compare._pairing import CompareError
+from affectscope.ratings import Ratings
+
+RDMMetric = Literal["correlation", "cosine", "euclidean"]
+RSAMethod = Literal["pearson", "spearman", "kendall_tau_a"]
+RSA_METHODS: tuple[str, ...] = ("pearson", "spearman", "kendall_tau_a")
+
+
+@dataclass(frozen=True)
+class RDM:
+    """A dissimilarity matrix over items, stored as its upper triangle (scipy's condensed form).
+
+    Attributes
+    ----------
+    vector : numpy.ndarray
+        Condensed dissimilarities, length n(n-1)/2.
+    item_ids : tuple of str
+    metric : str
+    """
+
+    vector: np.ndarray
+    item_ids: tuple[str, ...]
+    metric: str
+
+    @property
+    def n(self) -> int:
+        return len(self.item_ids)
+
+    def matrix(self) -> np.ndarray:
+        return squareform(self.vector)
+
+    def subset(self, item_ids: Sequence[str]) -> "RDM":
+        pos = {i: k for k, i in enumerate(self.item_ids)}
+        idx = [pos[i] for i in item_ids]
+        m = self.matrix()[np.ix_(idx, idx)]
+        return RDM(squareform(m, checks=False), tuple(item_ids), self.metric)
+
+
+def rdm(data: "Ratings | np.ndarray", *, columns: Sequence[str] | None = None, metric: RDMMetric = "correlation",
+        item_ids: Sequence[str] | None = None) -> RDM:
+    """Dissimilarities between the items' patterns over ``columns``.
+
+    ``correlation`` is 1 - Pearson r between item patterns (as rsatoolbox's ``calc_rdm``),
+    ``cosine`` 1 - cosine similarity, ``euclidean`` plain Euclidean distance.
+    """
+    if metric not in ("correlation", "cosine", "euclidean"):
+        raise CompareError(f"metric must be 'correlation', 'cosine' or 'euclidean', not {metric!r}")
+    if isinstance(data, Ratings):
+        cols = list(columns) if columns is not None else (data.columns_of("category") or data.columns_of("scale"))
+        x = data.data[cols].to_numpy(float)
+        ids = tuple(data.item_ids)
+    else:
+        x = np.asarray(data, float)
+        ids = tuple(item_ids) if item_ids is not None else tuple(str(i) for i in range(len(x)))
+    if np.isnan(x).any():
+        rows = [ids[i] for i in np.flatnonzero(np.isnan(x).any(axis=1))]
+        raise CompareError(f"{len(rows)} items have NaN values (e.g. {rows[:3]}); drop or impute them before computing an RDM")
+    if metric == "correlation":
+        flat = np.flatnonzero(x.std(axis=1) == 0)
+        if len(flat):
+            raise CompareError(f"correlation distance is undefined for items with constant patterns: {[ids[i] for i in flat[:3]]}")
+    return RDM(pdist(x, metric=metric), ids, metric)
+
+
+def kendall_tau_a(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-a, in O(n log n) through scipy's tau-b and the tie counts.
+
+    tau_b = (C - D) / sqrt((n0 - n1)(n0 - n2)) and tau_a = (C - D) / n0, where n0 = n(n-1)/2 and
+    n1, n2 count tied pairs in x and y.
+    """
+    n = len(x)
+    n0 = n * (n - 1) / 2
+
+    def ties(v: np.ndarray) -> float:
+        _, counts = np.unique(v, return_counts=True)
+        return float((counts * (counts - 1) / 2).sum())
+
+    n1, n2 = ties(x), ties(y)
+    tau_b = stats.kendalltau(x, y, variant="b").statistic
+    if np.isnan(tau_b):
+        return 0.0
+    return float(tau_b * np.sqrt((n0 - n1) * (n0 - n2)) / n0)
+
+
+def rsa_statistic(a: np.ndarray, b: np.ndarray, method: RSAMethod) -> float:
+    """Similarity of two condensed RDMs by ``method``."""
+    if method == "pearson":
+        return float(np.corrcoef(a, b)[0, 1])
+    if method == "spearman":
+        return float(np.corrcoef(stats.rankdata(a), stats.rankdata(b))[0, 1])
+    if method == "kendall_tau_a":
+        return kendall_tau_a(a, b)
+    raise CompareError(f"method must be one of {RSA_METHODS}, not {method!r}")
+
+
+def _permuted(vec: np.ndarray, n: int, perm: np.ndarray) -> np.ndarray:
+    m = squareform(vec)
+    return squareform(m[np.ix_(perm, perm)], checks=False)
+
+
+def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """One-sided p-value of the observed RSA statistic against relabelling the items of ``b``."""
+    obs = rsa_statistic(a.vector, b.vector, method)
+    va = stats.rankdata(a.vector) if method == "spearman" else a.vector
+    vb = stats.rankdata(b.vector) if method == "spearman" else b.vector
+    m_b = squareform(vb)
+    iu = np.triu_indices(b.n, k=1)
+    null = np.empty(n_perm)
+    inner: RSAMethod = "pearson" if method in ("pearson", "spearman") else method
+    for k in range(n_perm):
+        perm = rng.permutation(b.n)
+        null[k] = rsa_statistic(va, m_b[perm][:, perm][iu], inner)
+    p = (1 + int((null >= obs).sum())) / (1 + n_perm)
+    return p, null
+
+
+def bootstrap_items(a: RDM, b: RDM, method: RSAMethod, *, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """RSA statistics over item bootstrap samples (pairs of a resampled item with itself are left out)."""
+    ma, mb = a.matrix(), b.matrix()
+    out = np.empty(n_boot)
+    for k in range(n_boot):
+        idx = rng.integers(0, a.n, a.n)
+        i, j = np.triu_indices(a.n, k=1)
+        keep = idx[i] != idx[j]
+        out[k] = rsa_statistic(ma[idx[i[keep]], idx[j[keep]]], mb[idx[i[keep]], idx[j[keep]]], method)
+    return out

@@ -1,0 +1,241 @@
+"""The comparison module: known answers, agreement with rsatoolbox and POT, invariances, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from affectscope.compare import (
+    CompareError, ceiling_from_raters, ceiling_from_split_half, ceiling_from_summary, compare_categories,
+    compare_items, compare_structure, concordance, distribution_metrics, gw_align, head_class_collapse,
+    kendall_tau_a, matching_rates, most_typical, rdm, rsa_statistic,
+)
+from affectscope.compare.gw import gw_objective, solve_entropic
+from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
+from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
+
+
+def scales(ids, valence, arousal=None, name="r", kind="model", extra=None) -> Ratings:
+    data = {"item_id": ids, "valence": valence}
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE)]
+    if arousal is not None:
+        data["arousal"] = arousal
+        specs.append(ColumnSpec(name="arousal", scale=SAM_AROUSAL))
+    if extra:
+        data.update(extra)
+    return Ratings(pd.DataFrame(data), specs, RaterInfo(name=name, kind=kind))
+
+
+def cats(ids, probs, name="r", taxonomy=EMOTION6) -> Ratings:
+    frame = pd.DataFrame(probs, columns=list(taxonomy.columns))
+    frame.insert(0, "item_id", ids)
+    specs = [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy.name) for c in taxonomy.columns]
+    return Ratings(frame, specs, RaterInfo(name=name))
+
+
+# ---- items ----------------------------------------------------------------------------------
+def test_items_known_answers() -> None:
+    ids = [f"{i}" for i in range(50)]
+    x = np.linspace(1, 9, 50)
+    res = compare_items(scales(ids, x, 10 - x), scales(ids, x, x, name="h"), n_boot=200)
+    v, a = res.table.loc["valence"], res.table.loc["arousal"]
+    assert v["pearson"] == pytest.approx(1) and v["ccc"] == pytest.approx(1) and v["mae"] == pytest.approx(0)
+    assert a["pearson"] == pytest.approx(-1) and a["spearman"] == pytest.approx(-1)
+    shifted = compare_items(scales(ids, np.clip(x + 0.5, 1, 9)), scales(ids, x, name="h"), n_boot=10).table.loc["valence"]
+    assert shifted["ccc"] < shifted["pearson"]  # concordance penalises the offset, correlation does not
+    assert "valence" in res.summary() and res.to_dict()["scales"]["valence"]["n"] == 50
+
+
+def test_items_bootstrap_ci_covers_and_is_seeded() -> None:
+    rng = np.random.default_rng(1)
+    ids = [str(i) for i in range(200)]
+    h = rng.uniform(1, 9, 200)
+    r = np.clip(h + rng.normal(0, 1.5, 200), 1, 9)
+    a = compare_items(scales(ids, r), scales(ids, h, name="h"), n_boot=500, random_state=3).table.loc["valence"]
+    b = compare_items(scales(ids, r), scales(ids, h, name="h"), n_boot=500, random_state=3).table.loc["valence"]
+    assert a["pearson_lo"] < a["pearson"] < a["pearson_hi"] and a["pearson_lo"] == b["pearson_lo"]
+    assert a["ccc_lo"] < a["ccc"] < a["ccc_hi"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_items_invariant_to_item_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ids = [f"i{i}" for i in range(30)]
+    x, y = rng.uniform(1, 9, 30), rng.uniform(1, 9, 30)
+    perm = rng.permutation(30)
+    a = compare_items(scales(ids, x), scales(ids, y, name="h"), n_boot=0 or 1)
+    b = compare_items(scales([ids[i] for i in perm], x[perm]), scales(ids, y, name="h"), n_boot=1)
+    for m in ("pearson", "spearman", "ccc", "mae"):
+        assert a.table.loc["valence", m] == pytest.approx(b.table.loc["valence", m])
+    # pearson, spearman and CCC are symmetric in the two raters
+    c = compare_items(scales(ids, y), scales(ids, x, name="h"), n_boot=1)
+    for m in ("pearson", "spearman", "ccc", "mae"):
+        assert c.table.loc["valence", m] == pytest.approx(a.table.loc["valence", m])
+
+
+def test_items_errors_are_clear() -> None:
+    ids = ["a", "b", "c", "d"]
+    r = scales(ids, [1.0, 2.0, 3.0, 4.0])
+    oasis = Ratings(pd.DataFrame({"item_id": ids, "valence": [1.0, 2, 3, 4]}), [ColumnSpec(name="valence", scale=OASIS_VALENCE)], RaterInfo(name="h"))
+    with pytest.raises(CompareError, match="Convert one explicitly"):
+        compare_items(r, oasis)
+    with pytest.raises(CompareError, match="1 only humans .*on_missing='drop'"):
+        compare_items(scales(ids[:3], [1.0, 2.0, 3.0]), scales(ids, [1.0, 2, 3, 4], name="h"))
+    with pytest.raises(CompareError, match="NaN"):
+        compare_items(scales(ids, [1.0, np.nan, 3.0, 4.0]), scales(ids, [1.0, 2, 3, 4], name="h"))
+    failed = scales(ids + ["e"], [1.0, 2, 3, 4, np.nan], extra={"error": [None] * 4 + ["broken"]})
+    with pytest.raises(CompareError, match="1 rater failed"):
+        compare_items(failed, scales(ids + ["e"], [1.0, 2, 3, 4, 5], name="h"))
+    res = compare_items(failed, scales(ids + ["e"], [1.0, 2, 3, 4, 5], name="h"), on_missing="drop", n_boot=5)
+    assert res.dropped == {"rater_failed": ["e"]} and res.table.loc["valence", "n"] == 4
+    with pytest.raises(CompareError, match="no scale in common"):
+        compare_items(cats(ids, np.eye(7)[:4]), r)
+
+
+def test_noise_ceilings() -> None:
+    rng = np.random.default_rng(0)
+    true = rng.uniform(2, 8, 300)
+    raters = true[:, None] + rng.normal(0, 2, (300, 40))
+    pr = ceiling_from_raters(raters, n_splits=20)
+    sm = ceiling_from_summary(raters.mean(1), raters.std(1, ddof=1), np.full(300, 40))
+    sh = ceiling_from_split_half(raters[:, :20].mean(1), raters[:, 20:].mean(1))
+    expected = np.var(true) / (np.var(true) + 4 / 40)  # reliability of a 40-rater mean
+    for c in (pr, sm, sh):
+        assert c.reliability == pytest.approx(expected, abs=0.03)
+    assert (pr.method, sm.method, sh.method) == ("per_rater", "sd_n", "split_half")
+    assert sm.ceiling == pytest.approx(np.sqrt(sm.reliability))
+    assert concordance(np.arange(5.0), np.arange(5.0)) == 1.0
+
+
+# ---- categories -------------------------------------------------------------------------
+def test_categories_known_answers_and_collapse() -> None:
+    eye = np.eye(7)
+    human_labels = [0] * 6 + [1] * 3 + [2]  # anger head, disgust and fear tail
+    ids = [str(i) for i in range(10)]
+    perfect = compare_categories(cats(ids, eye[human_labels]), cats(ids, eye[human_labels], name="h"))
+    assert perfect.metrics["accuracy"] == perfect.metrics["uar"] == perfect.metrics["macro_f1"] == 1.0
+    assert perfect.metrics["head_collapse"] == 0.0 and perfect.metrics["js"] == pytest.approx(0)
+    collapsed = compare_categories(cats(ids, eye[[0] * 10]), cats(ids, eye[human_labels], name="h"))
+    assert collapsed.metrics["accuracy"] == pytest.approx(0.6)  # WAR looks fine ...
+    assert collapsed.metrics["uar"] == pytest.approx(1 / 3)  # ... UAR shows the tail is lost
+    assert collapsed.metrics["head_collapse"] == pytest.approx(1.0)
+    assert collapsed.confusion.loc["disgust", "anger"] == 3
+    assert collapsed.per_class.loc["fear", "recall"] == 0
+    assert "UAR" in collapsed.summary() and collapsed.to_dict()["metrics"]["n"] == 10
+
+
+def test_categories_through_crosswalk_and_top_k() -> None:
+    from affectscope.taxonomy import BASIC7
+
+    ids = ["a", "b"]
+    basic = np.zeros((2, 7))
+    basic[0, BASIC7.columns.index("happiness")] = 0.7
+    basic[0, BASIC7.columns.index("surprise")] = 0.3
+    basic[1, BASIC7.columns.index("sadness")] = 1.0
+    human = np.zeros((2, 7))
+    human[0, EMOTION6.columns.index("surprise")] = 1
+    human[1, EMOTION6.columns.index("sadness")] = 1
+    res = compare_categories(cats(ids, basic, taxonomy=BASIC7), cats(ids, human, name="h"))
+    assert res.taxonomy == "emotion6" and res.metrics["accuracy"] == 0.5 and res.metrics["top_2"] == 1.0
+
+
+def test_distribution_metrics_and_collapse_helpers() -> None:
+    p = np.array([[0.5, 0.5, 0.0]])
+    assert distribution_metrics(p, p)["kl"] == pytest.approx(0)
+    assert distribution_metrics(np.array([[1.0, 0]]), np.array([[0, 1.0]]))["js"] == pytest.approx(1)
+    idx, head = head_class_collapse(np.array([0, 0, 0, 1, 2]), np.array([1, 2, 1, 1, 2]), 3)
+    assert head == [0] and idx < 0  # over-predicting the tail gives a negative index
+
+
+# ---- RSA ----------------------------------------------------------------------------------
+def test_rsa_equals_rsatoolbox() -> None:
+    rsatoolbox = pytest.importorskip("rsatoolbox")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(25, 6)), rng.normal(size=(25, 4))
+    ours_a, ours_b = rdm(x, metric="correlation"), rdm(y, metric="correlation")
+    theirs_a = rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(x), method="correlation")
+    np.testing.assert_allclose(ours_a.vector, theirs_a.get_vectors()[0], atol=1e-10)
+    ra = rsatoolbox.rdm.RDMs(ours_a.vector[None, :])
+    rb = rsatoolbox.rdm.RDMs(ours_b.vector[None, :])
+    for ours, theirs in (("pearson", "corr"), ("spearman", "spearman"), ("kendall_tau_a", "tau-a")):
+        assert rsa_statistic(ours_a.vector, ours_b.vector, ours) == pytest.approx(
+            float(rsatoolbox.rdm.compare(ra, rb, method=theirs)[0, 0]), abs=1e-10
+        ), ours
+
+
+def test_tau_a_with_ties_matches_brute_force() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 4, 40).astype(float), rng.integers(0, 3, 40).astype(float)
+    i, j = np.triu_indices(40, 1)
+    brute = (np.sign(a[i] - a[j]) * np.sign(b[i] - b[j])).sum() / len(i)
+    assert kendall_tau_a(a, b) == pytest.approx(brute)
+
+
+def test_structure_permutation_test_and_bootstrap() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 5))
+    same = compare_structure(rdm(x), rdm(x + 0.05 * rng.normal(size=x.shape)), n_perm=200, n_boot=50, gw=False)
+    assert same.rsa["statistic"] > 0.9 and same.rsa["p_value"] < 0.01
+    assert same.rsa["ci"][0] <= same.rsa["statistic"] <= same.rsa["ci"][1] + 1e-9
+    unrelated = compare_structure(rdm(x), rdm(rng.normal(size=(30, 5))), n_perm=200, gw=False)
+    assert unrelated.rsa["p_value"] > 0.01
+    with pytest.raises(CompareError, match="different items"):
+        compare_structure(rdm(x), rdm(x[:20]), gw=False)
+
+
+# ---- GW -------------------------------------------------------------------------------------
+def test_gw_recovers_a_permutation_of_a_point_cloud() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    perm = rng.permutation(40)
+    a = rdm(x, metric="euclidean")
+    b = rdm(x[perm], metric="euclidean", item_ids=a.item_ids)  # same labels, rows shuffled
+    res = gw_align(a, b, procrustes=False)
+    # row i of x sits at position argsort(perm)[i] of x[perm]: GW must find exactly that
+    assert (res.plan.argmax(axis=1) == np.argsort(perm)).mean() == 1.0
+    assert res.matching["item_top1"] < 0.2  # and the identity labels are (correctly) not matched
+
+
+def test_gw_equals_pot_for_the_same_inputs() -> None:
+    import ot
+
+    rng = np.random.default_rng(1)
+    c1 = ot.dist(rng.normal(size=(20, 2)))
+    c2 = ot.dist(rng.normal(size=(20, 2)))
+    p = np.full(20, 1 / 20)
+    ours = solve_entropic(c1, c2, 0.05, max_iter=500)
+    theirs = ot.gromov.entropic_gromov_wasserstein(c1, c2, p, p, "square_loss", epsilon=0.05, max_iter=500, tol=1e-9, symmetric=True)
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+    _, log = ot.gromov.entropic_gromov_wasserstein(c1, c2, p, p, "square_loss", epsilon=0.05, max_iter=500, tol=1e-9, symmetric=True, log=True)
+    assert gw_objective(c1, c2, ours) == pytest.approx(log["gw_dist"], rel=1e-6)
+
+
+def test_gw_align_matching_rates_and_null() -> None:
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=5, size=(3, 4))
+    labels = np.repeat([0, 1, 2], 15)
+    x = centers[labels] + rng.normal(size=(45, 4))
+    a, b = rdm(x, metric="euclidean"), rdm(x + 0.05 * rng.normal(size=x.shape), metric="euclidean")
+    res = gw_align(a, b, categories=labels, n_null=5, n_steps=5)
+    assert res.matching["item_top1"] > 0.9 and res.matching["category_top1"] == 1.0
+    assert res.matching["knn_top1"] > 0.9
+    assert res.null["item_top1"]["hi"] < 0.3  # structure destroyed: near chance (1/45)
+    assert res.plan.sum() == pytest.approx(1) and len(res.trials) == 5
+    assert res.epsilon == min(res.trials, key=lambda t: t["value"])["epsilon"]
+
+
+def test_matching_rates_known_plan() -> None:
+    plan = np.eye(4)[[1, 0, 2, 3]] / 4
+    rates = matching_rates(plan, categories=np.array(["x", "x", "y", "y"]), ks=(1, 2))
+    assert rates == {"item_top1": 0.5, "item_top2": 1.0, "category_top1": 1.0}
+
+
+def test_most_typical() -> None:
+    probs = np.eye(7)[[0, 1, 2]] * np.array([[0.9], [0.5], [0.7]])
+    probs[:, 6] += 1 - probs.sum(axis=1)
+    r = cats(["a", "b", "c"], probs)
+    assert most_typical(r, "emotion6", 2) == ["a", "c"]
