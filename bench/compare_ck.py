@@ -22,7 +22,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 from affectscope.compare import compare_structure, most_typical, rdm, top_category
 from affectscope.compare.gw import _normalised, search_anneal, search_optuna

@@ -8,12 +8,28 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
+
+from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
+from affectscope.taxonomy import SAM_AROUSAL, SAM_VALENCE
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+
+def scale_ratings(ids, valence, arousal=None, name: str = "r", extra: dict | None = None) -> Ratings:
+    """A small Ratings with SAM valence (and arousal) columns, for tests."""
+    data = {"item_id": ids, "valence": valence}
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE)]
+    if arousal is not None:
+        data["arousal"] = arousal
+        specs.append(ColumnSpec(name="arousal", scale=SAM_AROUSAL))
+    if extra:
+        data.update(extra)
+    return Ratings(pd.DataFrame(data), specs, RaterInfo(name=name))
 
 
 def solid(path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (32, 24)) -> Path:

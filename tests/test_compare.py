@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import scale_ratings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,18 +16,11 @@ from affectscope.compare import (
 )
 from affectscope.compare.gw import gw_objective, solve_entropic
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
-from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
+from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY
 
 
-def scales(ids, valence, arousal=None, name="r", kind="model", extra=None) -> Ratings:
-    data = {"item_id": ids, "valence": valence}
-    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE)]
-    if arousal is not None:
-        data["arousal"] = arousal
-        specs.append(ColumnSpec(name="arousal", scale=SAM_AROUSAL))
-    if extra:
-        data.update(extra)
-    return Ratings(pd.DataFrame(data), specs, RaterInfo(name=name, kind=kind))
+def scales(ids, valence, arousal=None, name="r", extra=None) -> Ratings:
+    return scale_ratings(ids, valence, arousal, name=name, extra=extra)
 
 
 def cats(ids, probs, name="r", taxonomy=EMOTION6) -> Ratings:

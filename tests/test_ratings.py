@@ -7,20 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import scale_ratings
 
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, RatingsError, align, sidecar_path
-from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
+from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY, SAM_VALENCE
 
 
 def make(ids, valence, arousal=None, rater="r", extra=None) -> Ratings:
-    data = {"item_id": ids, "valence": valence}
-    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE)]
-    if arousal is not None:
-        data["arousal"] = arousal
-        specs.append(ColumnSpec(name="arousal", scale=SAM_AROUSAL))
-    if extra:
-        data.update(extra)
-    return Ratings(pd.DataFrame(data), specs, RaterInfo(name=rater))
+    return scale_ratings(ids, valence, arousal, name=rater, extra=extra)
 
 
 def test_validation_errors_are_specific() -> None:

@@ -142,7 +142,7 @@ class RunStore:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
     def items(self) -> Iterator[StoredItem]:
-        for item_id, path, sig, status, payload, error, seconds, _ in self._db.execute("SELECT * FROM items"):
+        for item_id, path, sig, _status, payload, error, seconds, _ in self._db.execute("SELECT * FROM items"):
             yield StoredItem(item_id, path, sig, json.loads(payload) if payload else None, error, seconds)
 
     def to_ratings(self, item_ids: Sequence[str] | None = None) -> Ratings:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +71,7 @@ class Rater(ABC):
     batch_size: ClassVar[int] = 1
 
     # ---- to implement --------------------------------------------------------------------
+    @abstractmethod
     def outputs(self) -> list[ColumnSpec]:
         """The columns this rater writes, with their scales."""
         raise NotImplementedError
