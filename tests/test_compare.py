@@ -274,3 +274,28 @@ def test_most_typical() -> None:
     probs[:, 6] += 1 - probs.sum(axis=1)
     r = cats(["a", "b", "c"], probs)
     assert most_typical(r, "emotion6", 2) == ["a", "c"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["pearson", "spearman", "kendall_tau_a"]))
+def test_rsa_symmetric_and_invariant_to_item_order(seed: int, method: str) -> None:
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(12, 4)), rng.normal(size=(12, 3))
+    a, b = rdm(x), rdm(y)
+    assert rsa_statistic(a.vector, b.vector, method) == pytest.approx(rsa_statistic(b.vector, a.vector, method))
+    perm = rng.permutation(12)
+    pa, pb = rdm(x[perm]), rdm(y[perm])
+    assert rsa_statistic(pa.vector, pb.vector, method) == pytest.approx(rsa_statistic(a.vector, b.vector, method))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_category_metrics_invariant_to_item_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ids = [f"v{i}" for i in range(25)]
+    p_h, p_r = rng.dirichlet(np.ones(7), 25), rng.dirichlet(np.ones(7), 25)
+    perm = rng.permutation(25)
+    a = compare_categories(cats(ids, p_r), cats(ids, p_h, name="h"))
+    b = compare_categories(cats([ids[i] for i in perm], p_r[perm]), cats(ids, p_h, name="h"))
+    for k, v in a.metrics.items():
+        assert b.metrics[k] == pytest.approx(v), k
