@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("--n-perm", type=int, default=1000)
     ap.add_argument("--n-null", type=int, default=10)
     ap.add_argument("--speed-n", type=int, default=500, help="items for the epsilon-search timing (0 skips)")
+    ap.add_argument("--gw-max-n", type=int, default=2185, help="skip GW (RSA only) for subsets larger than this")
     ap.add_argument("--out", default="bench/results/compare_ck.json")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -60,16 +61,21 @@ def main() -> int:
         for name, cols in (("categories~dims", list(DIMENSIONS)), ("categories~terms", terms)):
             b = rdm(r, columns=cols)
             t = time.perf_counter()
-            res = compare_structure(a, b, n_perm=args.n_perm, categories=cats, n_null=args.n_null, procrustes=False)
+            do_gw = len(ids) <= args.gw_max_n
+            res = compare_structure(a, b, n_perm=args.n_perm, categories=cats, n_null=args.n_null, procrustes=False, gw=do_gw)
+            row = {"subset": sub, "pair": name, "n": len(ids), "rsa_spearman": res.rsa["statistic"], "p": res.rsa["p_value"]}
+            line = f"{sub:>7s} {name:18s} {len(ids):5d} {row['rsa_spearman']:8.3f} {row['p']:7.4f} "
             g = res.gw
-            row = {"subset": sub, "pair": name, "n": len(ids), "rsa_spearman": res.rsa["statistic"], "p": res.rsa["p_value"],
-                   **{f"gw_{k}": v for k, v in g.matching.items()}, "null": g.null, "epsilon": g.epsilon,
-                   "gw_value": g.value, "seconds": time.perf_counter() - t}
+            if g is not None:
+                row.update({**{f"gw_{k}": v for k, v in g.matching.items()}, "null": g.null, "epsilon": g.epsilon, "gw_value": g.value})
+                ni, nc = g.null["item_top1"], g.null["category_top1"]
+                line += (f"{g.matching['item_top1']:9.3f} [{ni['lo']:.3f},{ni['hi']:.3f}] {g.matching['category_top1']:8.3f} "
+                         f"[{nc['lo']:.3f},{nc['hi']:.3f}] {g.epsilon:7.3g} ")
+            else:
+                line += f"{'(GW skipped: n > --gw-max-n)':>59s} "
+            row["seconds"] = time.perf_counter() - t
             results["rows"].append(row)
-            ni, nc = g.null["item_top1"], g.null["category_top1"]
-            print(f"{sub:>7s} {name:18s} {len(ids):5d} {row['rsa_spearman']:8.3f} {row['p']:7.4f} "
-                  f"{g.matching['item_top1']:9.3f} [{ni['lo']:.3f},{ni['hi']:.3f}] {g.matching['category_top1']:8.3f} "
-                  f"[{nc['lo']:.3f},{nc['hi']:.3f}] {g.epsilon:7.3g} {row['seconds']:6.1f}", flush=True)
+            print(line + f"{row['seconds']:6.1f}", flush=True)
     if args.speed_n:
         ids = [i for i in most_typical(h, CK34.name, args.speed_n) if not no_terms[i]]
         r = h.subset(ids)
