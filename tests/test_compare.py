@@ -299,3 +299,12 @@ def test_category_metrics_invariant_to_item_order(seed: int) -> None:
     b = compare_categories(cats([ids[i] for i in perm], p_r[perm]), cats(ids, p_h, name="h"))
     for k, v in a.metrics.items():
         assert b.metrics[k] == pytest.approx(v), k
+    from sklearn.metrics import balanced_accuracy_score
+
+    y_true, y_pred = p_h.argmax(1), p_r.argmax(1)
+    if len(set(y_true)) > 1:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert a.metrics["uar"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))

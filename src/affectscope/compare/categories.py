@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import confusion_matrix, f1_score
 
 from affectscope.compare._pairing import CompareError, OnMissing, pair
 from affectscope.ratings import KeyMode, Ratings
@@ -162,10 +162,13 @@ def compare_categories(
     y_true = true.argmax(axis=1)
     y_pred = pred.argmax(axis=1)
     present = sorted(set(y_true.tolist()))
+    cm = confusion_matrix(y_true, y_pred, labels=list(range(k)))
+    support = cm.sum(axis=1)
     metrics: dict[str, float] = {
         "n": float(len(y_true)),
         "accuracy": float((y_true == y_pred).mean()),
-        "uar": float(balanced_accuracy_score(y_true, y_pred)) if len(present) > 1 else float((y_true == y_pred).mean()),
+        # UAR: mean recall over the classes humans used (sklearn's balanced accuracy)
+        "uar": float(np.mean(np.diag(cm)[present] / support[present])),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
     }
     metrics["war"] = metrics["accuracy"]
@@ -175,9 +178,7 @@ def compare_categories(
     metrics.update(distribution_metrics(true, pred))
     collapse, head = head_class_collapse(y_true, y_pred, k)
     metrics["head_collapse"] = float(collapse)
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(k)))
     confusion = pd.DataFrame(cm, index=pd.Index(names, name="human"), columns=pd.Index(names, name="rater"))
-    support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
     diag = np.diag(cm)
     with np.errstate(divide="ignore", invalid="ignore"):
