@@ -7,7 +7,7 @@ from typing import Any
 
 from affectscope.norms._common import DATA_ENV, NormsError, data_root
 from affectscope.norms.cowen_keltner import load_cowen_keltner, load_emonet_split
-from affectscope.norms.emotion6 import load_emotion6
+from affectscope.norms.emotion_6 import load_emotion6
 from affectscope.norms.ferplus import load_ferplus, load_ferplus_faces
 from affectscope.norms.generic import load_table_norms
 from affectscope.norms.oasis import load_oasis
