@@ -179,16 +179,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
             if not sep:
                 raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
             humans = humans.convert(col, scale)
-        levels = ["items", "categories", "structure"] if args.level == "all" else [args.level]
-        for level in levels:
-            if level == "items" and (rater.columns_of("scale") and humans.columns_of("scale") or args.level == "items"):
-                res = compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)
-            elif level == "categories" and (rater.columns_of("category") and humans.columns_of("category") or args.level == "categories"):
-                res = compare_categories(rater, humans, key=args.key, on_missing=on_missing)
-            elif level == "structure" and args.level == "structure":
-                res = compare_structure(rater, humans, key=args.key, on_missing=on_missing, n_perm=args.n_perm, gw=not args.no_gw)
-            else:
+        # "all" runs items and categories where both tables have such columns; structure (slow) only when asked
+        both = {kind: bool(rater.columns_of(kind) and humans.columns_of(kind)) for kind in ("scale", "category")}
+        runners = {
+            "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)),
+            "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
+            "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing,
+                                                           n_perm=args.n_perm, gw=not args.no_gw)),
+        }
+        for level, (in_all, run) in runners.items():
+            if args.level != level and not (args.level == "all" and in_all):
                 continue
+            res = run()
             results[level] = res
             print(res.summary())
             print()

@@ -38,7 +38,7 @@ def pair(rater: Ratings, humans: Ratings, *, key: KeyMode = "item_id", on_missin
     if on_missing not in ("raise", "drop"):
         raise CompareError(f"on_missing must be 'raise' or 'drop', not {on_missing!r}")
     al = align(rater, humans, key=key)
-    failed = [i for i in al.left.errors.index]
+    failed = list(al.left.errors.index)
     dropped = {k: v for k, v in (("only_rater", al.only_left), ("only_humans", al.only_right), ("rater_failed", failed)) if v}
     if dropped and on_missing == "raise":
         parts = [f"{len(v)} {k.replace('_', ' ')} (e.g. {', '.join(v[:3])})" for k, v in dropped.items()]
@@ -47,7 +47,8 @@ def pair(rater: Ratings, humans: Ratings, *, key: KeyMode = "item_id", on_missin
             + ". Pass on_missing='drop' (CLI: --drop-missing) to compare the shared, successfully rated items only"
         )
     if failed:
-        keep = [i for i in al.left.item_ids if i not in set(failed)]
+        failed_set = set(failed)
+        keep = [i for i in al.left.item_ids if i not in failed_set]
         al = Alignment(al.left.subset(keep), al.right.subset(keep), al.only_left, al.only_right)
     return Paired(al, dropped)
 

@@ -131,20 +131,33 @@ def _trial(c1: np.ndarray, c2: np.ndarray, eps: float, t0: float, plan: np.ndarr
     return {"epsilon": float(eps), "value": value, "seconds": time.perf_counter() - t0, "plan": plan, "failed": plan is None, **info}
 
 
-def search_anneal(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_steps: int, max_iter: int,
-                  inner_iter: int = 50, polish: bool = True) -> list[dict[str, Any]]:
-    """Warm-started annealing: solve from the largest epsilon down, each solve starting from the
-    previous plan, with capped inner iterations; stop at the first epsilon that fails (smaller ones
-    fail too). Then polish: one fully converged solve at the best epsilon, started from its plan."""
+#: Sinkhorn iterations per outer GW iteration on the annealed path (dual potentials carried over).
+ANNEAL_INNER_ITER = 50
+
+
+def _descend(c1: np.ndarray, c2: np.ndarray, epsilons: Any, *, max_iter: int, inner_iter: int | None,
+             stop_on_failure: bool) -> list[dict[str, Any]]:
+    """Solve at each epsilon in turn (largest first), each solve starting from the last good plan."""
     trials: list[dict[str, Any]] = []
     g0 = None
-    for eps in np.geomspace(eps_range[1], eps_range[0], n_steps):
+    for eps in epsilons:
         t = time.perf_counter()
         plan = solve_entropic(c1, c2, float(eps), g0=g0, max_iter=max_iter, inner_iter=inner_iter)
         trials.append(_trial(c1, c2, eps, t, plan, stage="anneal"))
-        if plan is None:
+        if plan is not None:
+            g0 = plan
+        elif stop_on_failure:
             break
-        g0 = plan
+    return trials
+
+
+def search_anneal(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_steps: int, max_iter: int,
+                  inner_iter: int = ANNEAL_INNER_ITER, polish: bool = True) -> list[dict[str, Any]]:
+    """Warm-started annealing: solve from the largest epsilon down, each solve starting from the
+    previous plan, with capped inner iterations; stop at the first epsilon that fails (smaller ones
+    fail too). Then polish: one fully converged solve at the best epsilon, started from its plan."""
+    trials = _descend(c1, c2, np.geomspace(eps_range[1], eps_range[0], n_steps), max_iter=max_iter,
+                      inner_iter=inner_iter, stop_on_failure=True)
     ok = [tr for tr in trials if tr["plan"] is not None]
     if polish and ok:
         best = min(ok, key=lambda tr: tr["value"])
@@ -174,13 +187,17 @@ def search_optuna(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float]
     return trials
 
 
+def _own_in_top_k(order: np.ndarray, ks: tuple[int, ...], prefix: str) -> dict[str, float]:
+    """Share of rows ``i`` whose own index ``i`` is among the first ``k`` entries of ``order[i]``."""
+    own = np.arange(order.shape[0])[:, None]
+    return {f"{prefix}{k}": float((order[:, :k] == own).any(axis=1).mean()) for k in ks if k <= order.shape[1]}
+
+
 def matching_rates(plan: np.ndarray, categories: np.ndarray | None = None, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Share of items of ``a`` whose own counterpart in ``b`` (same index) is among the ``k`` columns
     with most transported mass; with ``categories``, the share whose top match has the same category."""
-    n = plan.shape[0]
     order = np.argsort(-plan, axis=1, kind="stable")
-    own = np.arange(n)[:, None]
-    out = {f"item_top{k}": float((order[:, :k] == own).any(axis=1).mean()) for k in ks if k <= plan.shape[1]}
+    out = _own_in_top_k(order, ks, "item_top")
     if categories is not None:
         cats = np.asarray(categories)
         out["category_top1"] = float((cats[order[:, 0]] == cats).mean())
@@ -203,9 +220,7 @@ def procrustes_knn(c1: np.ndarray, c2: np.ndarray, plan: np.ndarray, ks: tuple[i
     u, _, vt = np.linalg.svd(x.T @ (plan * len(plan)) @ y)
     xa = x @ (u @ vt)
     d = ((xa[:, None, :] - y[None, :, :]) ** 2).sum(axis=2)
-    order = np.argsort(d, axis=1, kind="stable")
-    own = np.arange(len(x))[:, None]
-    return {f"knn_top{k}": float((order[:, :k] == own).any(axis=1).mean()) for k in ks}
+    return _own_in_top_k(np.argsort(d, axis=1, kind="stable"), ks, "knn_top")
 
 
 def shuffled_rdm(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -246,7 +261,8 @@ def gw_align(
         Warm-started annealing over ``n_steps`` epsilons, or the GWTune-style Optuna TPE search
         with ``n_trials`` independent solves.
     n_null : int
-        Shuffled-null repetitions (each a GW solve at the chosen epsilon on a shuffled ``b``).
+        Shuffled-null repetitions: ``b``'s dissimilarities reassigned at random, then aligned along
+        the same epsilon path down to the chosen epsilon.
     """
     if a.item_ids != b.item_ids:
         raise CompareError("the two RDMs must list the same items in the same order (use RDM.subset)")
@@ -274,16 +290,13 @@ def gw_align(
         rows: list[dict[str, float]] = []
         # each null solve follows the same annealed path down to the chosen epsilon
         schedule = sorted({t["epsilon"] for t in trials if t["epsilon"] >= result.epsilon}, reverse=True) if search == "anneal" else [result.epsilon]
+        inner = ANNEAL_INNER_ITER if search == "anneal" else None
         for _ in range(n_null):
-            cs = shuffled_rdm(c2, rng)
-            g0, plan = None, None
-            for eps in schedule:
-                step = solve_entropic(c1, cs, eps, g0=g0, max_iter=max_iter, inner_iter=50 if search == "anneal" else None)
-                if step is not None:
-                    g0 = plan = step
-            if plan is None:
+            path = _descend(c1, shuffled_rdm(c2, rng), schedule, max_iter=max_iter, inner_iter=inner, stop_on_failure=False)
+            plans = [tr["plan"] for tr in path if tr["plan"] is not None]
+            if not plans:
                 raise CompareError(f"the shuffled-null GW solve failed at epsilon {result.epsilon:g}; raise the epsilon range")
-            rows.append(matching_rates(plan, categories))
+            rows.append(matching_rates(plans[-1], categories))
         result.null = {
             k: {"mean": float(np.mean([r[k] for r in rows])), "lo": float(np.quantile([r[k] for r in rows], 0.025)),
                 "hi": float(np.quantile([r[k] for r in rows], 0.975))}

@@ -105,11 +105,6 @@ def rsa_statistic(a: np.ndarray, b: np.ndarray, method: RSAMethod) -> float:
     raise CompareError(f"method must be one of {RSA_METHODS}, not {method!r}")
 
 
-def _permuted(vec: np.ndarray, n: int, perm: np.ndarray) -> np.ndarray:
-    m = squareform(vec)
-    return squareform(m[np.ix_(perm, perm)], checks=False)
-
-
 def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
     """One-sided p-value of the observed RSA statistic against relabelling the items of ``b``."""
     obs = rsa_statistic(a.vector, b.vector, method)
@@ -130,9 +125,9 @@ def bootstrap_items(a: RDM, b: RDM, method: RSAMethod, *, n_boot: int, rng: np.r
     """RSA statistics over item bootstrap samples (pairs of a resampled item with itself are left out)."""
     ma, mb = a.matrix(), b.matrix()
     out = np.empty(n_boot)
+    i, j = np.triu_indices(a.n, k=1)
     for k in range(n_boot):
         idx = rng.integers(0, a.n, a.n)
-        i, j = np.triu_indices(a.n, k=1)
         keep = idx[i] != idx[j]
         out[k] = rsa_statistic(ma[idx[i[keep]], idx[j[keep]]], mb[idx[i[keep]], idx[j[keep]]], method)
     return out

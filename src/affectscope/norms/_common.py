@@ -44,9 +44,4 @@ def human(name: str, source: str, **params: object) -> RaterInfo:
     return RaterInfo(name=f"humans:{name}", kind="human", source=source, params=dict(params))
 
 
-def sd_scale(scale: Scale) -> Scale:
-    """The range of a standard deviation of ratings on ``scale``: 0 to half the range."""
-    return scale.spread_scale()
-
-
 COUNT = Scale(dimension="count", low=0, high=None, name="count")

@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-from affectscope.norms._common import COUNT, data_root, human, require, sd_scale
+from affectscope.norms._common import COUNT, data_root, human, require
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.taxonomy import OASIS_AROUSAL, OASIS_VALENCE
 
@@ -42,8 +42,8 @@ def load_oasis(root: str | os.PathLike[str] | None = None) -> Ratings:
     specs = [
         ColumnSpec(name="valence", scale=OASIS_VALENCE, description="mean rating"),
         ColumnSpec(name="arousal", scale=OASIS_AROUSAL, description="mean rating"),
-        ColumnSpec(name="valence_sd", kind="other", scale=sd_scale(OASIS_VALENCE), description="SD across raters"),
-        ColumnSpec(name="arousal_sd", kind="other", scale=sd_scale(OASIS_AROUSAL), description="SD across raters"),
+        ColumnSpec(name="valence_sd", kind="other", scale=OASIS_VALENCE.spread_scale(), description="SD across raters"),
+        ColumnSpec(name="arousal_sd", kind="other", scale=OASIS_AROUSAL.spread_scale(), description="SD across raters"),
         ColumnSpec(name="valence_n", kind="count", scale=COUNT, description="number of raters"),
         ColumnSpec(name="arousal_n", kind="count", scale=COUNT, description="number of raters"),
         ColumnSpec(name="category", kind="text", description="Person, Animal, Object or Scenery"),
