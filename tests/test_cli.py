@@ -143,3 +143,18 @@ def test_demo_main_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert table["valence"].between(1, 9).all()
     html = (tmp_path / "report.html").read_text()
     assert html.count("<tr>") == len(table) + 1 and "Baseline rater" in html
+
+
+def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "-q", "-p", "max_side=32"])
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "20", "--json", str(tmp_path / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "RSA spearman" in out and "item_top1" in out and "pearson r" not in out  # only the level asked for
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert set(data) == {"structure"} and data["structure"]["rsa"]["n_items"] == 4
+    assert main(["compare", str(a), str(b), "--level", "structure", "--no-gw", "--n-perm", "0"]) == 0
+    assert "GW" not in capsys.readouterr().out
