@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,7 @@ class Head:
             with np.load(path, allow_pickle=False) as z:
                 desc = json.loads(str(z["description"]))
                 arrays = {k: z[k] for k in z.files if k != "description"}
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise HeadError(f"{path}: not an affectscope head file ({exc}). Fix: pass a .npz written by `affectscope train`") from None
         if desc.get("format") != HEAD_FORMAT:
             raise HeadError(f"{path}: head format {desc.get('format')} is not supported by this version (expects {HEAD_FORMAT})")
@@ -365,7 +366,11 @@ def fit_distribution_head(
     model.fit(x[rows[keep]], labels[keep], sample_weight=weights[keep] * (n / weights[keep].sum()))
     if list(model.classes_) != list(range(k)):
         raise HeadError("distribution head: some class has no votes at all in the training data; drop it from the outputs")
+    coef, intercept = model.coef_, model.intercept_
+    if k == 2:  # scikit-learn's binary model has one logit z; softmax over (0, z) is the same sigmoid
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
     m = dict(meta or {})
     m.update({"C": C, "balance": balance})
-    return Head("distribution", list(outputs), scaler, model.coef_, model.intercept_, log_prior=np.log(np.maximum(prior, 1e-12)),
+    return Head("distribution", list(outputs), scaler, coef, intercept, log_prior=np.log(np.maximum(prior, 1e-12)),
                       tau=tau, meta=m)

@@ -1,0 +1,139 @@
+"""Benchmark of the default image rater on real human norms (needs ../shared/data).
+
+Prints a table and writes bench/results/image_rater.json:
+1. OASIS 10-fold CV r for valence/arousal (SAM 1-9), as an ablation from the plain anchor
+   (EfficientNet-Lite0 pooled head + ridge) to the shipped configuration;
+2. cross-dataset: train on OASIS, test on Emotion6 dev, and the reverse;
+3. basic emotions on Emotion6 dev (10-fold CV): top-1 vs the dominant human emotion, UAR,
+   KL/JS to the human distribution, per-emotion r;
+4. throughput: images/s end to end (decode, resize, forward, heads) vs the backbone forward alone.
+
+Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _image_data import block_names, default_cache, features_for, load_sets  # noqa: E402
+
+from affectscope.heads import fit_scale_head  # noqa: E402
+from affectscope.train import train_head  # noqa: E402
+
+ABLATION = [  # (label, backbone spec, view, stages, model)
+    ("anchor: lite0 head, centre crop, ridge", "lite0", "center", ("head",), "linear"),
+    ("+ stages 5-7 (multi-depth)", "lite0", "center", ("stage5", "stage6", "stage7", "head"), "linear"),
+    ("+ whole picture + mirror (full+flip)", "lite0", "full+flip", ("stage5", "stage6", "stage7", "head"), "linear"),
+    ("+ lite1 + lite2 ensemble", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "linear"),
+    ("+ RBF kernel ridge on PCA-128 (shipped)", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "kernel"),
+]
+SHIPPED = ABLATION[-1]
+KERNEL = {"model": "kernel", "n_components": 128}
+
+
+def _kw(model: str) -> dict:
+    return dict(KERNEL) if model == "kernel" else {"model": "linear"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--cache", default=default_cache())
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "image_rater.json"))
+    ap.add_argument("--quick", action="store_true", help="only the shipped configuration")
+    args = ap.parse_args()
+    sets = load_sets(args.data_root)
+    result: dict = {"oasis_cv": [], "cross_dataset": {}, "emotion6_basic": {}, "throughput": {}}
+
+    print("1. OASIS 10-fold CV (valence/arousal converted to SAM 1-9)")
+    print(f"   {'configuration':46s} {'valence r [95% CI]':>24s} {'arousal r [95% CI]':>24s}")
+    for label, spec, view, stages, model in ([SHIPPED] if args.quick else ABLATION):
+        f = features_for(sets["oasis"], spec, view, args.cache)
+        _, rep = train_head(f, sets["oasis"], columns=["valence", "arousal"], blocks=block_names(spec, stages),
+                            head_kw=_kw(model), n_boot=1000)
+        s = rep.metrics["scales"]
+        cell = {c: f"{s[c]['pearson']:.3f} [{s[c]['pearson_lo']:.3f}, {s[c]['pearson_hi']:.3f}]" for c in ("valence", "arousal")}
+        print(f"   {label:46s} {cell['valence']:>24s} {cell['arousal']:>24s}", flush=True)
+        result["oasis_cv"].append({"configuration": label, "backbone": spec, "view": view, "blocks": list(stages), "model": model,
+                                   **{c: {k: s[c][k] for k in ("pearson", "pearson_lo", "pearson_hi", "mae", "ceiling")}
+                                      for c in ("valence", "arousal")}})
+
+    _, spec, view, stages, model = SHIPPED
+    names = block_names(spec, stages)
+    feats = {k: features_for(r, spec, view, args.cache) for k, r in sets.items()}
+    print("\n2. Cross-dataset (shipped configuration; r on the test set)")
+    for a, b in (("oasis", "emotion6"), ("emotion6", "oasis")):
+        fa, fb = feats[a], feats[b]
+        ya = sets[a].data.loc[fa.item_ids, ["valence", "arousal"]].to_numpy(float)
+        yb = sets[b].data.loc[fb.item_ids, ["valence", "arousal"]].to_numpy(float)
+        head = fit_scale_head(fa.blocks, names, ya, ["valence", "arousal"], **_kw(model))
+        pred = head.predict(fb.blocks)
+        rs = {c: float(np.corrcoef(pred[:, j], yb[:, j])[0, 1]) for j, c in enumerate(("valence", "arousal"))}
+        result["cross_dataset"][f"{a}->{b}"] = rs
+        print(f"   train {a:8s} -> test {b:8s}  valence r {rs['valence']:.3f}  arousal r {rs['arousal']:.3f}")
+    _, rep6 = train_head(feats["emotion6"], sets["emotion6"], columns=["valence", "arousal"], blocks=names, head_kw=_kw(model), n_boot=200)
+    in6 = {c: rep6.metrics["scales"][c]["pearson"] for c in ("valence", "arousal")}
+    result["emotion6_in_domain_cv"] = in6
+    print(f"   (in-domain Emotion6 10-fold CV: valence r {in6['valence']:.3f}  arousal r {in6['arousal']:.3f})")
+
+    print("\n3. Basic emotions on Emotion6 dev (10-fold CV, soft-label logistic head)")
+    for label, kw in (("plain", {"C": 0.1}), ("class-balanced + logit adjustment", {"C": 0.1, "balance": "class-balanced", "tau": 1.0})):
+        _, rep = train_head(feats["emotion6"], sets["emotion6"], taxonomy="emotion6", blocks=names, head_kw=kw)
+        m = rep.metrics["metrics"]
+        oof = rep.oof.data.set_index("item_id")
+        human = sets["emotion6"].data.loc[oof.index]
+        per = {c: float(np.corrcoef(oof[c], human[c])[0, 1]) for c in oof.columns if c in human.columns}
+        result["emotion6_basic"][label] = {"metrics": {k: m[k] for k in ("accuracy", "uar", "macro_f1", "kl", "js", "head_collapse") if k in m},
+                                           "per_emotion_r": per}
+        print(f"   {label:36s} top-1 {m['accuracy']:.3f}  UAR {m['uar']:.3f}  macro-F1 {m['macro_f1']:.3f}  "
+              f"KL {m.get('kl', float('nan')):.3f}  JS {m.get('js', float('nan')):.3f}  collapse {m.get('head_collapse', float('nan')):.3f}")
+        print("      per-emotion r: " + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
+
+    print("\n4. Throughput (2-core CPU; shipped rater)")
+    result["throughput"] = throughput(sets["oasis"])
+    t = result["throughput"]
+    print(f"   backbone forward only {t['backbone_img_s']:.2f} img/s; end to end {t['end_to_end_img_s']:.2f} img/s; "
+          f"ratio {t['ratio']:.2f} (median of {t['repeats']} runs over {t['n_images']} images)")
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nresults: {out}")
+
+
+def throughput(oasis, n: int = 64, repeats: int = 3) -> dict:
+    from affectscope.media.image import load_image
+    from affectscope.raters.image import ImageRater
+    from affectscope.stimuli import StimulusSet
+
+    st = StimulusSet.from_list(oasis.data["path"].tolist()[:n], ids=oasis.item_ids[:n])
+    rater = ImageRater(concepts=3)
+    heads, backbone, view = rater._loaded
+    prepared = [backbone.prepare(load_image(s.path), view) for s in st]
+    bs = rater.batch_size
+    backbone.embed_prepared(prepared[:bs])  # warm-up
+    fwd, e2e = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(0, n, bs):
+            backbone.embed_prepared(prepared[i:i + bs])
+        fwd.append(n / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        items = list(st)
+        for i in range(0, n, bs):
+            rater.rate_batch(items[i:i + bs])
+        e2e.append(n / (time.perf_counter() - t0))
+    b, e = statistics.median(fwd), statistics.median(e2e)
+    return {"backbone_img_s": b, "end_to_end_img_s": e, "ratio": e / b, "n_images": n, "repeats": repeats, "batch_size": bs}
+
+
+if __name__ == "__main__":
+    main()

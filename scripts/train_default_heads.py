@@ -1,0 +1,61 @@
+"""Train the heads shipped with the default image rater (needs ../shared/data).
+
+- ``image_va_sam9.npz``: valence and arousal on SAM 1-9, trained on OASIS (900 images, converted
+  explicitly from 1-7) + Emotion6 dev (1500 images, 1-9): RBF kernel ridge on PCA-128 of
+  EfficientNet-Lite0/1/2 stage 5-7 + head features (whole picture + mirror image).
+- ``image_emotion6.npz``: the distribution over anger, disgust, fear, joy, sadness, surprise,
+  neutral (Emotion6 dev), soft-label logistic regression on the same features.
+
+Writes the heads and their cross-validated metrics into src/affectscope/raters/heads/ and
+refreshes the metrics table of MODEL_CARD.md there. Uses the same `train_head` as `affectscope train`.
+
+Usage: python scripts/train_default_heads.py [--data-root DIR] [--cache FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _image_data import block_names, combine, default_cache, features_for, load_sets  # noqa: E402
+
+from affectscope.train import train_head  # noqa: E402
+
+SPEC, VIEW, POOLING = "lite0+lite1+lite2", "full+flip", "mean+std"
+HEADS = ROOT / "src" / "affectscope" / "raters" / "heads"
+LICENSE_NOTE = ("Trained on OASIS (Kurdi et al. 2017; open stimulus set) and Emotion6 (Peng et al. 2015; academic "
+                "research use only). The heads hold derived parameters, including PCA-projected features of the "
+                "training images, not the images or ratings; use them for research.")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--cache", default=default_cache())
+    args = ap.parse_args()
+    sets = load_sets(args.data_root)
+    feats = {k: features_for(r, SPEC, VIEW, args.cache, pooling=POOLING) for k, r in sets.items()}
+    names = block_names(SPEC)
+    meta = {"backbone": {"spec": SPEC, "pooling": POOLING}, "view": VIEW, "license": LICENSE_NOTE}
+
+    norms, f = combine({k: (sets[k], feats[k]) for k in ("oasis", "emotion6")}, ["valence", "arousal"])
+    va, rep_va = train_head(f, norms, columns=["valence", "arousal"], blocks=names, n_boot=1000,
+                            head_kw={"model": "kernel", "n_components": 128},
+                            meta={**meta, "trained_on": "OASIS (1-7 -> SAM 1-9) + Emotion6 dev (SAM 1-9), 2400 images"})
+    va.save(HEADS / "image_va_sam9.npz")
+    print(rep_va.summary())
+
+    e6, rep_e6 = train_head(feats["emotion6"], sets["emotion6"], taxonomy="emotion6", blocks=names,
+                            head_kw={"C": 0.1}, meta={**meta, "trained_on": "Emotion6 dev, 1500 images", "taxonomy": "emotion6"})
+    e6.save(HEADS / "image_emotion6.npz")
+    print(rep_e6.summary())
+    (HEADS / "cv_metrics.json").write_text(json.dumps({"image_va_sam9": va.meta["cv"], "image_emotion6": e6.meta["cv"]}, indent=2))
+    print(f"heads written to {HEADS}")
+
+
+if __name__ == "__main__":
+    main()

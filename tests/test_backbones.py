@@ -1,0 +1,129 @@
+"""Backbones: the weights table and its checked download, EfficientNet-Lite known answers, the
+feature cache."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_bad_files, make_good_images
+from skimage import data
+
+from affectscope.backbones import WEIGHTS, WeightsError, download, resolve_weights
+from affectscope.backbones.base import fit_square
+from affectscope.backbones.efficientnet_lite import EfficientNetLite, make_backbone
+from affectscope.features import extract_features
+from affectscope.raters.image import imagenet_labels
+from affectscope.stimuli import StimulusSet
+
+
+# ---- weights table and download ------------------------------------------------------------
+def _blob(tmp_path: Path) -> tuple[Path, str]:
+    src = tmp_path / "src" / "weights.bin"
+    src.parent.mkdir()
+    src.write_bytes(b"not really weights " * 1000)
+    return src, hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_download_verifies_checksum_and_writes_atomically(tmp_path: Path) -> None:
+    src, digest = _blob(tmp_path)
+    dest = tmp_path / "cache" / "w.bin"
+    got = download(src.as_uri(), dest, digest, progress=False)
+    assert got == dest and dest.read_bytes() == src.read_bytes()
+    assert not list(dest.parent.glob("*.part"))
+
+
+def test_download_with_wrong_checksum_leaves_nothing(tmp_path: Path) -> None:
+    src, _ = _blob(tmp_path)
+    dest = tmp_path / "cache" / "w.bin"
+    with pytest.raises(WeightsError, match="expected"):
+        download(src.as_uri(), dest, "0" * 64, progress=False)
+    assert not dest.exists() and not list(dest.parent.glob("*"))
+
+
+def test_download_failure_is_a_weights_error(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="download failed"):
+        download((tmp_path / "missing.bin").as_uri(), tmp_path / "w.bin", "0" * 64, progress=False)
+
+
+def test_installed_weights_resolve_and_match_the_table() -> None:
+    for name in ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"):
+        p = resolve_weights(name)
+        assert p.is_file() and p.name == Path(WEIGHTS[name].filename).name
+
+
+def test_resolve_weights_errors_name_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="valid"):
+        resolve_weights("resnet-9000")
+    bad = tmp_path / "w.pth"
+    bad.write_bytes(b"junk")
+    with pytest.raises(WeightsError, match="checksum mismatch"):
+        resolve_weights("efficientnet-lite0", bad)
+
+
+# ---- EfficientNet-Lite -----------------------------------------------------------------------
+def test_lite0_recognises_known_photos() -> None:
+    """ImageNet known answers: a cat photo is a cat class (281-285), a coffee photo is espresso."""
+    b = EfficientNetLite("lite0")
+    logits = b.embed([data.chelsea(), data.coffee()], view="center")["logits"]
+    top = logits.argmax(axis=1)
+    assert 281 <= top[0] <= 285
+    assert top[1] == 967
+    labels = imagenet_labels()
+    assert len(labels) == 1000 and labels[967] == "espresso"
+
+
+def test_multi_depth_blocks_and_views() -> None:
+    b = EfficientNetLite("lite0")
+    widths = b.blocks()
+    assert list(widths) == ["stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head", "logits"]
+    assert widths["head"] == 1280 and widths["logits"] == 1000
+    img = data.astronaut()
+    one = b.embed([img], view="full")
+    both = b.embed([img], view="full+flip")
+    mirrored = b.embed([img[:, ::-1].copy()], view="full")
+    for k, w in widths.items():
+        assert one[k].shape == (1, w)
+    # the flip view is the mean of the picture and its mirror image
+    np.testing.assert_allclose(both["head"], (one["head"] + mirrored["head"]) / 2, rtol=1e-4, atol=1e-4)
+
+
+def test_fit_square_modes() -> None:
+    rgb = np.zeros((100, 200, 3), np.uint8)
+    rgb[:, :50] = 255  # white left quarter: cropped away by "center", kept by "full"
+    assert fit_square(rgb, 64, "center").shape == (64, 64, 3)
+    assert fit_square(rgb, 64, "center").mean() < 10
+    assert fit_square(rgb, 64, "full").mean() > 50
+    with pytest.raises(ValueError, match="center"):
+        fit_square(rgb, 64, "stretch")
+
+
+def test_ensemble_prefixes_blocks_and_rejects_bad_specs() -> None:
+    ens = make_backbone("lite0+lite1")
+    blocks = ens.blocks()
+    assert "lite0/head" in blocks and "lite1/stage7" in blocks
+    feats = ens.embed([data.coffee()], view="center")
+    assert feats["lite1/head"].shape == (1, 1280)
+    with pytest.raises(ValueError, match="valid parts"):
+        make_backbone("lite0+resnet")
+
+
+# ---- features and their cache -----------------------------------------------------------------
+def test_extract_features_reports_bad_items_and_resumes_from_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = make_good_images(tmp_path / "imgs")
+    bad = make_bad_files(tmp_path / "imgs")
+    st = StimulusSet.from_list(good + [bad["truncated"], bad["not_image"]])
+    b = EfficientNetLite("lite0")
+    cache = tmp_path / "feats.sqlite"
+    f1 = extract_features(st, b, view="center", batch_size=3, cache=cache, progress=False)
+    assert len(f1.item_ids) == len(good)
+    assert set(f1.errors) == {"truncated.jpg", "notes.png"}
+    assert "truncated" in f1.errors["truncated.jpg"]
+    # a second run reads every good item from the cache: the network must not run again
+    monkeypatch.setattr(EfficientNetLite, "embed_arrays", lambda self, batch: (_ for _ in ()).throw(AssertionError("recomputed")))
+    f2 = extract_features(StimulusSet.from_list(good), b, view="center", cache=cache, progress=False)
+    np.testing.assert_array_equal(f2.matrix(["head"]), f1.matrix(["head"]))
+    with pytest.raises(KeyError, match="not available"):
+        f2.matrix(["nope"])

@@ -1,0 +1,117 @@
+"""Heads: known answers against scikit-learn, nonlinear recovery, soft labels, long-tail options,
+and the npz file format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import RidgeCV
+
+from affectscope.heads import (
+    ALPHAS,
+    Head,
+    HeadError,
+    class_balanced_weights,
+    fit_distribution_head,
+    fit_scale_head,
+    ridge_loo,
+)
+from affectscope.taxonomy import SAM_VALENCE
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_loo_equals_sklearn_ridgecv(weighted: bool) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 40))
+    y = x[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=120)
+    w = rng.uniform(0.5, 2.0, 120) if weighted else None
+    coef, intercept, alpha = ridge_loo(x, y, ALPHAS, w)
+    ref = RidgeCV(alphas=ALPHAS).fit(x, y, sample_weight=w)
+    assert alpha[0] == pytest.approx(ref.alpha_)
+    np.testing.assert_allclose(coef[0], ref.coef_, atol=1e-8)
+    assert intercept[0] == pytest.approx(ref.intercept_)
+
+
+def _blocks(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 20))}
+
+
+def test_kernel_head_learns_a_nonlinear_rating_that_a_linear_head_cannot() -> None:
+    tr, te = _blocks(400, 0), _blocks(200, 1)
+    f = lambda b: 5 + 2 * np.sin(2 * b["a"][:, 0]) * np.cos(b["a"][:, 1])  # noqa: E731
+    lin = fit_scale_head(tr, ["a", "b"], f(tr), ["valence"])
+    ker = fit_scale_head(tr, ["a", "b"], f(tr), ["valence"], model="kernel", n_components=8)
+    r_lin = np.corrcoef(lin.predict(te)[:, 0], f(te))[0, 1]
+    r_ker = np.corrcoef(ker.predict(te)[:, 0], f(te))[0, 1]
+    assert r_ker > 0.9 and r_ker > r_lin + 0.3
+
+
+def test_block_scaling_gives_each_block_equal_weight() -> None:
+    b = _blocks(50)
+    head = fit_scale_head(b, ["a", "b"], b["a"][:, 0], ["valence"])
+    z = head.scaler.transform(b)
+    assert z[:, :3].var(axis=0).sum() == pytest.approx(1.0) and z[:, 3:].var(axis=0).sum() == pytest.approx(1.0)
+
+
+def test_scale_head_clips_to_its_scale_and_round_trips(tmp_path: Path) -> None:
+    b = _blocks(80)
+    y = 5 + 10 * b["a"][:, 0]  # far outside 1-9 at the extremes
+    head = fit_scale_head(b, ["a", "b"], y, ["valence"], {"valence": SAM_VALENCE}, meta={"trained_on": "synthetic"})
+    pred = head.predict(b)
+    assert pred.min() >= 1 and pred.max() <= 9
+    for model in ("linear", "kernel"):
+        h = fit_scale_head(b, ["a", "b"], y, ["valence"], {"valence": SAM_VALENCE}, model=model, n_components=5)
+        path = h.save(tmp_path / f"{model}.npz")
+        back = Head.load(path)
+        np.testing.assert_allclose(back.predict(b), h.predict(b), rtol=1e-5, atol=1e-5)
+        assert back.scales["valence"] == SAM_VALENCE and back.blocks == ["a", "b"]
+
+
+def test_head_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(HeadError, match="not found"):
+        Head.load(tmp_path / "none.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(HeadError, match="not an affectscope head"):
+        Head.load(junk)
+    b = _blocks(30)
+    head = fit_scale_head(b, ["a", "b"], b["a"][:, 0], ["valence"])
+    with pytest.raises(HeadError, match="feature block 'b'"):
+        head.predict({"a": b["a"]})
+    with pytest.raises(HeadError, match="width"):
+        head.predict({"a": b["a"], "b": b["b"][:, :5]})
+    with pytest.raises(HeadError, match="NaN"):
+        fit_scale_head(b, ["a"], np.full(30, np.nan), ["valence"])
+
+
+def test_distribution_head_fits_soft_labels() -> None:
+    """Items whose true class distribution depends on a feature: the head recovers the shares."""
+    rng = np.random.default_rng(0)
+    b = {"a": rng.normal(size=(600, 2))}
+    logits = np.stack([2 * b["a"][:, 0], -2 * b["a"][:, 0], np.zeros(600)], axis=1)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    head = fit_distribution_head(b, ["a"], p, ["x", "y", "z"], C=100.0)
+    q = head.predict(b)
+    np.testing.assert_allclose(q.sum(1), 1.0)
+    assert np.abs(q - p).mean() < 0.02
+
+
+def test_long_tail_options_raise_rare_class_predictions() -> None:
+    rng = np.random.default_rng(1)
+    n = 500
+    b = {"a": rng.normal(size=(n, 4))}
+    y = np.where(rng.uniform(size=n) < 0.1, 1, 0)  # class 1 is rare
+    b["a"][:, 0] += 1.0 * y
+    p = np.eye(2)[y]
+    plain = fit_distribution_head(b, ["a"], p, ["common", "rare"])
+    balanced = fit_distribution_head(b, ["a"], p, ["common", "rare"], balance="class-balanced")
+    adjusted = fit_distribution_head(b, ["a"], p, ["common", "rare"], tau=1.0)
+    rare_share = {k: (h.predict(b).argmax(1) == 1).mean() for k, h in (("plain", plain), ("bal", balanced), ("adj", adjusted))}
+    assert rare_share["bal"] > rare_share["plain"] and rare_share["adj"] > rare_share["plain"]
+    w = class_balanced_weights(np.array([0.9, 0.1]), n_items=n)
+    assert w[1] > w[0] and w.mean() == pytest.approx(1.0)
+    with pytest.raises(HeadError, match="balance"):
+        fit_distribution_head(b, ["a"], p, ["common", "rare"], balance="oversample")

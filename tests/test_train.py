@@ -1,0 +1,170 @@
+"""Training: cross-validated reports, grouped folds for video frames, and `affectscope train`
+end to end on generated images and videos (no shared data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import scale_ratings
+from PIL import Image
+
+from affectscope.cli import main
+from affectscope.features import Features
+from affectscope.heads import Head, HeadError
+from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
+from affectscope.stimuli import StimulusSet
+from affectscope.taxonomy import EMOTION6, PROBABILITY
+from affectscope.train import _splits, train_head, video_frames_as_stimuli
+
+
+def _synthetic(n: int = 120, seed: int = 0) -> tuple[Features, Ratings]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 10))
+    ids = [f"img{i:03d}.png" for i in range(n)]
+    val = np.clip(5 + 1.5 * x[:, 0] + 0.3 * rng.normal(size=n), 1, 9)
+    aro = np.clip(5 - 1.0 * x[:, 1] + 0.3 * rng.normal(size=n), 1, 9)
+    return Features(ids, {"f": x, "g": rng.normal(size=(n, 5))}), scale_ratings(ids, val, aro, name="humans")
+
+
+def test_train_head_reports_cross_validated_agreement() -> None:
+    feats, norms = _synthetic()
+    head, report = train_head(feats, norms, columns=["valence", "arousal"], folds=5, n_boot=100)
+    scales = report.metrics["scales"]
+    assert scales["valence"]["pearson"] > 0.9 and scales["arousal"]["pearson"] > 0.85
+    assert scales["valence"]["pearson_lo"] < scales["valence"]["pearson"] < scales["valence"]["pearson_hi"]
+    assert report.n_items == 120 and len(report.oof) == 120
+    assert head.meta["cv"]["metrics"]["valence"]["pearson"] == pytest.approx(scales["valence"]["pearson"])
+    assert "5-fold" in report.summary()
+
+
+def test_train_head_on_noise_reports_no_agreement() -> None:
+    """No hard-coded success: features unrelated to the ratings give r near 0."""
+    feats, norms = _synthetic()
+    rng = np.random.default_rng(5)
+    noise = Features(feats.item_ids, {"f": rng.normal(size=(120, 10))})
+    _, report = train_head(noise, norms, columns=["valence"], folds=5, n_boot=100)
+    assert abs(report.metrics["scales"]["valence"]["pearson"]) < 0.3
+
+
+def test_train_head_input_errors() -> None:
+    feats, norms = _synthetic()
+    with pytest.raises(HeadError, match="either"):
+        train_head(feats, norms)
+    with pytest.raises(HeadError, match="no column"):
+        train_head(feats, norms, columns=["dominance"])
+    with pytest.raises(HeadError, match="no item"):
+        train_head(Features(["other.png"] * 1, {"f": np.zeros((1, 10))}), norms, columns=["valence"])
+    with pytest.raises(HeadError, match="too few"):
+        train_head(feats.subset(feats.item_ids[:6]), norms, columns=["valence"], folds=10)
+
+
+def test_distribution_head_training_on_soft_labels() -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=(n, 6))
+    logits = np.zeros((n, 7))
+    logits[:, 3] = 2 * x[:, 0]  # joy
+    logits[:, 1] = -2 * x[:, 0]  # disgust
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    ids = [f"i{i}" for i in range(n)]
+    frame = pd.DataFrame(p, columns=list(EMOTION6.columns))
+    frame.insert(0, "item_id", ids)
+    specs = [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy="emotion6") for c in EMOTION6.columns]
+    norms = Ratings(frame, specs, RaterInfo(name="humans"))
+    head, report = train_head(Features(ids, {"f": x}), norms, taxonomy="emotion6", folds=5, head_kw={"C": 10.0})
+    m = report.metrics["metrics"]
+    assert m["accuracy"] > 0.8 and m["js"] < 0.1
+    assert head.kind == "distribution" and head.outputs == list(EMOTION6.columns)
+
+
+def test_grouped_folds_never_split_a_group() -> None:
+    groups = [f"v{i // 4}" for i in range(80)]  # 20 videos x 4 frames
+    for tr, te in _splits(80, 5, groups, seed=0):
+        assert not {groups[i] for i in tr} & {groups[i] for i in te}
+    with pytest.raises(HeadError, match="too few"):
+        _splits(8, 5, groups[:8], seed=0)
+
+
+# ---- videos -----------------------------------------------------------------------------------
+def _video(path: Path, level: int, n: int = 12, fps: int = 12) -> Path:
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=fps)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(n):
+            arr = np.full((48, 64, 3), level, np.uint8)
+            arr[:, : (i * 5) % 64] = 255 - level
+            for packet in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path
+
+
+def test_video_frames_become_grouped_items(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    vids = [_video(tmp_path / f"clip{i}.mp4", 40 * i) for i in range(3)]
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 not a real video")
+    st = StimulusSet.from_list(vids + [bad])
+    frames, groups, errors = video_frames_as_stimuli(st, 4, tmp_path / "frames", progress=False)
+    assert len(frames) == 12 and set(errors) == {"broken.mp4"}
+    assert {groups[f.item_id] for f in frames} == {"clip0.mp4", "clip1.mp4", "clip2.mp4"}
+    assert all(f.item_id.startswith(groups[f.item_id] + "#") for f in frames)
+    # frame indices are the centres of 4 equal segments of 12 frames
+    assert sorted(int(f.item_id.split("#")[1]) for f in frames if groups[f.item_id] == "clip0.mp4") == [1, 4, 7, 10]
+    again, _, _ = video_frames_as_stimuli(st, 4, tmp_path / "frames", progress=False)  # reused, not re-decoded
+    assert [f.path for f in again] == [f.path for f in frames]
+
+
+# ---- the CLI --------------------------------------------------------------------------------------
+def _norming_study(folder: Path, n: int = 30) -> Path:
+    """Images whose 'valence' is their brightness; a norms CSV with a sidecar."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        level = int(rng.integers(10, 245))
+        arr = np.clip(level + rng.normal(0, 20, (60, 80, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"s{i:02d}.jpg")
+        rows.append((f"s{i:02d}.jpg", 1 + 8 * level / 255))
+    ratings = scale_ratings([r[0] for r in rows], [r[1] for r in rows], name="lab")
+    return ratings.save(folder.parent / "norms.csv")
+
+
+def test_cli_train_then_rate_with_the_trained_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    norms = _norming_study(tmp_path / "stim")
+    head_path = tmp_path / "head.npz"
+    rc = main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "5", "--view", "center",
+               "--n-boot", "100", "--out", str(head_path), "--json", str(tmp_path / "cv.json"), "-q"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "5-fold cross-validation over 30 items" in out
+    cv = json.loads((tmp_path / "cv.json").read_text())
+    assert cv["metrics"]["scales"]["valence"]["pearson"] > 0.8  # brightness is easy to read from the features
+    head = Head.load(head_path)
+    assert head.meta["backbone"]["spec"] == "lite0" and head.meta["view"] == "center"
+    rc = main(["rate", str(tmp_path / "stim"), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "concepts=0",
+               "--out", str(tmp_path / "r.csv"), "-q"])
+    assert rc == 0
+    got = pd.read_csv(tmp_path / "r.csv").set_index("item_id")
+    truth = Ratings.load(norms).data["valence"]
+    assert np.corrcoef(got.loc[truth.index, "valence"], truth)[0, 1] > 0.9
+
+
+def test_cli_train_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    norms = _norming_study(tmp_path / "stim", n=8)
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--out", str(tmp_path / "h.npz")]) == 2
+    assert "--columns" in capsys.readouterr().err
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--out", str(tmp_path / "h.pkl")]) == 2
+    assert ".npz" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.new("RGB", (10, 10)).save(other / "zzz.png")
+    assert main(["train", str(norms), str(other), "--columns", "valence", "--out", str(tmp_path / "h.npz")]) == 2
+    assert "matches" in capsys.readouterr().err
