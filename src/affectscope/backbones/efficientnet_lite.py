@@ -128,12 +128,17 @@ class EfficientNetLite(Backbone):
 
 
 def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None) -> Backbone:
-    """A backbone from a spec string: ``"lite0"``, or an ensemble such as ``"lite0+lite1+lite2"``
-    (blocks named ``"lite0/head"`` ...)."""
+    """A backbone from a spec string: ``"lite0"``, an ensemble such as ``"lite0+lite1+lite2"``
+    (blocks named ``"lite0/head"`` ...), or ``"hf:<hub id or folder>"`` for a Hugging Face model."""
+    if spec.startswith("hf:"):
+        from affectscope.backbones.hf import HFVision
+
+        return HFVision(spec[3:])
     parts = [p.strip() for p in spec.split("+") if p.strip()]
     bad = [p for p in parts if p not in VARIANTS]
     if not parts or bad:
-        raise ValueError(f"backbone spec {spec!r}: valid parts are {VARIANTS}, joined by '+' (e.g. 'lite0+lite2')")
+        raise ValueError(f"backbone spec {spec!r}: valid parts are {VARIANTS}, joined by '+' (e.g. 'lite0+lite2'), "
+                         "or hf:<hub id or folder>")
     if len(parts) == 1:
         return EfficientNetLite(parts[0], pooling=pooling, threads=threads)
     return Ensemble([(p, EfficientNetLite(p, pooling=pooling, threads=threads)) for p in parts])

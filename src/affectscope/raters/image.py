@@ -31,7 +31,7 @@ from affectscope.stimuli import Stimulus
 from affectscope.taxonomy import PROBABILITY
 
 #: Heads shipped in ``affectscope/raters/heads/``.
-DEFAULT_HEADS = ("image_va_sam9.npz", "image_emotion6.npz")
+DEFAULT_HEADS = ("image_valence_sam9.npz", "image_arousal_sam9.npz", "image_emotion6.npz")
 N_CONCEPTS = 3
 
 
@@ -54,8 +54,8 @@ class ImageRater(Rater):
     Parameters
     ----------
     heads : list of str or "default"
-        Head files (``.npz`` from `affectscope train`); "default" = the shipped valence/arousal
-        (SAM 1-9) and Emotion6 heads. All heads must come from the same backbone and view.
+        Head files (``.npz`` from `affectscope train`); "default" = the shipped valence and
+        arousal (SAM 1-9) and Emotion6 basic-emotion heads. All heads must come from the same backbone and view.
     concepts : int, default 3
         How many top ImageNet concepts to list per image (evidence for explanations); 0 = none.
     threads : int or None
