@@ -22,8 +22,10 @@ def test_rate_writes_table_and_store(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert "4 computed, 0 resumed, 0 failed" in text and str(out.resolve()) in text
     table = pd.read_csv(out)
-    assert list(table.columns) == ["item_id", "path", "valence", "arousal", "dominance", "brightness",
-                                   "saturation", "colourfulness", "contrast", "error"]
+    # the default rater is the trained image rater
+    assert list(table.columns) == ["item_id", "path", "valence", "arousal", "anger", "disgust", "fear", "joy", "sadness",
+                                   "surprise", "neutral", "concepts", "error"]
+    assert table["valence"].between(1, 9).all() and table["concepts"].str.contains(r"\d\.\d\d").all()
     assert (tmp_path / "r.csv.store.sqlite").exists()
     assert main(["rate", str(tmp_path / "imgs"), "--out", str(out), "-q"]) == EXIT_OK
     assert "0 computed, 4 resumed" in capsys.readouterr().out
@@ -53,7 +55,9 @@ def test_partial_failure_exit_code_and_messages(tmp_path: Path, capsys: pytest.C
     "argv, message",
     [
         (["rate", "IN", "--rater", "colour"], "unknown rater 'colour'; available: color"),
-        (["rate", "IN", "-p", "max_sid=3"], "valid: ['max_side']"),
+        (["rate", "IN", "-p", "max_sid=3"], "valid: ['heads', 'concepts', 'threads']"),
+        (["rate", "IN", "--rater", "color", "-p", "max_sid=3"], "valid: ['max_side']"),
+        (["rate", "IN", "-p", "heads=[\"nowhere.npz\"]"], "head file not found"),
         (["rate", "IN", "-p", "oops"], "--param expects KEY=VALUE"),
         (["rate", "IN", "--out", "r.xlsx"], "--out must end in .csv or .parquet"),
         (["rate", "MISSING"], "input not found"),
@@ -73,10 +77,10 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 def test_store_of_other_rater_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_good_images(tmp_path / "in")
     out = str(tmp_path / "r.csv")
-    assert main(["rate", str(tmp_path / "in"), "-o", out, "-q"]) == EXIT_OK
-    assert main(["rate", str(tmp_path / "in"), "-o", out, "-p", "max_side=64", "-q"]) == EXIT_USAGE
+    assert main(["rate", str(tmp_path / "in"), "-o", out, "--rater", "color", "-q"]) == EXIT_OK
+    assert main(["rate", str(tmp_path / "in"), "-o", out, "--rater", "color", "-p", "max_side=64", "-q"]) == EXIT_USAGE
     assert "--fresh" in capsys.readouterr().err
-    assert main(["rate", str(tmp_path / "in"), "-o", out, "-p", "max_side=64", "--fresh", "-q"]) == EXIT_OK
+    assert main(["rate", str(tmp_path / "in"), "-o", out, "--rater", "color", "-p", "max_side=64", "--fresh", "-q"]) == EXIT_OK
 
 
 def test_stimuli_csv(tmp_path: Path) -> None:
@@ -100,8 +104,8 @@ def test_raters_json_and_taxonomy(capsys: pytest.CaptureFixture[str]) -> None:
 def test_compare_items_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_good_images(tmp_path / "imgs")
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
-    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "-q", "-p", "max_side=32"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"])
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--n-boot", "50", "--json", str(tmp_path / "c.json")]) == 0
     out = capsys.readouterr().out
@@ -113,7 +117,7 @@ def test_compare_items_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_compare_cli_refuses_mismatched_scales_and_missing_items(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_good_images(tmp_path / "imgs")
     a = tmp_path / "a.csv"
-    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
     r = Ratings.load(a)
     r.convert("valence", "valence:oasis7").select(["valence"]).subset(r.item_ids[:3]).save(tmp_path / "h.csv")
     capsys.readouterr()
@@ -127,7 +131,7 @@ def test_compare_cli_refuses_mismatched_scales_and_missing_items(tmp_path: Path,
 
 
 def test_help_everywhere() -> None:
-    for sub in ([], ["rate"], ["demo"], ["raters"], ["compare"], ["taxonomy"]):
+    for sub in ([], ["rate"], ["demo"], ["raters"], ["compare"], ["taxonomy"], ["train"], ["probe"]):
         proc = subprocess.run([sys.executable, "-m", "affectscope.cli", *sub, "--help"], capture_output=True, text=True)
         assert proc.returncode == 0 and "usage: affectscope" in proc.stdout
     assert main([]) == EXIT_USAGE
@@ -142,14 +146,15 @@ def test_demo_main_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert len(table) >= 10 and table["error"].isna().all()
     assert table["valence"].between(1, 9).all()
     html = (tmp_path / "report.html").read_text()
-    assert html.count("<tr>") == len(table) + 1 and "Baseline rater" in html
+    assert html.count("<tr>") == len(table) + 1 and "image" in html
+    assert set(table["joy"].round(6) >= 0) == {True}
 
 
 def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_good_images(tmp_path / "imgs")
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "-q"])
-    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "-q", "-p", "max_side=32"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"])
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "20", "--json", str(tmp_path / "s.json")]) == 0
     out = capsys.readouterr().out
