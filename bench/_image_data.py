@@ -17,6 +17,14 @@ from affectscope.stimuli import StimulusSet
 from affectscope.taxonomy import SAM_AROUSAL, SAM_VALENCE
 
 STAGES = ("stage5", "stage6", "stage7", "head")
+SHIPPED_STAGES = ("stage5", "stage6", "stage7", "head", "logits")
+#: Mid-level stages at 0.6 of the weight of the pooled head and the ImageNet logits. Chosen on
+#: OASIS 10-fold CV among 0.35-1.0 (0.5-0.7 were equal within 0.001); see MODEL_CARD.md.
+STAGE_WEIGHT = 0.6
+
+
+def shipped_weights(names: list[str]) -> dict[str, float]:
+    return {n: (STAGE_WEIGHT if n.split("/")[-1].startswith("stage") else 1.0) for n in names}
 
 
 def load_sets(data_root: str | None) -> dict[str, Ratings]:

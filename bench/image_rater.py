@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _image_data import block_names, combine, default_cache, features_for, load_sets  # noqa: E402
+from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights  # noqa: E402
 
 from affectscope.heads import fit_scale_head  # noqa: E402
 from affectscope.train import train_head  # noqa: E402
@@ -33,13 +33,17 @@ ABLATION = [  # (label, backbone spec, view, stages, model)
     ("+ stages 5-7 (multi-depth)", "lite0", "center", ("stage5", "stage6", "stage7", "head"), "linear"),
     ("+ whole picture + mirror (full+flip)", "lite0", "full+flip", ("stage5", "stage6", "stage7", "head"), "linear"),
     ("+ lite1 + lite2 ensemble", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "linear"),
-    ("+ RBF kernel ridge on PCA-128 (shipped)", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "kernel"),
+    ("+ RBF kernel ridge on PCA-128", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "kernel"),
+    ("+ ImageNet logits (concepts)", "lite0+lite1+lite2", "full+flip", SHIPPED_STAGES, "kernel"),
+    ("+ stages weighted 0.6 (shipped)", "lite0+lite1+lite2", "full+flip", SHIPPED_STAGES, "kernel-weighted"),
 ]
 SHIPPED = ABLATION[-1]
 KERNEL = {"model": "kernel", "n_components": 128}
 
 
-def _kw(model: str) -> dict:
+def _kw(model: str, names: list[str] | None = None) -> dict:
+    if model == "kernel-weighted":
+        return {**KERNEL, "block_weights": shipped_weights(names or [])}
     return dict(KERNEL) if model == "kernel" else {"model": "linear"}
 
 
@@ -58,7 +62,7 @@ def main() -> None:
     for label, spec, view, stages, model in ([SHIPPED] if args.quick else ABLATION):
         f = features_for(sets["oasis"], spec, view, args.cache)
         _, rep = train_head(f, sets["oasis"], columns=["valence", "arousal"], blocks=block_names(spec, stages),
-                            head_kw=_kw(model), n_boot=1000)
+                            head_kw=_kw(model, block_names(spec, stages)), n_boot=1000)
         s = rep.metrics["scales"]
         cell = {c: f"{s[c]['pearson']:.3f} [{s[c]['pearson_lo']:.3f}, {s[c]['pearson_hi']:.3f}]" for c in ("valence", "arousal")}
         print(f"   {label:46s} {cell['valence']:>24s} {cell['arousal']:>24s}", flush=True)
@@ -74,18 +78,18 @@ def main() -> None:
         fa, fb = feats[a], feats[b]
         ya = sets[a].data.loc[fa.item_ids, ["valence", "arousal"]].to_numpy(float)
         yb = sets[b].data.loc[fb.item_ids, ["valence", "arousal"]].to_numpy(float)
-        head = fit_scale_head(fa.blocks, names, ya, ["valence", "arousal"], **_kw(model))
+        head = fit_scale_head(fa.blocks, names, ya, ["valence", "arousal"], **_kw(model, names))
         pred = head.predict(fb.blocks)
         rs = {c: float(np.corrcoef(pred[:, j], yb[:, j])[0, 1]) for j, c in enumerate(("valence", "arousal"))}
         result["cross_dataset"][f"{a}->{b}"] = rs
         print(f"   train {a:8s} -> test {b:8s}  valence r {rs['valence']:.3f}  arousal r {rs['arousal']:.3f}")
-    _, rep6 = train_head(feats["emotion6"], sets["emotion6"], columns=["valence", "arousal"], blocks=names, head_kw=_kw(model), n_boot=200)
+    _, rep6 = train_head(feats["emotion6"], sets["emotion6"], columns=["valence", "arousal"], blocks=names, head_kw=_kw(model, names), n_boot=200)
     in6 = {c: rep6.metrics["scales"][c]["pearson"] for c in ("valence", "arousal")}
     result["emotion6_in_domain_cv"] = in6
     print(f"   (in-domain Emotion6 10-fold CV: valence r {in6['valence']:.3f}  arousal r {in6['arousal']:.3f})")
 
     norms, fc = combine({k: (sets[k], feats[k]) for k in ("oasis", "emotion6")}, ["valence", "arousal"])
-    _, repc = train_head(fc, norms, columns=["valence", "arousal"], blocks=names, head_kw=_kw(model), n_boot=10)
+    _, repc = train_head(fc, norms, columns=["valence", "arousal"], blocks=names, head_kw=_kw(model, names), n_boot=10)
     oof = repc.oof.data
     result["combined_training"] = {}
     for ds in ("oasis", "emotion6"):
@@ -95,9 +99,9 @@ def main() -> None:
         print(f"   trained on OASIS+Emotion6 (10-fold CV), scored on {ds:8s}  valence r {rs['valence']:.3f}  arousal r {rs['arousal']:.3f}")
 
     print("\n3. Basic emotions on Emotion6 dev (10-fold CV, soft-label logistic head)")
-    for label, kw in (("plain, C=0.1 (shipped)", {"C": 0.1}), ("plain, C=1", {"C": 1.0}),
-                      ("class-balanced weights", {"C": 0.1, "balance": "class-balanced"}),
-                      ("logit adjustment tau=1", {"C": 0.1, "tau": 1.0})):
+    for label, kw in (("plain, C=0.1", {"C": 0.1}), ("plain, C=1 (shipped)", {"C": 1.0}),
+                      ("class-balanced weights, C=1", {"C": 1.0, "balance": "class-balanced"}),
+                      ("logit adjustment tau=1, C=1", {"C": 1.0, "tau": 1.0})):
         _, rep = train_head(feats["emotion6"], sets["emotion6"], taxonomy="emotion6", blocks=names, head_kw=kw)
         m = rep.metrics["metrics"]
         oof = rep.oof.data[[c for c in rep.oof.columns_of("category")]]

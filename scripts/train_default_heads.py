@@ -2,7 +2,7 @@
 
 - ``image_valence_sam9.npz``: valence on SAM 1-9, trained on OASIS (900 images, converted
   explicitly from 1-7) + Emotion6 dev (1500 images, 1-9): RBF kernel ridge on PCA-128 of
-  EfficientNet-Lite0/1/2 stage 5-7 + head features (whole picture + mirror image).
+  EfficientNet-Lite0/1/2 stage 5-7 (weight 0.6), pooled head and ImageNet logits (whole picture + mirror image).
 - ``image_arousal_sam9.npz``: arousal on SAM 1-9, the same model trained on OASIS only.
 - ``image_emotion6.npz``: the distribution over anger, disgust, fear, joy, sadness, surprise,
   neutral (Emotion6 dev), soft-label logistic regression on the same features.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from _image_data import block_names, combine, default_cache, features_for, load_sets  # noqa: E402
+from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights  # noqa: E402
 
 from affectscope.train import train_head  # noqa: E402
 
@@ -40,26 +40,27 @@ def main() -> None:
     args = ap.parse_args()
     sets = load_sets(args.data_root)
     feats = {k: features_for(r, SPEC, VIEW, args.cache, pooling=POOLING) for k, r in sets.items()}
-    names = block_names(SPEC)
+    names = block_names(SPEC, SHIPPED_STAGES)
+    kernel = {"model": "kernel", "n_components": 128, "block_weights": shipped_weights(names)}
     meta = {"backbone": {"spec": SPEC, "pooling": POOLING}, "view": VIEW, "license": LICENSE_NOTE}
 
     # valence: OASIS + Emotion6 (better on both sets than either alone; bench/image_rater.py section 2)
     norms, f = combine({k: (sets[k], feats[k]) for k in ("oasis", "emotion6")}, ["valence", "arousal"])
     val, rep_val = train_head(f, norms, columns=["valence"], blocks=names, n_boot=1000,
-                              head_kw={"model": "kernel", "n_components": 128},
+                              head_kw=kernel,
                               meta={**meta, "trained_on": "OASIS (1-7 -> SAM 1-9) + Emotion6 dev (SAM 1-9), 2400 images"})
     val.save(HEADS / "image_valence_sam9.npz")
     print(rep_val.summary())
     # arousal: OASIS only (Emotion6's 15-rater arousal is barely learnable, CV r ~0.4, and adding it
     # lowers OASIS arousal from 0.77 to 0.70; bench/image_rater.py section 2)
     aro, rep_aro = train_head(feats["oasis"], sets["oasis"], columns=["arousal"], blocks=names, n_boot=1000,
-                              head_kw={"model": "kernel", "n_components": 128},
+                              head_kw=kernel,
                               meta={**meta, "trained_on": "OASIS (1-7 -> SAM 1-9), 900 images"})
     aro.save(HEADS / "image_arousal_sam9.npz")
     print(rep_aro.summary())
 
     e6, rep_e6 = train_head(feats["emotion6"], sets["emotion6"], taxonomy="emotion6", blocks=names,
-                            head_kw={"C": 0.1}, meta={**meta, "trained_on": "Emotion6 dev, 1500 images", "taxonomy": "emotion6"})
+                            head_kw={"C": 1.0}, meta={**meta, "trained_on": "Emotion6 dev, 1500 images", "taxonomy": "emotion6"})
     e6.save(HEADS / "image_emotion6.npz")
     print(rep_e6.summary())
     (HEADS / "cv_metrics.json").write_text(json.dumps(

@@ -27,3 +27,11 @@ def test_page_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert html.count("data:image/jpeg;base64,") == 1
     assert 'data-v="7.5"' in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from the network
+
+
+def test_page_shows_text_evidence_escaped(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"item_id": ["a", "b"], "valence": [3.0, 6.0], "concepts": ["espresso 0.89; cup 0.03", "<b>x</b> 0.5"]})
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE), ColumnSpec(name="concepts", kind="text")]
+    html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="t")), tmp_path / "p.html", thumbnails=False).read_text()
+    assert "<th class=\"l\" title=\"\">concepts</th>" in html
+    assert "espresso 0.89; cup 0.03" in html and "&lt;b&gt;x&lt;/b&gt; 0.5" in html and "<b>x</b>" not in html

@@ -49,14 +49,16 @@ class BlockScaler:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, blocks: Mapping[str, np.ndarray], names: Sequence[str]) -> "BlockScaler":
+    def fit(cls, blocks: Mapping[str, np.ndarray], names: Sequence[str],
+            weights: Mapping[str, float] | None = None) -> "BlockScaler":
+        """Standardise each feature; scale block ``n`` to total variance ``weights[n] ** 2`` (default 1)."""
         means, scales = [], []
         for n in names:
             m = np.asarray(blocks[n], np.float64)
             sd = m.std(axis=0)
             sd[sd < 1e-8] = 1.0
             means.append(m.mean(axis=0))
-            scales.append(sd * np.sqrt(m.shape[1]))
+            scales.append(sd * np.sqrt(m.shape[1]) / float((weights or {}).get(n, 1.0)))
         return cls(list(names), [int(blocks[n].shape[1]) for n in names], np.concatenate(means), np.concatenate(scales))
 
     def transform(self, blocks: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -281,13 +283,15 @@ def fit_scale_head(
     scales: Mapping[str, Scale] | None = None, alphas: Sequence[float] = ALPHAS, meta: dict[str, Any] | None = None,
     model: str = "linear", n_components: int = 256, gammas: Sequence[float] = KERNEL_GAMMAS,
     kernel_alphas: Sequence[float] = KERNEL_ALPHAS, sample_weight: np.ndarray | None = None,
+    block_weights: Mapping[str, float] | None = None,
 ) -> Head:
     """Heads for the rating scales in the columns of ``y`` (shape ``(n_items, n_outputs)``).
 
     ``model="linear"``: ridge, penalty by exact LOO-CV. ``model="kernel"``: PCA to
     ``n_components`` then RBF kernel ridge, gamma and penalty by exact LOO-CV (nonlinear; the
     head file then holds the projected training points). ``sample_weight`` (linear only)
-    weights items, e.g. to balance two training sets.
+    weights items, e.g. to balance two training sets. ``block_weights`` scales blocks relative
+    to each other (default: every block carries the same total variance).
     """
     if model not in ("linear", "kernel"):
         raise HeadError(f"model must be 'linear' or 'kernel', got {model!r}")
@@ -295,7 +299,7 @@ def fit_scale_head(
     _check_xy(len(next(iter(blocks.values()))), y, "scale head")
     if y.shape[1] != len(outputs):
         raise HeadError(f"scale head: {y.shape[1]} target columns for {len(outputs)} output names")
-    scaler = BlockScaler.fit(blocks, names)
+    scaler = BlockScaler.fit(blocks, names, block_weights)
     if model == "kernel":
         from sklearn.decomposition import PCA
 

@@ -20,7 +20,7 @@ h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;font-size:.9rem}
 table{border-collapse:collapse;font-size:.85rem;margin-top:1rem}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3rem .5rem;text-align:right;vertical-align:middle}
 th{cursor:pointer;background:#f6f6f6;position:sticky;top:0} th.l,td.l{text-align:left}
-td.err{color:#a00;text-align:left;max-width:28rem} img{display:block;max-height:96px;max-width:128px}
+td.err{color:#a00;text-align:left;max-width:28rem} td.txt{max-width:16rem;font-size:.85em} img{display:block;max-height:96px;max-width:128px}
 .bar{height:6px;background:#ddd;border-radius:3px;margin-top:2px} .bar>i{display:block;height:6px;background:#4a7bd0;border-radius:3px}
 """
 
@@ -65,12 +65,14 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     """
     out = Path(out)
     cols = [c for c in ratings.columns.values() if c.kind in ("scale", "category", "feature")]
+    texts = [c for c in ratings.columns.values() if c.kind == "text" and c.name not in ("path",)]
     rater = ratings.rater
     head = ['<th class="l">item</th>'] + (['<th class="l">image</th>'] if thumbnails else [])
     head += [
         f'<th title="{html.escape(c.description or "")} [{html.escape(c.scale.label if c.scale else "")}]">{html.escape(c.name)}</th>'
         for c in cols
-    ] + ['<th class="l">error</th>']
+    ] + [f'<th class="l" title="{html.escape(c.description or "")}">{html.escape(c.name)}</th>' for c in texts]
+    head += ['<th class="l">error</th>']
     rows = []
     for item_id, row in ratings.data.iterrows():
         cells = [f'<td class="l">{html.escape(str(item_id))}</td>']
@@ -87,6 +89,9 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
             lo = c.scale.low if c.scale else None
             hi = c.scale.high if c.scale else None
             cells.append(_cell(row[c.name], lo, hi))
+        for c in texts:
+            v = row.get(c.name)
+            cells.append(f'<td class="l txt">{html.escape(v) if isinstance(v, str) else ""}</td>')
         err = row.get("error")
         cells.append(f'<td class="err">{html.escape(err) if isinstance(err, str) else ""}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")

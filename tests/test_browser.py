@@ -1,0 +1,69 @@
+"""The README main job's page in a real browser: headless Chromium opens it from a file URL, with
+no network, and it must render its rows and thumbnails with no console message at all.
+
+CI installs Debian's chromium (scripts/test.sh) and sets AFFECTSCOPE_REQUIRE_BROWSER=1, so there the
+test fails instead of skipping when no browser is found. The screenshot is kept in
+$AFFECTSCOPE_SCREENSHOT_DIR when that is set."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from affectscope.cli import main
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+
+
+def _browser() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("AFFECTSCOPE_REQUIRE_BROWSER"):
+        pytest.fail("no Chromium found although AFFECTSCOPE_REQUIRE_BROWSER is set (apt-get install chromium)")
+    pytest.skip("no Chromium on this machine (apt-get install chromium to run the browser test)")
+
+
+def _open(page: Path, tmp: Path) -> tuple[str, list[str], Path]:
+    """Rendered DOM, console messages, screenshot of ``page``."""
+    exe = _browser()
+    profile = ["--user-data-dir=" + str(tmp / "profile")]
+    proc = subprocess.run([exe, *FLAGS, *profile, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln]
+    shot = tmp / "report.png"
+    subprocess.run([exe, *FLAGS, *profile, "--window-size=1280,900", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, text=True, timeout=120, check=True)
+    return proc.stdout, console, shot
+
+
+def test_console_errors_are_detected(tmp_path: Path) -> None:
+    """Negative control: the check below would see a broken page."""
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><p>x</p><script>throw new Error('boom')</script></body></html>")
+    _, console, _ = _open(bad, tmp_path)
+    assert any("boom" in ln for ln in console)
+
+
+def test_main_job_page_renders_offline_without_console_errors(tmp_path: Path) -> None:
+    assert main(["demo", "--out-dir", str(tmp_path / "demo"), "-q"]) == 0
+    page = tmp_path / "demo" / "report.html"
+    assert not re.search(r"(src|href)=\"https?://", page.read_text()), "the page must not load anything from the network"
+    dom, console, shot = _open(page, tmp_path)
+    assert console == [], console
+    rows = re.findall(r"<tr[ >]", dom)
+    assert len(rows) == 13 + 1  # 13 sample photos + the header row
+    assert dom.count("data:image/jpeg;base64,") == 13
+    assert shot.stat().st_size > 20_000
+    keep = os.environ.get("AFFECTSCOPE_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "main_job_report.png")
