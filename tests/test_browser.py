@@ -67,3 +67,21 @@ def test_main_job_page_renders_offline_without_console_errors(tmp_path: Path) ->
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / "main_job_report.png")
+
+
+def test_compare_page_renders_its_plots(tmp_path: Path) -> None:
+    import numpy as np
+    from conftest import scale_ratings
+
+    from affectscope.compare import compare_items
+    from affectscope.report import write_compare_report
+
+    rng = np.random.default_rng(0)
+    ids = [f"i{k}" for k in range(30)]
+    h = rng.uniform(1, 9, 30)
+    res = compare_items(scale_ratings(ids, np.clip(h + rng.normal(0, 1, 30), 1, 9), name="model"),
+                        scale_ratings(ids, h, name="humans"), n_boot=50)
+    page = write_compare_report({"items": res}, tmp_path / "compare.html")
+    dom, console, _ = _open(page, tmp_path)
+    assert console == [], console
+    assert dom.count('class="plot"') == 1 and "pearson r" in dom

@@ -201,6 +201,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({k: v.to_dict() for k, v in results.items()}, indent=2, default=str))
         print(f"results: {Path(args.json).resolve()}")
+    if args.report:
+        from affectscope.report.compare_page import write_compare_report
+
+        page = write_compare_report(results, args.report, title=f"affectscope: {Path(args.rater_file).name} vs {args.human_file}")
+        print(f"report: {page.resolve()}")
     return EXIT_OK
 
 
@@ -357,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+    c.add_argument("--report", default=None, metavar="HTML", help="also write an HTML page with the tables and plots")
     c.set_defaults(func=cmd_compare)
 
     tr = sub.add_parser("train", help="train a head on human norms with a cross-validated report",

@@ -128,6 +128,9 @@ class ItemComparison:
     dropped : dict
         Items left out and why (only with ``on_missing="drop"``).
     settings : dict
+    values : dict
+        Per scale, the compared values: a DataFrame indexed by item id with columns ``rater``
+        and ``human`` (for scatter plots and further analysis).
     """
 
     table: pd.DataFrame
@@ -135,6 +138,7 @@ class ItemComparison:
     humans: str
     dropped: dict[str, list[str]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"{self.rater} vs {self.humans}"]
@@ -207,9 +211,12 @@ def compare_items(
     rng = np.random.default_rng(random_state)
     ids = p.left.item_ids
     rows = {}
+    values: dict[str, pd.DataFrame] = {}
     dropped = dict(p.dropped)
     for c in cols:
         x, y, nan_ids = finite_pairs(p.left.values(c).to_numpy(float), p.right.values(c).to_numpy(float), c, ids, on_missing)
+        skip = set(nan_ids)
+        values[c] = pd.DataFrame({"rater": x, "human": y}, index=pd.Index([i for i in ids if i not in skip], name="item_id"))
         if nan_ids:
             dropped[f"nan_{c}"] = nan_ids
         if len(x) < 3:
@@ -234,5 +241,5 @@ def compare_items(
     table.index.name = "scale"
     return ItemComparison(
         table, rater.rater.name, humans.rater.name, dropped,
-        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing},
+        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing}, values,
     )

@@ -42,6 +42,8 @@ class StructureComparison:
     rsa : dict
         ``statistic``, ``method``, ``p_value`` (permutation), ``ci`` (item bootstrap) and ``n_items``.
     gw : GWResult or None
+    rdm_a, rdm_b : RDM
+        The two compared RDMs (for plots).
     """
 
     rsa: dict[str, Any]
@@ -49,6 +51,8 @@ class StructureComparison:
     a_name: str
     b_name: str
     settings: dict[str, Any] = field(default_factory=dict)
+    rdm_a: RDM | None = None
+    rdm_b: RDM | None = None
 
     def summary(self) -> str:
         r = self.rsa
@@ -127,4 +131,5 @@ def compare_structure(
         boots = bootstrap_items(ra, rb, method, n_boot=n_boot, rng=rng)
         rsa["ci"] = (float(np.nanquantile(boots, 0.025)), float(np.nanquantile(boots, 0.975)))
     result = gw_align(ra, rb, categories=None if categories is None else np.asarray(categories), random_state=random_state, **gw_options) if gw else None
-    return StructureComparison(rsa, result, names[0], names[1], {"metric": metric, "method": method, "random_state": random_state})
+    return StructureComparison(rsa, result, names[0], names[1], {"metric": metric, "method": method, "random_state": random_state},
+                               rdm_a=ra, rdm_b=rb)

@@ -1,0 +1,167 @@
+"""Plots of comparison results, as Display objects (scikit-learn's pattern):
+``ScatterDisplay.from_comparison(result, "valence").plot(ax=None)`` returns the display with
+``.ax_`` and ``.figure_`` set, so plots compose into a user's own figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo") and not _has_display():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _has_display() -> bool:
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def figure_data_uri(fig: Any, dpi: int = 100) -> str:
+    """A matplotlib figure as an embeddable ``data:image/png;base64,...`` URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass
+class ScatterDisplay:
+    """Rater vs human values of one scale, with the identity line and r [CI]."""
+
+    human: np.ndarray
+    rater: np.ndarray
+    scale: str
+    r: float
+    ci: tuple[float, float]
+    rater_name: str = "rater"
+    human_name: str = "humans"
+
+    @classmethod
+    def from_comparison(cls, result: Any, scale: str) -> "ScatterDisplay":
+        if scale not in result.values:
+            raise KeyError(f"no values for scale {scale!r}; compared scales: {list(result.values)}")
+        v = result.values[scale]
+        row = result.table.loc[scale]
+        return cls(v["human"].to_numpy(), v["rater"].to_numpy(), scale, float(row["pearson"]),
+                   (float(row["pearson_lo"]), float(row["pearson_hi"])), result.rater, result.humans)
+
+    def plot(self, ax: Any = None) -> "ScatterDisplay":
+        plt = _plt()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.2, 4))
+        ax.scatter(self.human, self.rater, s=10, alpha=0.5, edgecolors="none")
+        lo = float(np.nanmin([self.human.min(), self.rater.min()]))
+        hi = float(np.nanmax([self.human.max(), self.rater.max()]))
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=1, ls="--", label="identity")
+        ax.set(xlabel=f"{self.human_name}: {self.scale}", ylabel=f"{self.rater_name}: {self.scale}",
+               title=f"{self.scale}: r = {self.r:.3f} [{self.ci[0]:.3f}, {self.ci[1]:.3f}], n = {len(self.human)}")
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7, loc="upper left")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+@dataclass
+class ConfusionDisplay:
+    """Confusion matrix, rows = human majority category, columns = rater's top category."""
+
+    matrix: np.ndarray
+    labels: list[str]
+    normalize: str | None = "true"
+
+    @classmethod
+    def from_comparison(cls, result: Any, normalize: str | None = "true") -> "ConfusionDisplay":
+        if normalize not in (None, "true"):
+            raise ValueError(f"normalize must be None or 'true', got {normalize!r}")
+        return cls(result.confusion.to_numpy(float), list(result.confusion.index), normalize)
+
+    def plot(self, ax: Any = None) -> "ConfusionDisplay":
+        plt = _plt()
+        m = self.matrix
+        if self.normalize == "true":
+            m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(0.5 * len(self.labels) + 2.5, 0.5 * len(self.labels) + 2))
+        im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if self.normalize else None)
+        ax.set_xticks(range(len(self.labels)), self.labels, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(self.labels)), self.labels, fontsize=8)
+        ax.set(xlabel="rater's top category", ylabel="human majority category")
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                if self.matrix[i].sum() > 0:
+                    ax.text(j, i, f"{m[i, j]:.2f}" if self.normalize else f"{int(m[i, j])}", ha="center", va="center",
+                            fontsize=6, color="white" if m[i, j] > 0.5 * m.max() else "black")
+        ax.figure.colorbar(im, ax=ax, fraction=0.046)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+@dataclass
+class RDMDisplay:
+    """Two RDMs side by side (same item order)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    a_name: str
+    b_name: str
+    statistic: float
+    method: str
+
+    @classmethod
+    def from_comparison(cls, result: Any) -> "RDMDisplay":
+        if result.rdm_a is None or result.rdm_b is None:
+            raise ValueError("this structure comparison holds no RDMs")
+        return cls(result.rdm_a.matrix(), result.rdm_b.matrix(), result.a_name, result.b_name,
+                   float(result.rsa["statistic"]), str(result.rsa["method"]))
+
+    def plot(self, axes: Any = None) -> "RDMDisplay":
+        plt = _plt()
+        if axes is None:
+            _, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+        for ax, m, name in zip(axes, (self.a, self.b), (self.a_name, self.b_name), strict=True):
+            im = ax.imshow(m, cmap="viridis")
+            ax.set(title=f"{name} RDM ({len(m)} items)", xticks=[], yticks=[])
+            ax.title.set_fontsize(9)
+            ax.figure.colorbar(im, ax=ax, fraction=0.046)
+        axes[0].figure.suptitle(f"RSA {self.method}: {self.statistic:.3f}", fontsize=10)
+        self.axes_, self.figure_ = axes, axes[0].figure
+        return self
+
+
+@dataclass
+class PlanDisplay:
+    """A Gromov-Wasserstein transport plan (rows: items of a, columns: items of b)."""
+
+    plan: np.ndarray
+    value: float
+    epsilon: float
+
+    @classmethod
+    def from_comparison(cls, result: Any) -> "PlanDisplay":
+        if result.gw is None:
+            raise ValueError("this structure comparison ran without GW (gw=False)")
+        return cls(result.gw.plan, float(result.gw.value), float(result.gw.epsilon))
+
+    def plot(self, ax: Any = None) -> "PlanDisplay":
+        plt = _plt()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.2, 4))
+        im = ax.imshow(self.plan * len(self.plan), cmap="magma_r", vmin=0)
+        ax.set(title=f"GW plan x n (objective {self.value:.3g}, eps {self.epsilon:.2g})", xlabel="items of b", ylabel="items of a",
+               xticks=[], yticks=[])
+        ax.title.set_fontsize(9)
+        ax.figure.colorbar(im, ax=ax, fraction=0.046)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self

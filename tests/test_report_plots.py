@@ -1,0 +1,88 @@
+"""Display objects and the comparison page: the plots show the compared numbers, compose into a
+user's axes, and the page is self-contained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from test_compare import cats, scales  # noqa: E402
+
+from affectscope.cli import main  # noqa: E402
+from affectscope.compare import compare_categories, compare_items, compare_structure  # noqa: E402
+from affectscope.report import ConfusionDisplay, PlanDisplay, RDMDisplay, ScatterDisplay, write_compare_report  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    rng = np.random.default_rng(0)
+    ids = [f"i{k}" for k in range(24)]
+    hv = rng.uniform(1, 9, 24)
+    human = scales(ids, hv, rng.uniform(1, 9, 24), name="humans")
+    rater = scales(ids, np.clip(hv + rng.normal(0, 1, 24), 1, 9), rng.uniform(1, 9, 24), name="model")
+    p_h = rng.dirichlet(np.ones(7), 24)
+    p_r = 0.7 * p_h + 0.3 * rng.dirichlet(np.ones(7), 24)
+    return {
+        "items": compare_items(rater, human, n_boot=50),
+        "categories": compare_categories(cats(ids, p_r, name="model"), cats(ids, p_h, name="humans")),
+        "structure": compare_structure(cats(ids, p_r, name="model"), cats(ids, p_h, name="humans"), n_perm=20, n_boot=0,
+                                       n_null=2),
+    }
+
+
+def test_scatter_shows_the_compared_values(results: dict) -> None:
+    res = results["items"]
+    d = ScatterDisplay.from_comparison(res, "valence").plot()
+    offsets = d.ax_.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets[:, 0], res.values["valence"]["human"])
+    np.testing.assert_allclose(offsets[:, 1], res.values["valence"]["rater"])
+    assert f"r = {res.table.loc['valence', 'pearson']:.3f}" in d.ax_.get_title()
+    _, ax = plt.subplots()
+    assert ScatterDisplay.from_comparison(res, "arousal").plot(ax=ax).ax_ is ax  # composes into the user's axes
+    with pytest.raises(KeyError, match="compared scales"):
+        ScatterDisplay.from_comparison(res, "dominance")
+    plt.close("all")
+
+
+def test_confusion_rows_are_normalised(results: dict) -> None:
+    d = ConfusionDisplay.from_comparison(results["categories"]).plot()
+    shown = d.ax_.images[0].get_array()
+    used = results["categories"].confusion.to_numpy().sum(axis=1) > 0
+    np.testing.assert_allclose(np.asarray(shown)[used].sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="normalize"):
+        ConfusionDisplay.from_comparison(results["categories"], normalize="all")
+    plt.close("all")
+
+
+def test_rdm_and_plan_displays(results: dict) -> None:
+    r = results["structure"]
+    d = RDMDisplay.from_comparison(r).plot()
+    np.testing.assert_allclose(d.axes_[0].images[0].get_array(), r.rdm_a.matrix())
+    p = PlanDisplay.from_comparison(r).plot()
+    assert np.asarray(p.ax_.images[0].get_array()).shape == (24, 24)
+    plt.close("all")
+
+
+def test_compare_page_is_self_contained(results: dict, tmp_path: Path) -> None:
+    page = write_compare_report(results, tmp_path / "c.html", title="t <&>")
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 2 + 1 + 2  # scatter x2, confusion, RDMs, plan
+    assert "t &lt;&amp;&gt;" in text and "http://" not in text and "https://" not in text
+
+
+def test_cli_compare_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import make_good_images
+
+    make_good_images(tmp_path / "imgs")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
+    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"])
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--n-boot", "20", "--report", str(tmp_path / "c.html")]) == 0
+    assert f"report: {(tmp_path / 'c.html').resolve()}" in capsys.readouterr().out
+    assert (tmp_path / "c.html").read_text().count("data:image/png;base64,") == 3  # valence, arousal, dominance
