@@ -84,3 +84,15 @@ def good_images(tmp_path: Path) -> list[Path]:
 @pytest.fixture
 def bad_files(tmp_path: Path) -> dict[str, Path]:
     return make_bad_files(tmp_path / "bad")
+
+
+def two_colour_tables(tmp_path: Path) -> tuple[Path, Path]:
+    """Two ratings files of the same 4 images from the colour baseline (full size and 32 px):
+    similar but not identical, for comparison tests."""
+    from affectscope.cli import main
+
+    make_good_images(tmp_path / "imgs")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"]) == 0
+    assert main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"]) == 0
+    return a, b

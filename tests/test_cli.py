@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_bad_files, make_good_images
+from conftest import make_bad_files, make_good_images, two_colour_tables
 
 from affectscope.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
 from affectscope.ratings import Ratings
@@ -102,10 +102,7 @@ def test_raters_json_and_taxonomy(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_compare_items_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    make_good_images(tmp_path / "imgs")
-    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
-    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"])
+    a, b = two_colour_tables(tmp_path)
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--n-boot", "50", "--json", str(tmp_path / "c.json")]) == 0
     out = capsys.readouterr().out
@@ -151,10 +148,7 @@ def test_demo_main_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    make_good_images(tmp_path / "imgs")
-    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
-    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"])
+    a, b = two_colour_tables(tmp_path)
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "20", "--json", str(tmp_path / "s.json")]) == 0
     out = capsys.readouterr().out

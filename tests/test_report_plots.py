@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import two_colour_tables  # noqa: E402
 from test_compare import cats, scales  # noqa: E402
 
 from affectscope.cli import main  # noqa: E402
@@ -76,12 +77,7 @@ def test_compare_page_is_self_contained(results: dict, tmp_path: Path) -> None:
 
 
 def test_cli_compare_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from conftest import make_good_images
-
-    make_good_images(tmp_path / "imgs")
-    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"])
-    main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"])
+    a, b = two_colour_tables(tmp_path)
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--n-boot", "20", "--report", str(tmp_path / "c.html")]) == 0
     assert f"report: {(tmp_path / 'c.html').resolve()}" in capsys.readouterr().out
