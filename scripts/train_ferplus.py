@@ -1,0 +1,112 @@
+"""Train a compact facial-expression CNN on FER+ vote distributions (needs ../shared/data/ferplus).
+
+Soft labels: each face's target is its 10 annotators' distribution over the 8 emotions (unknown and
+not-a-face votes dropped; faces with no emotion vote left out). Long tail: the loss of each face is
+re-weighted by the class-balanced weight of its majority class (Cui et al. 2019). Augmentation:
+mirror image and small shifts. Model selection on FER+ validation (reported as such: the FER+ test
+split is not available here).
+
+Writes the weights of the best validation epoch (float16) and a JSON report. The shipped model:
+    python scripts/train_ferplus.py --epochs 10 --out src/affectscope/faces/weights/ferplus_cnn_w16.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from affectscope.faces.ferplus_cnn import FERPLUS_LABELS as EMOTIONS
+from affectscope.faces.ferplus_cnn import build
+
+
+def load(root: str | None, split: str) -> tuple[np.ndarray, np.ndarray]:
+    from affectscope.norms._common import data_root
+
+    z = np.load(data_root(root) / "ferplus" / f"ferplus_{split}.npz", allow_pickle=False)
+    cols = [str(c) for c in z["vote_columns"]]
+    votes = z["votes"][:, [cols.index(e) for e in EMOTIONS]].astype(np.float32)
+    keep = votes.sum(1) > 0
+    return z["images"][keep], votes[keep] / votes[keep].sum(1, keepdims=True)
+
+
+def evaluate(model, x: np.ndarray, p: np.ndarray) -> dict:  # noqa: ANN001
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat([model(torch.from_numpy(x[i:i + 512])) for i in range(0, len(x), 512)])
+        flip = torch.cat([model(torch.from_numpy(x[i:i + 512].copy()[..., ::-1].copy())) for i in range(0, len(x), 512)])
+    q = torch.softmax((logits + flip) / 2, 1).numpy()
+    y = p.argmax(1)
+    pred = q.argmax(1)
+    rec = {EMOTIONS[c]: float((pred[y == c] == c).mean()) for c in range(len(EMOTIONS)) if (y == c).any()}
+    return {"accuracy": float((pred == y).mean()), "uar": float(np.mean(list(rec.values()))), "recall": rec}
+
+
+def main() -> None:
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--out", default="ferplus_cnn.pt")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    xtr, ptr = load(args.data_root, "train")
+    xva, pva = load(args.data_root, "valid")
+    norm = lambda x: ((x.astype(np.float32) / 255.0 - 0.5) * 2.0)[:, None]  # noqa: E731
+    xtr, xva = norm(xtr), norm(xva)
+    counts = np.bincount(ptr.argmax(1), minlength=len(EMOTIONS)).astype(float)
+    beta = 0.999
+    cw = (1 - beta) / (1 - beta ** np.maximum(counts, 1))
+    cw = cw / (cw * counts).sum() * counts.sum()
+    sample_w = torch.from_numpy(cw[ptr.argmax(1)].astype(np.float32))
+    model = build(args.width)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps = args.epochs * int(np.ceil(len(xtr) / args.batch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
+    history = []
+    best = (-1.0, None)
+    for epoch in range(args.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        order = rng.permutation(len(xtr))
+        for i in range(0, len(order), args.batch):
+            idx = order[i:i + args.batch]
+            xb = xtr[idx].copy()
+            flip = rng.random(len(idx)) < 0.5
+            xb[flip] = xb[flip][..., ::-1]
+            dy, dx = rng.integers(-3, 4, 2)
+            xb = np.roll(xb, (int(dy), int(dx)), axis=(2, 3))
+            logits = model(torch.from_numpy(xb))
+            loss = -(torch.from_numpy(ptr[idx]) * F.log_softmax(logits, 1)).sum(1)
+            loss = (loss * sample_w[idx]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        ev = evaluate(model, xva, pva)
+        ev.update(epoch=epoch + 1, seconds=time.perf_counter() - t0, loss=float(loss.detach()))
+        history.append(ev)
+        print(f"epoch {epoch + 1}: val accuracy {ev['accuracy']:.3f} UAR {ev['uar']:.3f} ({ev['seconds']:.0f} s)", flush=True)
+        if ev["accuracy"] > best[0]:
+            best = (ev["accuracy"], {k: v.detach().clone().half() for k, v in model.state_dict().items()})
+    torch.save(best[1], args.out)
+    report = {"emotions": EMOTIONS, "width": args.width, "epochs": args.epochs, "history": history,
+              "best_val_accuracy": best[0], "n_train": len(xtr), "n_valid": len(xva)}
+    Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=2))
+    print(f"best validation accuracy {best[0]:.3f}; weights: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The project's facial-expression CNN, trained on FER+ vote distributions (8 emotions).
+
+Trained by ``scripts/train_ferplus.py`` (soft labels from 10 annotators, class-balanced loss
+weights, mirror and shift augmentation); weights shipped as float16 in ``faces/weights/``, with the
+training report beside them. Input: 48x48 grey faces, ``(x / 255 - 0.5) * 2``; prediction averages
+the face and its mirror image.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectscope.backbones.weights import verify
+
+FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+INPUT_SIZE = 48
+WEIGHTS_FILE = "ferplus_cnn_w16.pt"
+WEIGHTS_SHA256 = ""  # filled in when the shipped weights are written (scripts/train_ferplus.py --ship)
+WIDTH = 16
+
+_LOCK = threading.Lock()
+
+
+def build(width: int = WIDTH) -> Any:
+    """A compact VGG-style CNN: 4 stages of two 3x3 conv + BN + ReLU, global pooling, linear."""
+    from torch import nn
+
+    def stage(cin: int, cout: int) -> list[Any]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    w = width
+    return nn.Sequential(
+        *stage(1, w), nn.MaxPool2d(2),
+        *stage(w, 2 * w), nn.MaxPool2d(2),
+        *stage(2 * w, 4 * w), nn.MaxPool2d(2),
+        *stage(4 * w, 8 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(8 * w, len(FERPLUS_LABELS)),
+    )
+
+
+def shipped_weights() -> Path:
+    return Path(str(resources.files("affectscope.faces") / "weights" / WEIGHTS_FILE))
+
+
+@lru_cache(maxsize=2)
+def _cached(path: str, width: int) -> Any:
+    import torch
+
+    model = build(width)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval()
+
+
+def load_ferplus_cnn(path: str | Path | None = None, width: int = WIDTH) -> Any:
+    """The FER+ CNN (eval mode): the shipped weights (checksum verified) or a file of your own."""
+    if path is None:
+        p = shipped_weights()
+        if WEIGHTS_SHA256:
+            verify(p, WEIGHTS_SHA256)
+    else:
+        p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: FER+ CNN weights not found. Fix: train them with scripts/train_ferplus.py")
+    with _LOCK:
+        return _cached(str(p.resolve()), width)
+
+
+def preprocess(grey: np.ndarray) -> np.ndarray:
+    """``(N, 48, 48)`` uint8 grey faces -> ``(N, 1, 48, 48)`` float32 in [-1, 1]."""
+    x = np.asarray(grey, np.float32)
+    if x.ndim != 3 or x.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
+        raise ValueError(f"expected grey faces of shape (N, {INPUT_SIZE}, {INPUT_SIZE}), got {x.shape}")
+    return ((x / 255.0 - 0.5) * 2.0)[:, None]
+
+
+def predict_proba(grey: np.ndarray, model: Any = None) -> np.ndarray:
+    """FER+ probabilities ``(N, 8)`` in :data:`FERPLUS_LABELS` order (face and mirror image averaged)."""
+    import torch
+
+    model = model or load_ferplus_cnn()
+    x = torch.from_numpy(preprocess(grey))
+    with torch.inference_mode():
+        logits = (model(x) + model(torch.flip(x, dims=[3]))) / 2
+    return torch.softmax(logits, dim=1).numpy()
