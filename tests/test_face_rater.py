@@ -36,6 +36,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rate(folder: Path, **params: object) -> dict[str, dict]:
+    params.setdefault("model", "fer2013")
     st = StimulusSet.from_paths([folder])
     return {s.item_id: r for s, r in zip(st, FaceRater(**params).rate_batch(list(st)), strict=True)}  # type: ignore[arg-type]
 
@@ -76,3 +77,14 @@ def test_bad_parameters_name_the_options() -> None:
         FaceRater(whole_face="sometimes").outputs()
     with pytest.raises(ValueError, match="cascade must be one of"):
         HaarDetector(cascade="eyes")
+
+
+def test_default_ferplus_model_gives_the_eight_ferplus_columns(folder: Path) -> None:
+    rater = FaceRater()
+    cols = [c.name for c in rater.outputs() if c.kind == "category"]
+    assert cols == ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+    st = StimulusSet.from_paths([folder])
+    res = {s.item_id: r for s, r in zip(st, rater.rate_batch(list(st)), strict=True)}
+    assert res["astronaut.png"]["happiness"] > 0.8 and res["crop48.png"]["happiness"] > 0.8
+    with pytest.raises(ValueError, match="'ferplus' or 'fer2013'"):
+        FaceRater(model="vgg").outputs()

@@ -21,7 +21,7 @@ from affectscope.backbones.weights import verify
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 INPUT_SIZE = 48
 WEIGHTS_FILE = "ferplus_cnn_w16.pt"
-WEIGHTS_SHA256 = ""  # filled in when the shipped weights are written (scripts/train_ferplus.py --ship)
+WEIGHTS_SHA256 = "9b4bc830dcfa0b82c2ed179bdfff6994dd07c3beb4ed9cbb5249fb455e1d27ad"
 WIDTH = 16
 
 _LOCK = threading.Lock()

@@ -1,8 +1,8 @@
 """The face rater: facial expressions of the faces in a picture.
 
 Faces are found with an OpenCV Haar cascade (offline) and classified by an expression model:
-``model="ferplus"``, the project's CNN trained on FER+ vote distributions, 8 categories
-(:mod:`affectscope.faces.ferplus_cnn`); or ``model="fer2013"`` (default until the FER+ weights ship), the FER2013 mini-Xception that
+``model="ferplus"`` (default), the project's CNN trained on FER+ vote distributions, 8 categories
+(:mod:`affectscope.faces.ferplus_cnn`); or ``model="fer2013"``, the FER2013 mini-Xception that
 ``fer`` ships (PyTorch port, :mod:`affectscope.faces.mini_xception`), 7 categories. Small images
 (longer side <= 128 px, e.g. the 48x48 FER/FER+ faces) are taken as one pre-cropped face, so
 ``affectscope rate faces/ --rater face`` works on face datasets without flags.
@@ -54,7 +54,7 @@ class FaceRater(Rater):
     batch_size = 1
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
-                 model: str = "fer2013") -> None:
+                 model: str = "ferplus") -> None:
         self.whole_face = whole_face
         self.aggregate = aggregate
         self.margin = margin
