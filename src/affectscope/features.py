@@ -81,10 +81,12 @@ class FeatureCache:
         self.con.close()
 
 
-def _load_fitted(backbone: Backbone, s: Stimulus, view: str) -> Any:
+def load_prepared(backbone: Backbone, s: Stimulus, view: str) -> Any:
+    """The backbone input of one stimulus (decoded at a reduced size, fitted to the view), or a
+    message saying why it cannot be loaded (one bad item never kills a batch)."""
     try:
         if s.path is None:
-            raise ValueError("no file")
+            raise ValueError("stimulus has no file path")
         return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512)), view)
     except Exception as exc:  # noqa: BLE001 - recorded per item
         from affectscope.raters.base import _describe
@@ -98,7 +100,7 @@ def _batches(stimuli: Sequence[Stimulus], backbone: Backbone, view: str, batch_s
         chunks = [list(stimuli[i:i + batch_size]) for i in range(0, len(stimuli), batch_size)]
         pending = None
         for chunk in chunks:
-            fut = [pool.submit(_load_fitted, backbone, s, view) for s in chunk]
+            fut = [pool.submit(load_prepared, backbone, s, view) for s in chunk]
             if pending is not None:
                 yield [(s, f.result()) for s, f in pending]
             pending = list(zip(chunk, fut, strict=True))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from affectscope.backbones.weights import verify
+from affectscope.faces import face_input
 
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 INPUT_SIZE = 48
@@ -74,10 +75,7 @@ def load_ferplus_cnn(path: str | Path | None = None, width: int = WIDTH) -> Any:
 
 def preprocess(grey: np.ndarray) -> np.ndarray:
     """``(N, 48, 48)`` uint8 grey faces -> ``(N, 1, 48, 48)`` float32 in [-1, 1]."""
-    x = np.asarray(grey, np.float32)
-    if x.ndim != 3 or x.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
-        raise ValueError(f"expected grey faces of shape (N, {INPUT_SIZE}, {INPUT_SIZE}), got {x.shape}")
-    return ((x / 255.0 - 0.5) * 2.0)[:, None]
+    return face_input(grey, INPUT_SIZE)
 
 
 def predict_proba(grey: np.ndarray, model: Any = None) -> np.ndarray:

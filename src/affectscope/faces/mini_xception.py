@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from affectscope.backbones.weights import WeightsError, verify
+from affectscope.faces import face_input
 
 #: Output order of the FER2013 model.
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -151,10 +152,7 @@ def load_mini_xception(path: str | Path | None = None) -> Any:
 
 def preprocess(grey: np.ndarray) -> np.ndarray:
     """``(N, 64, 64)`` uint8 grey faces -> ``(N, 1, 64, 64)`` float32 in [-1, 1], as ``fer`` does."""
-    x = np.asarray(grey, np.float32)
-    if x.ndim != 3 or x.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
-        raise ValueError(f"expected grey faces of shape (N, {INPUT_SIZE}, {INPUT_SIZE}), got {x.shape}")
-    return ((x / 255.0 - 0.5) * 2.0)[:, None]
+    return face_input(grey, INPUT_SIZE)
 
 
 def predict_proba(grey: np.ndarray, model: Any = None) -> np.ndarray:

@@ -23,8 +23,8 @@ import numpy as np
 from affectscope.backbones.base import Backbone
 from affectscope.backbones.efficientnet_lite import make_backbone
 from affectscope.heads import HeadError, Head
-from affectscope.media.image import load_image
-from affectscope.raters.base import ItemError, RateResult, Rater, _describe
+from affectscope.features import load_prepared
+from affectscope.raters.base import ItemError, RateResult, Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec
 from affectscope.stimuli import Stimulus
@@ -121,12 +121,8 @@ class ImageRater(Rater):
     # ---- rating ---------------------------------------------------------------------------
     def _prepare(self, s: Stimulus) -> Any:
         _, backbone, view = self._loaded
-        try:
-            if s.path is None:
-                raise ValueError("stimulus has no file path")
-            return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512)), view)
-        except Exception as exc:  # noqa: BLE001 - one bad item never kills a batch
-            return ItemError(s.item_id, _describe(exc))
+        got = load_prepared(backbone, s, view)
+        return ItemError(s.item_id, got) if isinstance(got, str) else got
 
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         heads, backbone, _ = self._loaded
