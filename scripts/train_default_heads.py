@@ -4,7 +4,7 @@
   explicitly from 1-7) + Emotion6 dev (1500 images, 1-9): RBF kernel ridge on PCA-128 of
   EfficientNet-Lite0/1/2 stage 5-7 (weight 0.6), pooled head and ImageNet logits (whole picture + mirror image).
 - ``image_arousal_sam9.npz``: arousal on SAM 1-9, the same model trained on OASIS only.
-- ``image_emotion6.npz``: the distribution over anger, disgust, fear, joy, sadness, surprise,
+- ``image_basic_emotions.npz``: the distribution over anger, disgust, fear, joy, sadness, surprise,
   neutral (Emotion6 dev), soft-label logistic regression on the same features.
 
 Writes the heads and their cross-validated metrics into src/affectscope/raters/heads/ and
@@ -61,10 +61,10 @@ def main() -> None:
 
     e6, rep_e6 = train_head(feats["emotion6"], sets["emotion6"], taxonomy="emotion6", blocks=names,
                             head_kw={"C": 1.0}, meta={**meta, "trained_on": "Emotion6 dev, 1500 images", "taxonomy": "emotion6"})
-    e6.save(HEADS / "image_emotion6.npz")
+    e6.save(HEADS / "image_basic_emotions.npz")
     print(rep_e6.summary())
     (HEADS / "cv_metrics.json").write_text(json.dumps(
-        {"image_valence_sam9": val.meta["cv"], "image_arousal_sam9": aro.meta["cv"], "image_emotion6": e6.meta["cv"]}, indent=2))
+        {"image_valence_sam9": val.meta["cv"], "image_arousal_sam9": aro.meta["cv"], "image_basic_emotions": e6.meta["cv"]}, indent=2))
     print(f"heads written to {HEADS}")
 
 

@@ -31,7 +31,7 @@ from affectscope.stimuli import Stimulus
 from affectscope.taxonomy import PROBABILITY
 
 #: Heads shipped in ``affectscope/raters/heads/``.
-DEFAULT_HEADS = ("image_valence_sam9.npz", "image_arousal_sam9.npz", "image_emotion6.npz")
+DEFAULT_HEADS = ("image_valence_sam9.npz", "image_arousal_sam9.npz", "image_basic_emotions.npz")
 N_CONCEPTS = 3
 
 

@@ -2,9 +2,9 @@
 port) as a reference, and the project's FER+ CNN. Needs ../shared/data/ferplus.
 
 The model knows 7 classes (no contempt): items whose FER+ majority (over the 8 emotions) is
-contempt are left out and counted. Prints a table, writes bench/results/faces_fer2013.json.
+contempt are left out and counted. Prints a table, writes bench/results/faces_reference.json.
 
-Usage: python bench/faces_fer2013.py [--data-root DIR]
+Usage: python bench/faces_reference.py [--data-root DIR]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default=None)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "faces_fer2013.json"))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "faces_reference.json"))
     args = ap.parse_args()
     try:
         names, images = load_ferplus_faces(args.data_root, "valid")
