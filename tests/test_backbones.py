@@ -127,3 +127,10 @@ def test_extract_features_reports_bad_items_and_resumes_from_cache(tmp_path: Pat
     np.testing.assert_array_equal(f2.matrix(["head"]), f1.matrix(["head"]))
     with pytest.raises(KeyError, match="not available"):
         f2.matrix(["nope"])
+
+
+def test_bad_backbone_options_list_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"variant must be one of \('lite0', 'lite1', 'lite2'\), got 'lite9'"):
+        EfficientNetLite("lite9")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        EfficientNetLite("lite0", pooling="max")

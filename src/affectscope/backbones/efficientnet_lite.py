@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._checks import check_option
 from affectscope.backbones.base import Backbone, Ensemble
 from affectscope.backbones.weights import WEIGHTS, resolve_weights
 
@@ -63,12 +64,8 @@ class EfficientNetLite(Backbone):
 
     def __init__(self, variant: str = "lite0", pooling: str = "mean", weights_path: str | None = None,
                  threads: int | None = None) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        self.variant = variant
-        self.pooling = pooling
+        self.variant = check_option("variant", variant, VARIANTS)
+        self.pooling = check_option("pooling", pooling, POOLINGS)
         self.weights_path = weights_path
         self.threads = threads
         self.entry = WEIGHTS[f"efficientnet-{variant}"]

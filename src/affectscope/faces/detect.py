@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._checks import check_option
+
 CASCADES = ("frontalface_default", "frontalface_alt", "frontalface_alt2")
 _LOCK = threading.Lock()
 
@@ -58,9 +60,7 @@ class HaarDetector:
 
     def __init__(self, cascade: str = "frontalface_default", scale_factor: float = 1.1, min_neighbors: int = 5,
                  min_size: float = 0.08) -> None:
-        if cascade not in CASCADES:
-            raise ValueError(f"cascade must be one of {CASCADES}, got {cascade!r}")
-        self.cascade = cascade
+        self.cascade = check_option("cascade", cascade, CASCADES)
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
         self.min_size = min_size
