@@ -81,6 +81,9 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
         f"rated {len(result.ratings)} items with {rater.name}: {result.n_rated} computed, "
         f"{result.n_resumed} resumed, {result.n_failed} failed, in {result.seconds:.1f} s"
     )
+    summary = getattr(rater, "run_summary", None)
+    if callable(summary):
+        print(summary())
     print(f"ratings: {out.resolve()}")
     if report is not None:
         page = write_ratings_page(result.ratings, report, title=title)
@@ -96,14 +99,26 @@ def cmd_rate(args: argparse.Namespace) -> int:
         if args.stimuli:
             if args.paths:
                 raise UsageError("give input PATHs or --stimuli CSV, not both")
-            stimuli = StimulusSet.from_csv(args.stimuli, path_column=args.path_column, id_column=args.id_column)
+            stimuli = StimulusSet.from_csv(args.stimuli, path_column=args.path_column, id_column=args.id_column,
+                                           text_column=args.text_column)
         elif args.paths:
+            if args.text_column:
+                raise UsageError("--text-column needs --stimuli CSV")
             stimuli = StimulusSet.from_paths(args.paths)
         else:
             raise UsageError("nothing to rate: give image/video files or folders, or --stimuli CSV")
+        if args.pilot:
+            stimuli = stimuli.pilot(args.pilot, by=args.pilot_by, seed=args.pilot_seed)
+            print(f"pilot: {len(stimuli)} items ({args.pilot} per {args.pilot_by!r}, seed {args.pilot_seed})")
     except StimulusError as exc:
         raise UsageError(str(exc)) from None
-    return _run_rating(stimuli, args.rater, _parse_params(args.param), Path(args.out), args.store, args.fresh,
+    params = _parse_params(args.param)
+    llm_flags = {"base_url": args.base_url, "model": args.model, "participants": args.participants, "protocol": args.protocol}
+    given = {k: v for k, v in llm_flags.items() if v is not None}
+    if given and args.rater != "llm":
+        raise UsageError(f"--{', --'.join(k.replace('_', '-') for k in given)} belong to --rater llm (the rater now is {args.rater!r})")
+    params.update(given)
+    return _run_rating(stimuli, args.rater, params, Path(args.out), args.store, args.fresh,
                        not args.no_retry_errors, Path(args.report) if args.report else None, args.quiet,
                        title=f"affectscope: {args.rater} ratings")
 
@@ -117,6 +132,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo: rating {len(stimuli)} license-clean sample photos shipped with scikit-image")
     return _run_rating(stimuli, args.rater, {}, out_dir / "ratings.csv", None, False, True,
                        out_dir / "report.html", args.quiet, title="affectscope demo: sample photos")
+
+
+def cmd_protocols(args: argparse.Namespace) -> int:
+    from affectscope.llm.protocol import list_protocols
+
+    protos = list_protocols()
+    if args.json:
+        print(json.dumps({n: p.model_dump(mode="json") for n, p in protos.items()}, indent=2))
+        return EXIT_OK
+    for name, p in protos.items():
+        asks = [f"{s.name} {s.scale_obj.label}" for s in p.scales]
+        if p.categories is not None:
+            asks.append(f"{p.categories.key}: {p.categories.mode} from {p.categories.taxonomy}")
+        if p.explanation:
+            asks.append("explanation")
+        print(f"{name} (v{p.version}, design {p.design}): {p.title}")
+        print(f"    asks:   {'; '.join(asks)}")
+        print(f"    source: {p.source}")
+    print("Use: affectscope rate IMGS --rater llm --base-url URL --model NAME --protocol NAME_OR_YAML")
+    return EXIT_OK
 
 
 def cmd_raters(args: argparse.Namespace) -> int:
@@ -323,8 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stimuli", metavar="CSV", help="a CSV listing stimuli instead of PATHs")
     r.add_argument("--path-column", default="path", help="path column of --stimuli (default: path)")
     r.add_argument("--id-column", default=None, help="id column of --stimuli (default: the path as written)")
+    r.add_argument("--text-column", default=None, help="rate the texts in this column of --stimuli (text stimuli; needs --id-column)")
+    r.add_argument("--pilot", type=int, default=None, metavar="N", help="rate a stratified pilot subset: N items per --pilot-by group")
+    r.add_argument("--pilot-by", default="category", help="metadata column of --stimuli to stratify the pilot by (default: category)")
+    r.add_argument("--pilot-seed", type=int, default=0, help="seed of the pilot draw (default: 0)")
     r.add_argument("--rater", default=DEFAULT_RATER, help=f"rater name (default: {DEFAULT_RATER}; see `affectscope raters`)")
     r.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE", help="rater parameter (repeatable)")
+    g = r.add_argument_group("llm rater (--rater llm; the API key is read from the variable named by -p api_key_env=..., default OPENAI_API_KEY)")
+    g.add_argument("--base-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    g.add_argument("--model", default=None, help="model name as the server knows it")
+    g.add_argument("--protocol", default=None, help="protocol name or YAML file (see `affectscope protocols`)")
+    g.add_argument("--participants", type=int, default=None, help="participants per item (default: 1)")
     r.add_argument("--out", "-o", default="ratings.csv", help="output table, .csv or .parquet (default: ratings.csv)")
     r.add_argument("--store", default=None, help="run store (default: OUT.store.sqlite)")
     r.add_argument("--fresh", action="store_true", help="discard the run store and start over")
@@ -338,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rater", default=DEFAULT_RATER, help=f"rater (default: {DEFAULT_RATER})")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
+
+    pr = sub.add_parser("protocols", help="list the shipped LLM rating protocols")
+    pr.add_argument("--json", action="store_true", help="the full protocols as JSON")
+    pr.set_defaults(func=cmd_protocols)
 
     ls = sub.add_parser("raters", help="list raters with what each outputs")
     ls.add_argument("--json", action="store_true", help="machine-readable output")

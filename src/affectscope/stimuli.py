@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-MediaKind = Literal["image", "video", "unknown"]
+MediaKind = Literal["image", "video", "text", "unknown"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -40,7 +40,9 @@ class Stimulus:
         Stable identifier (relative path within a folder, or given explicitly).
     path : pathlib.Path or None
         The file, if the stimulus is a file.
-    kind : {"image", "video", "unknown"}
+    kind : {"image", "video", "text", "unknown"}
+        ``text`` stimuli are written descriptions (``metadata["text"]``, no file), e.g. scenes
+        for language raters and text-only LLM protocols.
     metadata : dict
         Free-form descriptors (category, source ...), carried along.
     """
@@ -51,7 +53,12 @@ class Stimulus:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def signature(self) -> str:
-        """Size and modification time of the file: changes when the file is replaced."""
+        """Size and modification time of the file (a hash of the text for text stimuli):
+        changes when the file or text is replaced."""
+        if self.kind == "text":
+            import hashlib
+
+            return "text:" + hashlib.sha256(str(self.metadata.get("text", "")).encode()).hexdigest()[:16]
         if self.path is None:
             return ""
         try:
@@ -96,6 +103,25 @@ class StimulusSet(Sequence[Stimulus]):
 
     def get(self, item_id: str) -> Stimulus:
         return self._by_id[item_id]
+
+    def pilot(self, per_group: int, *, by: str = "category", seed: int = 0) -> "StimulusSet":
+        """A stratified pilot subset: ``per_group`` items drawn (seeded) from each value of the
+        metadata column ``by`` (items without it form one group), in the original order. Use it
+        for a cheap smoke run of a study before the full set."""
+        import random
+
+        if per_group < 1:
+            raise StimulusError(f"per_group must be at least 1, got {per_group}")
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(self._items):
+            groups.setdefault(str(s.metadata.get(by, "")), []).append(i)
+        if list(groups) == [""] and self._items and by not in self._items[0].metadata:
+            raise StimulusError(
+                f"no stimulus has a {by!r} column to stratify by; give a --stimuli CSV with that column or choose --pilot-by"
+            )
+        rng = random.Random(seed)
+        keep = sorted(i for g in sorted(groups) for i in rng.sample(groups[g], min(per_group, len(groups[g]))))
+        return StimulusSet(self._items[i] for i in keep)
 
     @property
     def item_ids(self) -> list[str]:
@@ -142,16 +168,41 @@ class StimulusSet(Sequence[Stimulus]):
         return cls(Stimulus(i, p, media_kind(p)) for i, p in zip(id_list, paths))
 
     @classmethod
+    def from_texts(cls, texts: Mapping[str, str]) -> "StimulusSet":
+        """Text stimuli (written descriptions), ``{item_id: text}``."""
+        if not texts:
+            raise StimulusError("no texts given")
+        empty = [k for k, v in texts.items() if not str(v).strip()]
+        if empty:
+            raise StimulusError(f"empty text for item(s) {empty[:5]}; give every item a description or drop it")
+        return cls(Stimulus(str(k), None, "text", {"text": str(v)}) for k, v in texts.items())
+
+    @classmethod
     def from_csv(
-        cls, csv: str | os.PathLike[str], *, path_column: str = "path", id_column: str | None = None
+        cls, csv: str | os.PathLike[str], *, path_column: str = "path", id_column: str | None = None,
+        text_column: str | None = None,
     ) -> "StimulusSet":
         """A CSV with a path column (relative paths resolve against the CSV's folder), an optional
-        id column (default: the path as written) and any other columns as metadata."""
+        id column (default: the path as written) and any other columns as metadata. With
+        ``text_column`` the items are text stimuli (descriptions) and ``id_column`` is required."""
         csv = Path(csv)
         try:
             frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
         except Exception as exc:  # noqa: BLE001 - report any parse failure with the file name
             raise StimulusError(f"cannot read stimulus CSV {csv}: {exc}") from None
+        if text_column is not None:
+            if id_column is None:
+                raise StimulusError(f"{csv}: text stimuli need an id column (--id-column)")
+            for col in (text_column, id_column):
+                if col not in frame.columns:
+                    raise StimulusError(f"{csv}: no column {col!r}; columns are {list(frame.columns)}")
+            meta_cols = [c for c in frame.columns if c not in (text_column, id_column)]
+            items = []
+            for i, row in enumerate(frame.to_dict("records")):
+                if not row[text_column].strip():
+                    raise StimulusError(f"{csv}: row {i + 2} ({row[id_column]!r}) has an empty {text_column!r}; fill it or drop the row")
+                items.append(Stimulus(row[id_column], None, "text", {"text": row[text_column], **{c: row[c] for c in meta_cols}}))
+            return cls(items)
         for col in [path_column] + ([id_column] if id_column else []):
             if col not in frame.columns:
                 raise StimulusError(f"{csv}: no column {col!r}; columns are {list(frame.columns)}")

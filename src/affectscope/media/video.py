@@ -77,3 +77,13 @@ def read_frames(path: str | os.PathLike[str], indices: list[int], *, max_side: i
                 if len(out) == len(want):
                     break
     return out
+
+
+def video_fps(path: str | os.PathLike[str]) -> float:
+    """The stream's average frame rate (0.0 when the container does not say)."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream", "pass a video file")
+        rate = c.streams.video[0].average_rate
+        return float(rate) if rate else 0.0

@@ -90,13 +90,16 @@ class FaceRater(Rater):
         return specs
 
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
+        if stimulus.path is None:
+            raise ValueError("stimulus has no file path")
+        return self.rate_array(load_image(stimulus.path, max_side=1280))
+
+    def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
+        """Rate one RGB frame (``(H, W, 3)`` uint8), e.g. a decoded video frame."""
         from affectscope.faces.detect import FaceBox, HaarDetector
 
         self._check()
         labels, _, size, predict_proba = self._model()
-        if stimulus.path is None:
-            raise ValueError("stimulus has no file path")
-        rgb = load_image(stimulus.path, max_side=1280)
         grey = np.asarray(Image.fromarray(rgb).convert("L"))
         h, w = grey.shape
         whole = self.whole_face == "always" or (self.whole_face == "auto" and max(h, w) <= WHOLE_FACE_MAX_SIDE)

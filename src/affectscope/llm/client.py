@@ -1,0 +1,229 @@
+"""One chat request to any OpenAI-compatible server, through the official ``openai`` SDK.
+
+The same code talks to OpenAI, vLLM, Ollama, LM Studio and llama.cpp: only ``base_url`` and the
+model name change. Structured output is requested in the strongest form asked for:
+
+``json_schema``
+    ``response_format={"type": "json_schema", ...}`` (OpenAI, vLLM, llama.cpp, LM Studio).
+``json_object``
+    ``response_format={"type": "json_object", "schema": ...}``: JSON mode; llama.cpp servers
+    also constrain to the schema, other servers take the schema from the prompt.
+``grammar``
+    a GBNF grammar in the request body (llama.cpp servers).
+``tool``
+    a forced function call whose parameters are the answer schema.
+``none``
+    the prompt alone.
+``auto``
+    ``json_schema``, falling back to ``json_object`` and then ``none`` when the server rejects a
+    mode (400/422, or an error naming ``response_format``); the mode that worked is remembered.
+
+Transport failures (429, 5xx, timeouts, refused connections) are retried by the SDK with
+exponential backoff (it honours ``Retry-After``); what is still failing after ``max_retries``
+becomes a :class:`RequestFailure` with a typed ``kind``. The API key lives only in the SDK
+client object: it is never part of a result, a message or a cache key.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from affectscope.llm.answers import TokenLogprob
+
+StructuredMode = Literal["auto", "json_schema", "json_object", "grammar", "tool", "none"]
+STRUCTURED_MODES = ("auto", "json_schema", "json_object", "grammar", "tool", "none")
+_AUTO_ORDER = ("json_schema", "json_object", "none")
+TOOL_NAME = "submit_answer"
+
+
+class RequestFailure(RuntimeError):
+    """A request that got no usable response; ``kind`` is one of ``rate_limited``,
+    ``server_error``, ``timeout``, ``connection``, ``auth``, ``bad_request``, ``bad_response``
+    (a body that does not parse), ``empty`` (no choices)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.args[0]}"
+
+
+@dataclass
+class Completion:
+    """What the server sent back for one request."""
+
+    text: str
+    refusal: str | None
+    finish_reason: str | None
+    tokens: list[TokenLogprob] | None
+    prompt_tokens: int
+    completion_tokens: int
+    mode: str
+
+
+@dataclass
+class Usage:
+    """Running totals over a client's life (thread-safe)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, c: Completion | None) -> None:
+        with self._lock:
+            self.requests += 1
+            if c is None:
+                self.failures += 1
+            else:
+                self.prompt_tokens += c.prompt_tokens
+                self.completion_tokens += c.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "failures": self.failures}
+
+
+class ChatClient:
+    """A chat-completions client for one server and model.
+
+    Parameters
+    ----------
+    base_url : str
+        The server's OpenAI-compatible root, e.g. ``http://127.0.0.1:8080/v1``.
+    model : str
+    api_key : str
+        Local servers accept any string.
+    structured : {"auto", "json_schema", "json_object", "grammar", "tool", "none"}
+    logprobs : bool
+        Ask for token logprobs (``top_logprobs`` alternatives per token).
+    top_logprobs : int
+    timeout : float
+        Seconds per attempt.
+    max_retries : int
+        SDK retries on 429, 5xx, timeouts and connection errors (exponential backoff).
+    """
+
+    def __init__(
+        self, base_url: str, model: str, api_key: str, *, structured: StructuredMode = "auto",
+        logprobs: bool = False, top_logprobs: int = 10, timeout: float = 60.0, max_retries: int = 4,
+    ) -> None:
+        try:
+            from openai import OpenAI
+        except ImportError:
+            raise ImportError("the LLM rater needs the openai SDK: pip install 'affectscope[llm]'") from None
+        self.model = model
+        self.structured = structured
+        self.logprobs = logprobs
+        self.top_logprobs = top_logprobs
+        self.usage = Usage()
+        self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        self._mode: str | None = None if structured == "auto" else structured
+        self._mode_lock = threading.Lock()
+
+    def complete(
+        self, messages: list[dict[str, Any]], *, schema: dict[str, Any], grammar: str,
+        temperature: float, seed: int | None, max_tokens: int,
+    ) -> Completion:
+        """One request; raises :class:`RequestFailure` when no response could be had."""
+        modes = [self._mode] if self._mode else list(_AUTO_ORDER)
+        last: Exception | None = None
+        for mode in modes:
+            try:
+                c = self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
+            except RequestFailure as exc:
+                if self.structured == "auto" and self._mode is None and mode != modes[-1] and _mode_rejected(exc, mode):
+                    last = exc
+                    continue  # the server does not take this mode: try the next weaker one
+                self.usage.add(None)
+                raise
+            with self._mode_lock:
+                if self._mode is None:
+                    self._mode = mode
+            self.usage.add(c)
+            return c
+        self.usage.add(None)
+        raise last if last else RequestFailure("bad_request", "no structured-output mode was accepted")
+
+    @property
+    def mode(self) -> str | None:
+        """The structured-output mode in use (``None`` until ``auto`` has found one)."""
+        return self._mode
+
+    def _request(self, mode: str, messages, schema, grammar, temperature, seed, max_tokens) -> Completion:  # noqa: ANN001
+        import openai
+
+        kw: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+        if seed is not None:
+            kw["seed"] = seed
+        if self.logprobs and mode != "tool":
+            kw["logprobs"] = True
+            kw["top_logprobs"] = self.top_logprobs
+        if mode == "json_schema":
+            kw["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+        elif mode == "json_object":
+            # llama.cpp's OpenAI-compatible servers constrain to the schema given here; others ignore it
+            kw["response_format"] = {"type": "json_object", "schema": schema}
+        elif mode == "grammar":
+            kw["extra_body"] = {"grammar": grammar}
+        elif mode == "tool":
+            kw["tools"] = [{"type": "function", "function": {"name": TOOL_NAME, "description": "Submit your answer.", "parameters": schema}}]
+            kw["tool_choice"] = {"type": "function", "function": {"name": TOOL_NAME}}
+        try:
+            resp = self._sdk.chat.completions.create(**kw)
+        except openai.RateLimitError as exc:
+            raise RequestFailure("rate_limited", f"HTTP 429 after retries: {_msg(exc)}") from None
+        except openai.APITimeoutError:
+            raise RequestFailure("timeout", "no response within the timeout, after retries") from None
+        except openai.APIConnectionError as exc:
+            raise RequestFailure("connection", f"cannot reach the server: {_msg(exc)}") from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise RequestFailure("auth", f"HTTP {exc.status_code}: the server refused the API key (set the variable named by api_key_env)") from None
+        except openai.APIStatusError as exc:
+            kind = "server_error" if exc.status_code >= 500 else "bad_request"
+            raise RequestFailure(kind, f"HTTP {exc.status_code}: {_msg(exc)}") from None
+        except openai.APIError as exc:
+            raise RequestFailure("server_error", f"unusable response: {_msg(exc)}") from None
+        except (ValueError, TypeError, AttributeError) as exc:  # a body that is not the JSON it claims to be
+            raise RequestFailure("bad_response", f"the server sent an unparseable body ({type(exc).__name__}: {_msg(exc)})") from None
+        if not getattr(resp, "choices", None):
+            raise RequestFailure("empty", "the response has no choices")
+        ch = resp.choices[0]
+        msg = ch.message
+        text = msg.content or ""
+        if mode == "tool" and msg.tool_calls:
+            text = msg.tool_calls[0].function.arguments or ""
+        tokens = None
+        lp = getattr(ch, "logprobs", None)
+        if lp is not None and getattr(lp, "content", None):
+            tokens = [
+                TokenLogprob(t.token, float(t.logprob), tuple((a.token, float(a.logprob)) for a in (t.top_logprobs or ())))
+                for t in lp.content
+            ]
+        u = getattr(resp, "usage", None)
+        return Completion(
+            text=text, refusal=getattr(msg, "refusal", None), finish_reason=ch.finish_reason, tokens=tokens,
+            prompt_tokens=int(getattr(u, "prompt_tokens", 0) or 0), completion_tokens=int(getattr(u, "completion_tokens", 0) or 0),
+            mode=mode,
+        )
+
+    def close(self) -> None:
+        self._sdk.close()
+
+
+def _mode_rejected(exc: RequestFailure, mode: str) -> bool:
+    """Whether a failure says the server does not take this structured-output mode: a 400/422,
+    or any error that names the parameter (llama-cpp-python answers 500 to ``json_schema``)."""
+    text = str(exc).lower()
+    if exc.kind == "bad_request":
+        return True
+    return exc.kind == "server_error" and ("response_format" in text or (mode == "grammar" and "grammar" in text))
+
+
+def _msg(exc: Exception) -> str:
+    m = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(m).split())[:300]

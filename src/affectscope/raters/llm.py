@@ -1,0 +1,396 @@
+"""A multimodal LLM as a participant in a rating experiment (``--rater llm``).
+
+The rater runs a protocol (:mod:`affectscope.llm.protocol`: persona, instructions, scales,
+categories) over any OpenAI-compatible server. Per item it asks ``participants`` independent
+participants (seeds ``seed + p``), each in fresh requests, and reports per scale the mean over
+the participants who answered and its SD, per category the share of participants choosing it,
+and counts of answers, refusals and failures. What came back is validated (pydantic); invalid
+answers are re-asked ``answer_retries`` times with the validation error, then recorded as typed
+failures. Refusals are recorded as refusals: never scored, never cached as answers. Valid answers
+are cached (:mod:`affectscope.llm.cache`), so a rerun of a finished study sends no requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectscope._checks import check_option
+from affectscope.raters.base import ItemError, RateResult, Rater
+from affectscope.raters.registry import register
+from affectscope.ratings import ColumnSpec
+from affectscope.stimuli import Stimulus, StimulusSet
+from affectscope.taxonomy import PROBABILITY, Scale
+
+COUNT = Scale(dimension="count", low=0, high=None, name="count")
+#: Parameters that change how a run goes but not what is answered (left out of the fingerprint).
+OPERATIONAL = ("concurrency", "timeout", "max_retries", "cache", "api_key_env", "retry_refusals")
+
+
+@dataclass
+class Outcome:
+    """One participant's reply to one question: an answer, a refusal or a typed failure."""
+
+    status: str  # "answer" | "refusal" | "failure"
+    participant: int
+    question: str
+    answer: dict[str, Any] | None = None
+    expected: dict[str, float] | None = None
+    message: str = ""
+    kind: str = ""
+    tokens: int = 0
+    cached: bool = False
+
+
+@register("llm")
+class LLMRater(Rater):
+    """A multimodal LLM as an experiment participant, over an OpenAI-compatible API.
+
+    Parameters
+    ----------
+    base_url : str
+        Server root, e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8080/v1`` (llama.cpp,
+        vLLM, Ollama ``http://localhost:11434/v1``, LM Studio ``http://localhost:1234/v1``).
+    model : str
+        Model name as the server knows it.
+    protocol : str
+        A shipped protocol name (``affectscope protocols``) or a protocol YAML path.
+    design : {None, "joint", "per_scale"}
+        ``joint``: one request per participant asks everything; ``per_scale``: one fresh request
+        per scale (between-subject norming). None: the protocol's own design.
+    participants : int, default 1
+        Independent participants per item (use temperature > 0 so they can differ).
+    temperature : float, default 1.0
+    seed : int or None, default 0
+        Participant ``p`` gets seed ``seed + p`` (servers that honour seeds are then reproducible).
+    structured : {"auto", "json_schema", "json_object", "grammar", "tool", "none"}
+        How the answer format is enforced (see :mod:`affectscope.llm.client`).
+    logprobs : bool, default False
+        Also output ``<scale>_expected``: the probability-weighted rating from token logprobs.
+    image_size : int, default 512
+        Longer side of images (and keyframes) sent as data URLs.
+    keyframes : int, default 4
+        Keyframes sent per video.
+    context : bool, default True
+        Videos: describe the frames between keyframes in words (context enrichment); False = ablation.
+    max_tokens : int, default 400
+    answer_retries : int, default 2
+        Re-asks after an invalid answer (with the validation error), before a typed failure.
+    concurrency : int, default 4
+        Requests in flight at once.
+    timeout : float, default 120
+        Seconds per request attempt.
+    max_retries : int, default 4
+        Transport retries with exponential backoff (429, 5xx, timeouts, connection errors).
+    api_key_env : str, default "OPENAI_API_KEY"
+        The NAME of the environment variable that holds the key (the key itself is never a parameter).
+    cache : str, default "auto"
+        Response cache: "auto" (``$AFFECTSCOPE_CACHE/llm_responses.sqlite``), "none", or a file path.
+    retry_refusals : bool, default False
+        Ask again where the cache holds a refusal.
+    """
+
+    kind = "llm"
+    summary = "a multimodal LLM as a participant in a rating experiment (protocols as data; any OpenAI-compatible server)"
+    version = "1"
+    media = frozenset({"image", "video", "text"})
+    deterministic = False
+    batch_size = 8
+
+    def __init__(
+        self, *, base_url: str = "http://127.0.0.1:8080/v1", model: str = "", protocol: str = "romeo_testolin_2025",
+        design: str | None = None, participants: int = 1, temperature: float = 1.0, seed: int | None = 0,
+        structured: str = "auto", logprobs: bool = False, image_size: int = 512, keyframes: int = 4, context: bool = True,
+        max_tokens: int = 400, answer_retries: int = 2, concurrency: int = 4, timeout: float = 120.0, max_retries: int = 4,
+        api_key_env: str = "OPENAI_API_KEY", cache: str = "auto", retry_refusals: bool = False,
+    ) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.protocol = protocol
+        self.design = design
+        self.participants = participants
+        self.temperature = temperature
+        self.seed = seed
+        self.structured = structured
+        self.logprobs = logprobs
+        self.image_size = image_size
+        self.keyframes = keyframes
+        self.context = context
+        self.max_tokens = max_tokens
+        self.answer_retries = answer_retries
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.api_key_env = api_key_env
+        self.cache = cache
+        self.retry_refusals = retry_refusals
+
+    # ---- configuration -----------------------------------------------------------------------
+    def _check(self) -> None:
+        from affectscope.llm.client import STRUCTURED_MODES
+        from affectscope.llm.protocol import DESIGNS
+
+        if not self.model:
+            raise ValueError("the llm rater needs a model name: --model NAME (as the server at --base-url knows it)")
+        check_option("structured", self.structured, STRUCTURED_MODES)
+        if self.design is not None:
+            check_option("design", self.design, DESIGNS)
+        for name, low in (("participants", 1), ("image_size", 32), ("keyframes", 1), ("max_tokens", 16), ("concurrency", 1)):
+            if int(getattr(self, name)) < low:
+                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)!r}")
+        if self.answer_retries < 0 or self.max_retries < 0:
+            raise ValueError("answer_retries and max_retries must be >= 0")
+
+    @cached_property
+    def _protocol(self):  # noqa: ANN202
+        from affectscope.llm.protocol import load_protocol
+
+        return load_protocol(self.protocol)
+
+    @cached_property
+    def _questions(self):  # noqa: ANN202
+        return self._protocol.questions(self.design)
+
+    @cached_property
+    def _client(self):  # noqa: ANN202
+        from affectscope.llm.client import ChatClient
+
+        key = os.environ.get(self.api_key_env) or "no-key-needed"
+        return ChatClient(self.base_url, self.model, key, structured=self.structured, logprobs=self.logprobs,  # type: ignore[arg-type]
+                          timeout=self.timeout, max_retries=self.max_retries)
+
+    @cached_property
+    def _cache(self):  # noqa: ANN202
+        from affectscope.llm.cache import ResponseCache
+
+        if self.cache == "none":
+            return None
+        if self.cache == "auto":
+            from affectscope.backbones.weights import cache_dir
+
+            return ResponseCache(cache_dir() / "llm_responses.sqlite")
+        return ResponseCache(self.cache)
+
+    def fingerprint(self) -> str:
+        params = {k: v for k, v in self.get_params().items() if k not in OPERATIONAL}
+        p = self._protocol
+        blob = repr((self.name, self.version, sorted(params.items()), p.model_dump_json()))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Requests sent and tokens used by this rater so far (cached answers cost none)."""
+        return self._client.usage.as_dict() if "_client" in self.__dict__ else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "failures": 0}
+
+    @cached_property
+    def _cache_hits(self) -> list[Any]:
+        return [0, threading.Lock()]
+
+    def run_summary(self) -> str:
+        """One line for the end of a run: requests sent, tokens, answers taken from the cache."""
+        u = self.usage
+        return (f"LLM usage: {u['requests']} requests sent ({u['failures']} failed), "
+                f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens; "
+                f"{self._cache_hits[0]} replies from the cache")
+
+    # ---- outputs -------------------------------------------------------------------------------
+    def outputs(self) -> list[ColumnSpec]:
+        self._check()
+        p = self._protocol
+        specs: list[ColumnSpec] = []
+        for s in p.scales:
+            specs.append(ColumnSpec(name=s.name, scale=s.scale_obj, description=f"mean over participants; {s.question}"))
+            specs.append(ColumnSpec(name=f"{s.name}_sd", kind="other", description=f"SD of {s.name} over participants (NaN below 2)"))
+            if self.logprobs:
+                specs.append(ColumnSpec(name=f"{s.name}_expected", scale=s.scale_obj,
+                                        description=f"probability-weighted {s.name} from token logprobs, mean over participants"))
+        if p.categories is not None:
+            c = p.categories
+            how = "chose" if c.mode == "choose" else "selected"
+            specs += [ColumnSpec(name=col, kind="category", scale=PROBABILITY, taxonomy=c.taxonomy,
+                                 description=f"share of participants who {how} {cat}")
+                      for cat, col in zip(c.categories(), c.columns(), strict=True)]
+        if p.explanation:
+            specs.append(ColumnSpec(name="explanation", kind="text", description="the first answering participant's explanation"))
+        specs += [
+            ColumnSpec(name="n_answers", kind="count", scale=COUNT, description="participants with every question answered validly"),
+            ColumnSpec(name="n_refusals", kind="count", scale=COUNT, description="requests the model declined (not scored)"),
+            ColumnSpec(name="n_failures", kind="count", scale=COUNT, description="requests with no valid answer after retries (typed failures)"),
+            ColumnSpec(name="tokens", kind="count", scale=COUNT, description="prompt + completion tokens of the answers used"),
+        ]
+        return specs
+
+    @classmethod
+    def describe_outputs(cls) -> list[str]:
+        return ["<scale>, <scale>_sd per protocol scale; category shares; explanation; n_answers, n_refusals, n_failures, tokens"]
+
+    @classmethod
+    def contract_params(cls, workdir: Path, stimuli: StimulusSet | None = None) -> dict[str, Any]:
+        from affectscope.llm.loopback import LoopbackServer
+
+        srv = LoopbackServer().start()  # daemon thread; lives as long as the test process
+        return {"base_url": srv.url, "model": "loopback", "cache": str(workdir / "llm_cache.sqlite"), "max_retries": 0}
+
+    # ---- rating --------------------------------------------------------------------------------
+    def _content(self, s: Stimulus) -> Any:
+        from affectscope.llm.media import image_content, video_content
+
+        if s.kind == "text":
+            return "Description: " + str(s.metadata.get("text", ""))
+        if s.path is None:
+            raise ValueError("stimulus has no file path")
+        if s.kind == "video":
+            return video_content(s.path, keyframes=self.keyframes, max_side=self.image_size, context=self.context)
+        return image_content(s.path, self.image_size)
+
+    def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
+        self._check()
+        _ = (self._client, self._cache, self._cache_hits, self._questions)  # create once, before the worker threads
+        results: list[RateResult | None] = [None] * len(stimuli)
+        jobs = []
+        for i, s in enumerate(stimuli):
+            if s.kind not in self.media:
+                results[i] = self.rate_safely(s)
+                continue
+            try:
+                content = self._content(s)
+            except Exception as exc:  # noqa: BLE001 - one unreadable file fails alone
+                from affectscope.raters.base import _describe
+
+                results[i] = ItemError(s.item_id, _describe(exc))
+                continue
+            for p in range(self.participants):
+                for q in self._questions:
+                    jobs.append((i, s, content, p, q))
+        with ThreadPoolExecutor(max_workers=max(1, int(self.concurrency))) as pool:
+            outcomes = list(pool.map(lambda j: self._ask(*j[1:]), jobs))
+        per_item: dict[int, list[Outcome]] = {}
+        for (i, *_), o in zip(jobs, outcomes, strict=True):
+            per_item.setdefault(i, []).append(o)
+        for i, outs in per_item.items():
+            results[i] = self._aggregate(stimuli[i], outs)
+        return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
+
+    def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
+        res = self.rate_batch([stimulus])[0]
+        if isinstance(res, ItemError):
+            raise RuntimeError(res.message)
+        return res
+
+    def _messages(self, s: Stimulus, content: Any, q: Any) -> list[dict[str, Any]]:
+        from affectscope.llm.answers import question_prompt, system_prompt
+
+        medium = s.kind
+        ask = question_prompt(self._protocol, q, medium)
+        user: Any = f"{content}\n\n{ask}" if isinstance(content, str) else [*content, {"type": "text", "text": ask}]
+        return [{"role": "system", "content": system_prompt(self._protocol, medium)}, {"role": "user", "content": user}]
+
+    def _ask(self, s: Stimulus, content: Any, p: int, q: Any) -> Outcome:
+        from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer
+        from affectscope.llm.cache import redact_media, request_key
+        from affectscope.llm.client import RequestFailure
+
+        messages = self._messages(s, content, q)
+        seed = None if self.seed is None else int(self.seed) + p
+        key = request_key({
+            "base_url": self.base_url.rstrip("/"), "model": self.model, "protocol": self._protocol.name,
+            "protocol_version": self._protocol.version, "messages": redact_media(messages), "structured": self.structured,
+            "temperature": self.temperature, "seed": seed, "max_tokens": self.max_tokens, "logprobs": self.logprobs,
+            "answer_retries": self.answer_retries, "participant": p, "question": q.id,
+        })
+        cache = self._cache
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None and not (hit["status"] == "refusal" and self.retry_refusals):
+                with self._cache_hits[1]:
+                    self._cache_hits[0] += 1
+                toks = int(hit["prompt_tokens"] or 0) + int(hit["completion_tokens"] or 0)
+                if hit["status"] == "answer":
+                    return Outcome("answer", p, q.id, hit["answer"], hit["expected"], tokens=toks, cached=True)
+                return Outcome("refusal", p, q.id, message=hit["raw"] or "", kind="refusal", tokens=toks, cached=True)
+        schema, grammar = json_schema(q), gbnf(q)
+        convo = list(messages)
+        tokens = 0
+        last: AnswerError | None = None
+        for _attempt in range(int(self.answer_retries) + 1):
+            try:
+                c = self._client.complete(convo, schema=schema, grammar=grammar, temperature=self.temperature,
+                                          seed=seed, max_tokens=self.max_tokens)
+            except RequestFailure as exc:
+                return Outcome("failure", p, q.id, message=str(exc), kind=exc.kind, tokens=tokens)
+            tokens += c.prompt_tokens + c.completion_tokens
+            if c.refusal or c.finish_reason == "content_filter":
+                why = c.refusal or f"finish_reason={c.finish_reason}"
+                return self._refused(cache, key, s, p, q, why, tokens, c)
+            try:
+                answer = parse_answer(c.text, q)
+            except AnswerError as exc:
+                if exc.kind == "refusal":
+                    return self._refused(cache, key, s, p, q, c.text, tokens, c)
+                last = exc
+                convo = [*convo, {"role": "assistant", "content": c.text or ""},
+                         {"role": "user", "content": f"That reply is not a valid answer ({exc}). Reply again with only the JSON object, "
+                                                     f"keys {q.keys}, values as asked."}]
+                continue
+            expected = expected_ratings(c.text, c.tokens, q) if self.logprobs else {}
+            if cache is not None:
+                cache.put(key, status="answer", item_id=s.item_id, question=q.id, participant=p, model=self.model,
+                          answer=answer, expected=expected, raw=c.text, prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
+            return Outcome("answer", p, q.id, answer, expected, tokens=tokens)
+        assert last is not None
+        return Outcome("failure", p, q.id, message=f"no valid answer after {self.answer_retries + 1} tries: {last}", kind=last.kind, tokens=tokens)
+
+    def _refused(self, cache: Any, key: str, s: Stimulus, p: int, q: Any, why: str, tokens: int, c: Any) -> Outcome:
+        if cache is not None:
+            cache.put(key, status="refusal", item_id=s.item_id, question=q.id, participant=p, model=self.model,
+                      answer=None, expected=None, raw=why, prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
+        return Outcome("refusal", p, q.id, message=why, kind="refusal", tokens=tokens)
+
+    def _aggregate(self, s: Stimulus, outs: list[Outcome]) -> RateResult:
+        proto = self._protocol
+        answers = [o for o in outs if o.status == "answer"]
+        refusals = [o for o in outs if o.status == "refusal"]
+        failures = [o for o in outs if o.status == "failure"]
+        n_q = len(self._questions)
+        by_p: dict[int, int] = {}
+        for o in answers:
+            by_p[o.participant] = by_p.get(o.participant, 0) + 1
+        n_complete = sum(1 for v in by_p.values() if v == n_q)
+        if not answers:
+            if refusals:
+                return ItemError(s.item_id, f"refused: the model declined {len(refusals)} of {len(outs)} requests "
+                                            f"(not scored; retry_refusals=true asks again): {refusals[0].message[:200]}")
+            kinds = sorted({o.kind for o in failures})
+            return ItemError(s.item_id, f"no valid answer ({', '.join(kinds)}) from {self.participants} participant(s): {failures[0].message[:300]}")
+        out: dict[str, Any] = {}
+        for sc in proto.scales:
+            vals = np.array([o.answer[sc.name] for o in answers if o.answer and sc.name in o.answer], dtype=float)
+            out[sc.name] = float(vals.mean()) if len(vals) else math.nan
+            out[f"{sc.name}_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+            if self.logprobs:
+                ev = [o.expected[sc.name] for o in answers if o.expected and sc.name in o.expected]
+                out[f"{sc.name}_expected"] = float(np.mean(ev)) if ev else math.nan
+        if proto.categories is not None:
+            c = proto.categories
+            got = [o.answer[c.key] for o in answers if o.answer and c.key in o.answer]
+            for cat, col in zip(c.categories(), c.columns(), strict=True):
+                hits = [(cat == g) if isinstance(g, str) else (cat in g) for g in got]
+                out[col] = float(np.mean(hits)) if hits else math.nan
+        if proto.explanation:
+            ex = sorted((o for o in answers if o.answer and o.answer.get("explanation")), key=lambda o: o.participant)
+            out["explanation"] = ex[0].answer["explanation"] if ex else ""
+        out["n_answers"] = float(n_complete)
+        out["n_refusals"] = float(len(refusals))
+        out["n_failures"] = float(len(failures))
+        out["tokens"] = float(sum(o.tokens for o in outs))
+        return out
