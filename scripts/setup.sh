@@ -11,6 +11,9 @@ PY
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
+# llama-cpp-python (test extra) compiles from source once; pip keeps the wheel in its cache. A native
+# (-march=native) build died with SIGILL on these machines, so the portable build is the default.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 # torch is pinned: 2.13.0 is the CPU build pip finds locally; an unpinned torch pulls GBs of CUDA.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e "$spec" 2>&1 \
   | grep -v "^WARNING: Location .* is ignored" || true

@@ -7,7 +7,13 @@ Faces are found with an OpenCV Haar cascade (offline) and classified by an expre
 (longer side <= 128 px, e.g. the 48x48 FER/FER+ faces) are taken as one pre-cropped face, so
 ``affectscope rate faces/ --rater face`` works on face datasets without flags.
 
-Not yet (issue #4): derived valence/arousal and video.
+Videos are rated frame by frame on the frames a sampling strategy chooses
+(:mod:`affectscope.faces.video`; default ``change``-aware, which catches 0.25 s micro-expressions
+while processing few frames). The row of a video holds the mean probabilities over processed frames
+with a face, the number of frames processed, and the strongest non-neutral episode (label,
+onset-offset, peak); ``series_dir`` also writes each video's per-frame series as CSV.
+
+Not yet (issue #4): derived valence/arousal.
 """
 
 from __future__ import annotations
@@ -46,20 +52,34 @@ class FaceRater(Rater):
         At most this many faces (largest first) are classified per image.
     model : {"ferplus", "fer2013"}
         The expression model (see the module docstring).
+    sampling : {"change", "fps", "uniform"}
+        Videos: which frames are processed (:mod:`affectscope.faces.video`).
+    fps : float
+        Frames per second for ``sampling="fps"``.
+    k : int
+        Frames for ``sampling="uniform"``.
+    series_dir : str or None
+        Videos: write each per-frame series to ``<series_dir>/<item_id>.csv``.
     """
 
     kind = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
-    version = "1"
+    version = "2"
     batch_size = 1
+    media = frozenset({"image", "video"})
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
-                 model: str = "ferplus") -> None:
+                 model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,
+                 series_dir: str | None = None) -> None:
         self.whole_face = whole_face
         self.aggregate = aggregate
         self.margin = margin
         self.max_faces = max_faces
         self.model = model
+        self.sampling = sampling
+        self.fps = fps
+        self.k = k
+        self.series_dir = series_dir
 
     def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
         """(labels, taxonomy, input size, predict function)."""
@@ -72,6 +92,10 @@ class FaceRater(Rater):
         return x.FER2013_LABELS, "fer2013", x.INPUT_SIZE, x.predict_proba
 
     def _check(self) -> None:
+        from affectscope.faces.video import STRATEGIES
+
+        if self.sampling not in STRATEGIES:
+            raise ValueError(f"sampling must be one of {', '.join(STRATEGIES)}, got {self.sampling!r}")
         if self.whole_face not in ("auto", "always", "never"):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
@@ -86,13 +110,46 @@ class FaceRater(Rater):
         specs = [ColumnSpec(name="n_faces", kind="count", scale=COUNT, description="faces found (pre-cropped images count as 1)")]
         specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy,
                              description=f"{self.model} model probability, {how}; NaN when no face") for c in labels]
-        specs.append(ColumnSpec(name="faces", kind="text", description="per face: box [x, y, w, h] in image pixels, top expression, probability (JSON)"))
+        specs.append(ColumnSpec(name="faces", kind="text", description="per face: box [x, y, w, h] in image pixels, top expression, probability (JSON); "
+                                                                       "videos: per processed frame, time, top expression, probability"))
+        specs.append(ColumnSpec(name="n_frames", kind="count", scale=COUNT, description="frames processed (1 for an image)"))
+        specs.append(ColumnSpec(name="episode", kind="text", description="videos: strongest non-neutral episode, label onset-offset (peak); empty if none"))
         return specs
 
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
         if stimulus.path is None:
             raise ValueError("stimulus has no file path")
-        return self.rate_array(load_image(stimulus.path, max_side=1280))
+        if stimulus.kind == "video":
+            return self.rate_video(stimulus)
+        out = self.rate_array(load_image(stimulus.path, max_side=1280))
+        out.update({"n_frames": 1.0, "episode": ""})
+        return out
+
+    def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:
+        """Mean expression over the sampled frames, frames processed, strongest episode."""
+        from affectscope.faces.video import SamplingSpec, aggregate, frame_series
+
+        self._check()
+        labels = list(self._model()[0])
+        spec = SamplingSpec(strategy=self.sampling, k=int(self.k), fps=float(self.fps))
+        series, _ = frame_series(stimulus.path, self, spec)  # type: ignore[arg-type]
+        if self.series_dir:
+            from pathlib import Path
+
+            out_dir = Path(self.series_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            series.to_csv(out_dir / (stimulus.item_id.replace("/", "__") + ".csv"), index=False)
+        out = aggregate(series, labels)
+        out["n_faces"] = float(series["n_faces"].max()) if len(series) else 0.0
+        tops = []
+        for _, row in series.iterrows():
+            p = row[labels].to_numpy(float)
+            if not np.isnan(p).all():
+                j = int(np.nanargmax(p))
+                tops.append({"t": float(row["time"]), "top": labels[j], "p": round(float(p[j]), 3)})
+        out["faces"] = json.dumps(tops)
+        out["n_frames"] = float(len(series))
+        return out
 
     def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
         """Rate one RGB frame (``(H, W, 3)`` uint8), e.g. a decoded video frame."""
