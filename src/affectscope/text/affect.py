@@ -1,0 +1,95 @@
+"""Valence, arousal and dominance (1-9, Warriner scale) for any word or phrase.
+
+Normed lemmas are looked up exactly (case first, then lower case): the human mean is the best
+answer there is. Anything else goes through the shipped model — the packaged MiniLM with LoRA
+adapters and a linear head fine-tuned on the Warriner norms (``affectscope/text/weights``,
+trained by ``scripts/train_text_affect.py``; its held-out r is in ``affect_meta.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TARGETS = ("valence", "arousal", "dominance")
+
+
+def default_weights() -> Path:
+    return Path(str(resources.files("affectscope.text") / "weights"))
+
+
+class TextAffect:
+    """Word/phrase affect: exact norms where they exist, the fine-tuned model elsewhere.
+
+    Parameters
+    ----------
+    norms : DataFrame or None
+        ``word`` + ``valence``/``arousal``/``dominance`` (default: the Warriner norms, see
+        :func:`affectscope.text.norms.load_warriner`); ``False`` disables look-up.
+    weights : str or None
+        Folder of a model saved by :class:`~affectscope.text.finetune.AffectRegressor` (default:
+        the shipped one).
+    model : object or None
+        Anything with ``predict(texts) -> (n, 3)``; overrides ``weights`` (tests, custom models).
+    """
+
+    def __init__(self, norms: pd.DataFrame | None | bool = None, weights: str | None = None, model: Any = None) -> None:
+        self.norms = norms
+        self.weights = weights
+        self.model = model
+
+    @cached_property
+    def _lookup(self) -> dict[str, np.ndarray]:
+        if self.norms is False:
+            return {}
+        if self.norms is None or self.norms is True:
+            from affectscope.text.norms import load_warriner
+
+            table = load_warriner()
+        else:
+            table = self.norms
+        vals = table[list(TARGETS)].to_numpy(float)
+        exact = {str(w): v for w, v in zip(table["word"], vals)}
+        lower: dict[str, np.ndarray] = {}
+        for w, v in exact.items():
+            lower.setdefault(w.lower(), v)
+        return {**{f"\0{k}": v for k, v in lower.items()}, **exact}
+
+    @cached_property
+    def _model(self) -> Any:
+        if self.model is not None:
+            return self.model
+        from affectscope.text.finetune import AffectRegressor
+
+        return AffectRegressor.load(self.weights or default_weights())
+
+    def lookup(self, text: str) -> np.ndarray | None:
+        """The human norms of ``text`` if it is a normed lemma, else ``None``."""
+        t = text.strip()
+        hit = self._lookup.get(t)
+        return hit if hit is not None else self._lookup.get("\0" + t.lower())
+
+    def score(self, texts: Sequence[str]) -> pd.DataFrame:
+        """``valence``, ``arousal``, ``dominance`` (1-9) and ``source`` ("norm" or "model") per text."""
+        texts = [str(t) for t in texts]
+        out = np.full((len(texts), 3), np.nan)
+        source = ["model"] * len(texts)
+        todo = []
+        for i, t in enumerate(texts):
+            hit = self.lookup(t)
+            if hit is not None:
+                out[i], source[i] = hit, "norm"
+            else:
+                todo.append(i)
+        if todo:
+            pred = np.asarray(self._model.predict([texts[i] for i in todo]), float)
+            out[todo] = np.clip(pred, 1.0, 9.0)
+        frame = pd.DataFrame(out, columns=list(TARGETS), index=pd.Index(texts, name="text"))
+        frame["source"] = source
+        return frame

