@@ -98,3 +98,42 @@ def test_lora_fine_tuning_round_trip(tmp_path: Path) -> None:
     assert (folder / "adapter_model.safetensors").stat().st_size < 1_000_000
     again = AffectRegressor.load(folder)
     assert np.allclose(again.predict(["happiness", "murder"]), before, atol=0.05)  # head stored as float16
+
+
+# ---- explanations -------------------------------------------------------------------------------------
+def test_explanations_name_only_evidence_in_the_row() -> None:
+    from affectscope.explain import explain_row, grounding_problems
+
+    row = {"valence": 2.61, "arousal": 6.8, "anger": 0.1, "disgust": 0.2, "fear": 0.41, "joy": 0.05, "sadness": 0.1,
+           "surprise": 0.1, "neutral": 0.04, "concepts": "tarantula 0.62; barn spider 0.20; tick 0.05"}
+    norms = {"tarantula": 3.1, "spider": 3.3}
+    text = explain_row(row, word_norm=lambda w: (w, norms[w]) if w in norms else
+                       ((w.split()[-1], norms[w.split()[-1]]) if w.split()[-1] in norms else None))
+    assert text.startswith("Likely negative (valence 2.6/9) and arousing (arousal 6.8/9)")
+    assert "strongest predicted emotion is fear (0.41)" in text
+    assert "'tarantula' (0.62; word valence 3.1/9)" in text and "valence of the word spider 3.3/9" in text
+    assert "tick" not in text  # only the top two concepts
+    assert grounding_problems(text, row) == []
+    # the check catches what is not in the row
+    assert grounding_problems(text.replace("tarantula", "snake"), row)
+    face = {"n_faces": 1.0, "neutral": 0.1, "happiness": 0.8, "surprise": 0.1, "sadness": 0, "anger": 0, "disgust": 0,
+            "fear": 0, "contempt": 0, "episode": ""}
+    assert explain_row(face) == "A face shows happiness (0.80)."
+    assert explain_row({"n_faces": 0.0}) == "No face was found."
+    assert "dark" in explain_row({"valence": 3.0, "brightness": 0.1, "saturation": 0.5})
+
+
+def test_image_rater_explanations_are_grounded_in_its_output(tmp_path: Path) -> None:
+    from conftest import make_good_images
+
+    from affectscope.explain import grounding_problems
+    from affectscope.raters.registry import make_rater
+    from affectscope.stimuli import StimulusSet
+
+    rater = make_rater("image")
+    assert "explanation" in [c.name for c in rater.outputs()]
+    for res in rater.rate_batch(list(StimulusSet.from_list(make_good_images(tmp_path)))):
+        assert res["explanation"].startswith("Likely")
+        assert grounding_problems(res["explanation"], res) == []
+        for name, _ in __import__("affectscope.explain", fromlist=["parse_concepts"]).parse_concepts(res["concepts"])[:2]:
+            assert f"'{name}'" in res["explanation"]

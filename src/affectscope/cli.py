@@ -165,7 +165,7 @@ def cmd_text(args: argparse.Namespace) -> int:
         from affectscope.text.affect import TextAffect
 
         table = TextAffect().score(args.texts)
-    except (TextNormsError, ImportError, RuntimeError) as exc:
+    except (TextNormsError, ImportError, RuntimeError, OSError) as exc:
         raise UsageError(str(exc)) from None
     print(table.round(2).to_string())
     return EXIT_OK

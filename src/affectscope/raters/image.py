@@ -60,17 +60,29 @@ class ImageRater(Rater):
         How many top ImageNet concepts to list per image (evidence for explanations); 0 = none.
     threads : int or None
         Torch threads (None: torch's default, all cores).
+    explain : bool, default True
+        Add an ``explanation`` column: a templated sentence built only from this item's own
+        output (valence, arousal, top emotion, the concepts seen with their word norms when the
+        Warriner norms are in the cache; :mod:`affectscope.explain`).
     """
 
     kind = "model"
     summary = "default: EfficientNet-Lite (ImageNet) features + heads trained on OASIS/Emotion6 human norms (EmoNet-style)"
-    version = "1"
+    version = "2"
     batch_size = 16
 
-    def __init__(self, *, heads: Sequence[str] | str = "default", concepts: int = N_CONCEPTS, threads: int | None = None) -> None:
+    def __init__(self, *, heads: Sequence[str] | str = "default", concepts: int = N_CONCEPTS, threads: int | None = None,
+                 explain: bool = True) -> None:
         self.heads = heads
         self.concepts = concepts
         self.threads = threads
+        self.explain = explain
+
+    @cached_property
+    def _word_norm(self) -> Any:
+        from affectscope.explain import warriner_norm
+
+        return warriner_norm()
 
     # ---- heads and backbone ---------------------------------------------------------------
     def _head_paths(self) -> list[str]:
@@ -116,6 +128,9 @@ class ImageRater(Rater):
         if self.concepts:
             specs.append(ColumnSpec(name="concepts", kind="text",
                                     description=f"top {self.concepts} ImageNet concepts with probabilities (what the network sees)"))
+        if self.explain:
+            specs.append(ColumnSpec(name="explanation", kind="text",
+                                    description="templated from this item's own output: valence, arousal, top emotion, concepts with word norms"))
         return specs
 
     # ---- rating ---------------------------------------------------------------------------
@@ -152,6 +167,10 @@ class ImageRater(Rater):
                     out.update({o: float(p[row, j]) for j, o in enumerate(h.outputs)})
                 if concepts is not None:
                     out["concepts"] = concepts[row]
+                if self.explain:
+                    from affectscope.explain import explain_row
+
+                    out["explanation"] = explain_row(out, word_norm=self._word_norm)
                 results[i] = out
         return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
 
