@@ -44,6 +44,7 @@ def _rate(folder: Path, **params: object) -> dict[str, dict]:
 def test_detects_the_smiling_astronaut_and_reads_the_smile(folder: Path) -> None:
     res = _rate(folder)["astronaut.png"]
     assert res["n_faces"] == 1 and res["happy"] > 0.9
+    assert res["valence"] > 7.5  # derived from the expression words: a smile is pleasant
     (face,) = json.loads(res["faces"])
     x, y, w, h = face["box"]
     cx, cy = x + w / 2, y + h / 2
@@ -88,3 +89,12 @@ def test_default_ferplus_model_gives_the_eight_ferplus_columns(folder: Path) -> 
     assert res["astronaut.png"]["happiness"] > 0.8 and res["crop48.png"]["happiness"] > 0.8
     with pytest.raises(ValueError, match="'ferplus' or 'fer2013'"):
         FaceRater(model="vgg").outputs()
+
+
+def test_derived_valence_arousal_follow_the_documented_word_norms() -> None:
+    from affectscope.raters.face import LABEL_VA, derived_va
+
+    assert derived_va({"sadness": 1.0, "happiness": 0.0}) == LABEL_VA["sadness"]
+    v, a = derived_va({"happiness": 0.5, "sadness": 0.5, "neutral": float("nan")})
+    assert v == pytest.approx((8.48 + 2.40) / 2) and a == pytest.approx((6.50 + 2.81) / 2)
+    assert all(x != x for x in derived_va({}))  # no probabilities: NaN, not a guess

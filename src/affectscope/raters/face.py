@@ -13,7 +13,8 @@ while processing few frames). The row of a video holds the mean probabilities ov
 with a face, the number of frames processed, and the strongest non-neutral episode (label,
 onset-offset, peak); ``series_dir`` also writes each video's per-frame series as CSV.
 
-Not yet (issue #4): derived valence/arousal.
+``valence`` and ``arousal`` (1-9) are derived, documentedly: the probability-weighted Warriner et
+al. (2013) norms of the expression words (:data:`LABEL_VA`), not a model of dimensional face labels.
 """
 
 from __future__ import annotations
@@ -29,9 +30,32 @@ from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec
 from affectscope.stimuli import Stimulus
-from affectscope.taxonomy import PROBABILITY, Scale
+from affectscope.taxonomy import PROBABILITY, SAM_AROUSAL, SAM_VALENCE, Scale
 
 WHOLE_FACE_MAX_SIDE = 128
+
+#: Valence and arousal (1-9) of each expression label *as a word*: the means of Warriner, Kuperman &
+#: Brysbaert (2013, Behav Res Methods 45:1191) for these exact words. The face rater's ``valence``
+#: and ``arousal`` are the probability-weighted means of these (a documented derivation, not a
+#: model trained on dimensional face labels).
+LABEL_VA: dict[str, tuple[float, float]] = {
+    # FER+ labels
+    "neutral": (5.50, 3.45), "happiness": (8.48, 6.50), "surprise": (7.44, 6.57), "sadness": (2.40, 2.81),
+    "anger": (2.50, 5.93), "disgust": (3.32, 5.00), "fear": (2.93, 6.14), "contempt": (3.22, 4.61),
+    # FER2013 labels (fer's spelling)
+    "angry": (2.53, 6.20), "happy": (8.47, 6.05), "sad": (2.10, 3.49),
+}
+
+
+def derived_va(probs: dict[str, float]) -> tuple[float, float]:
+    """Probability-weighted word valence and arousal of the expression labels (see :data:`LABEL_VA`)."""
+    num_v = num_a = tot = 0.0
+    for k, p in probs.items():
+        if k in LABEL_VA and p == p:  # skip NaN
+            num_v += p * LABEL_VA[k][0]
+            num_a += p * LABEL_VA[k][1]
+            tot += p
+    return (num_v / tot, num_a / tot) if tot > 0 else (float("nan"), float("nan"))
 COUNT = Scale(dimension="count", low=0, high=None, name="count")
 
 
@@ -112,6 +136,10 @@ class FaceRater(Rater):
                              description=f"{self.model} model probability, {how}; NaN when no face") for c in labels]
         specs.append(ColumnSpec(name="faces", kind="text", description="per face: box [x, y, w, h] in image pixels, top expression, probability (JSON); "
                                                                        "videos: per processed frame, time, top expression, probability"))
+        specs.append(ColumnSpec(name="valence", scale=SAM_VALENCE,
+                                description="derived: probability-weighted Warriner (2013) valence of the expression words; NaN when no face"))
+        specs.append(ColumnSpec(name="arousal", scale=SAM_AROUSAL,
+                                description="derived: probability-weighted Warriner (2013) arousal of the expression words; NaN when no face"))
         specs.append(ColumnSpec(name="n_frames", kind="count", scale=COUNT, description="frames processed (1 for an image)"))
         specs.append(ColumnSpec(name="episode", kind="text", description="videos: strongest non-neutral episode, label onset-offset (peak); empty if none"))
         return specs
@@ -140,6 +168,7 @@ class FaceRater(Rater):
             out_dir.mkdir(parents=True, exist_ok=True)
             series.to_csv(out_dir / (stimulus.item_id.replace("/", "__") + ".csv"), index=False)
         out = aggregate(series, labels)
+        out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
         out["n_faces"] = float(series["n_faces"].max()) if len(series) else 0.0
         tops = []
         for _, row in series.iterrows():
@@ -164,6 +193,7 @@ class FaceRater(Rater):
         out: dict[str, Any] = {"n_faces": float(len(boxes))}
         if not boxes:
             out.update({c: float("nan") for c in labels})
+            out["valence"] = out["arousal"] = float("nan")
             out["faces"] = "[]"
             return out
         crops = []
@@ -176,6 +206,7 @@ class FaceRater(Rater):
         p = predict_proba(np.stack(crops))
         agg = p[0] if self.aggregate == "largest" else p.mean(axis=0)
         out.update({c: float(agg[j]) for j, c in enumerate(labels)})
+        out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
         out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": labels[int(q.argmax())], "p": round(float(q.max()), 3)}
                                    for b, q in zip(boxes, p, strict=True)])
         return out
