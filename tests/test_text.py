@@ -137,3 +137,26 @@ def test_image_rater_explanations_are_grounded_in_its_output(tmp_path: Path) -> 
         assert grounding_problems(res["explanation"], res) == []
         for name, _ in __import__("affectscope.explain", fromlist=["parse_concepts"]).parse_concepts(res["concepts"])[:2]:
             assert f"'{name}'" in res["explanation"]
+
+
+def test_explanation_evaluation_measures_alignment_diversity_and_grounding() -> None:
+    from affectscope.explain import evaluate_explanations
+
+    class WordAffect:
+        def score(self, texts):
+            assert not any("/9" in t for t in texts), "numbers must be stripped before scoring"
+            v = [8.0 if "joy" in t else 2.0 if "grief" in t else 5.0 for t in texts]
+            return pd.DataFrame({"valence": v})
+
+    ex = ["Likely positive (valence 7.5/9): joy everywhere.", "Likely negative (valence 2.0/9): grief.",
+          "Likely neutral (valence 5.1/9): a chair.", "Likely positive (valence 6.9/9): joy and light."]
+    rated = [7.5, 2.0, 5.1, 6.9]
+    rows = [{"concepts": ""}] * 3 + [{"concepts": "lamp 0.5"}]
+    rep = evaluate_explanations(ex, rated, human_valence=[7.0, 1.5, 5.5, 6.0], rows=rows, text_affect=WordAffect())
+    assert rep.alignment_rated > 0.9 and rep.alignment_human > 0.9
+    assert rep.grounded == 1.0 and 0 < rep.distinct_1 <= 1 and rep.mean_words > 3
+    assert "emotion alignment" in rep.summary() and rep.to_dict()["n"] == 4
+    bad = evaluate_explanations(ex[:3] + ["It shows a 'snake' (0.9)."], rated, rows=rows, text_affect=WordAffect())
+    assert bad.grounded == 0.75
+    with pytest.raises(ValueError, match="4 explanations but 3"):
+        evaluate_explanations(ex, rated[:3], text_affect=WordAffect())

@@ -160,3 +160,84 @@ def grounding_problems(explanation: str, row: Mapping[str, Any]) -> list[str]:
             if re.search(rf"\b(?:emotion is|shows) {e}\b", explanation) and _num(row, e) is None:
                 problems.append(f"names the emotion {e!r}, which the rater did not output")
     return problems
+
+
+# ---- evaluating explanations (ArtEmis / Affection style) -------------------------------------------
+class ExplanationReport:
+    """How explanations relate to the ratings they explain and to humans.
+
+    Attributes
+    ----------
+    n : int
+    alignment_rated : float
+        Pearson r between the text-affect valence of each explanation and the rated valence.
+    alignment_human : float or None
+        The same against human valence, when given.
+    mean_words, distinct_1, distinct_2 : float
+        Length and diversity (distinct unigrams / bigrams over all explanations, Li et al. 2016).
+    grounded : float
+        Share of explanations with no grounding problem (when the rows are given).
+    """
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def summary(self) -> str:
+        d = self.__dict__
+        lines = [f"{d['n']} explanations: {d['mean_words']:.1f} words on average, distinct-1 {d['distinct_1']:.3f}, "
+                 f"distinct-2 {d['distinct_2']:.3f}",
+                 f"emotion alignment (text-affect valence of the explanation vs the rating): r = {d['alignment_rated']:.3f}"]
+        if d.get("alignment_human") is not None:
+            lines.append(f"vs human valence: r = {d['alignment_human']:.3f}")
+        if d.get("grounded") is not None:
+            lines.append(f"grounded (names only evidence in the row): {d['grounded']:.1%}")
+        return "\n".join(lines)
+
+
+def _strip_numbers(text: str) -> str:
+    """The explanation without its printed numbers, so alignment measures the words, not '2.6/9'."""
+    return re.sub(r"\([^)]*\)", "", text)
+
+
+def evaluate_explanations(
+    explanations: list[str], rated_valence: list[float], *, human_valence: list[float] | None = None,
+    rows: list[Mapping[str, Any]] | None = None, text_affect: Any = None,
+) -> ExplanationReport:
+    """Emotion alignment, length/diversity and grounding of a set of explanations.
+
+    ``text_affect`` is anything with ``score(texts) -> DataFrame`` with a ``valence`` column
+    (default :class:`affectscope.text.affect.TextAffect`). Numbers in parentheses are removed
+    before scoring, so a templated "valence 2.6/9" cannot align by itself.
+    """
+    import numpy as np
+
+    if len(explanations) != len(rated_valence):
+        raise ValueError(f"{len(explanations)} explanations but {len(rated_valence)} ratings")
+    if len(explanations) < 3:
+        raise ValueError("need at least 3 explanations to correlate")
+    if text_affect is None:
+        from affectscope.text.affect import TextAffect
+
+        text_affect = TextAffect()
+    tv = np.asarray(text_affect.score([_strip_numbers(e) for e in explanations])["valence"], float)
+
+    def r(a: Any, b: Any) -> float:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        ok = ~(np.isnan(a) | np.isnan(b))
+        return float(np.corrcoef(a[ok], b[ok])[0, 1]) if ok.sum() > 2 else float("nan")
+
+    tokens = [re.findall(r"[a-z']+", e.lower()) for e in explanations]
+    uni = [t for ts in tokens for t in ts]
+    bi = [(a, b) for ts in tokens for a, b in zip(ts, ts[1:])]
+    grounded = None
+    if rows is not None:
+        grounded = float(np.mean([not grounding_problems(e, row) for e, row in zip(explanations, rows, strict=True)]))
+    return ExplanationReport(
+        n=len(explanations), alignment_rated=r(tv, rated_valence),
+        alignment_human=None if human_valence is None else r(tv, human_valence),
+        mean_words=float(np.mean([len(t) for t in tokens])),
+        distinct_1=len(set(uni)) / max(1, len(uni)), distinct_2=len(set(bi)) / max(1, len(bi)), grounded=grounded,
+    )
