@@ -85,3 +85,57 @@ def test_compare_page_renders_its_plots(tmp_path: Path) -> None:
     dom, console, _ = _open(page, tmp_path)
     assert console == [], console
     assert dom.count('class="plot"') == 1 and "pearson r" in dom
+
+
+def test_full_report_renders_every_section(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from conftest import scale_ratings
+
+    from affectscope.compare import compare_items
+    from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
+    from affectscope.report import write_report
+    from affectscope.taxonomy import PROBABILITY
+
+    rng = np.random.default_rng(1)
+    ids = [f"clip{k}.mp4" for k in range(12)]
+    h = rng.uniform(1, 9, 12)
+    humans = scale_ratings(ids, h, name="humans")
+    labels = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+    frame = pd.DataFrame({"item_id": ids, "valence": np.clip(h + rng.normal(0, 1, 12), 1, 9),
+                          **{c: 1 / 8 for c in labels}, "episode": ["surprise 0.50-0.75 s (peak 0.90 at 0.60 s)"] + [""] * 11})
+    specs = [ColumnSpec(name="valence", scale=humans.columns["valence"].scale)]
+    specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy="ferplus8") for c in labels]
+    specs.append(ColumnSpec(name="episode", kind="text"))
+    rated = Ratings(frame, specs, RaterInfo(name="face"))
+    series_dir = tmp_path / "series"
+    series_dir.mkdir()
+    t = np.arange(8) / 4
+    pd.DataFrame({"frame": np.arange(8) * 7, "time": t, **{c: np.where(c == "surprise", np.sin(t), 0.1) for c in labels}}
+                 ).to_csv(series_dir / "clip0.mp4.csv", index=False)
+    page = write_report(rated, tmp_path / "full.html", comparisons={"items": compare_items(rated, humans, n_boot=50)},
+                        series_dir=series_dir)
+    html_text = page.read_text()
+    assert not re.search(r"(src|href)=\"https?://", html_text)
+    for heading in ("Distributions", "Compared with humans", "Videos: expressions over time", "Items"):
+        assert f"<h2>{heading}</h2>" in html_text
+    dom, console, shot = _open(page, tmp_path)
+    assert console == [], console
+    assert dom.count('class="plot"') == 3  # valence distribution, valence scatter, clip0's time series
+    assert 'id="filter"' in dom and len(re.findall(r"<tr[ >]", dom)) == 12 + 1
+    assert "surprise 0.50-0.75 s" in dom and shot.stat().st_size > 20_000
+
+
+def test_report_command(tmp_path: Path) -> None:
+    import numpy as np
+    from conftest import scale_ratings
+
+    ids = [f"i{k}" for k in range(20)]
+    rng = np.random.default_rng(2)
+    h = rng.uniform(1, 9, 20)
+    scale_ratings(ids, np.clip(h + rng.normal(0, 1, 20), 1, 9), name="m").save(tmp_path / "r.csv")
+    scale_ratings(ids, h, name="humans").save(tmp_path / "h.csv")
+    assert main(["report", str(tmp_path / "r.csv"), "--human", str(tmp_path / "h.csv"), "-o", str(tmp_path / "rep.html")]) == 0
+    text = (tmp_path / "rep.html").read_text()
+    assert "<h2>Compared with humans</h2>" in text and text.count('class="plot"') == 2
+    assert main(["report", str(tmp_path / "nope.csv")]) == 2

@@ -57,7 +57,6 @@ def _print_errors(ratings: Any, limit: int = 10) -> None:
 def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path, store: str | None,
                 fresh: bool, retry_errors: bool, report: Path | None, quiet: bool, title: str) -> int:
     from affectscope.raters.registry import UnknownRaterError, make_rater
-    from affectscope.report import write_ratings_page
     from affectscope.run import rate
     from affectscope.store import StoreMismatchError
 
@@ -86,7 +85,9 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
         print(summary())
     print(f"ratings: {out.resolve()}")
     if report is not None:
-        page = write_ratings_page(result.ratings, report, title=title)
+        from affectscope.report import write_report
+
+        page = write_report(result.ratings, report, title=title, series_dir=params.get("series_dir"))
         print(f"report: {page.resolve()}")
     _print_errors(result.ratings)
     return EXIT_PARTIAL if result.n_failed else EXIT_OK
@@ -261,6 +262,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from affectscope.compare import CompareError, compare_categories, compare_items
+    from affectscope.norms import NormsError
+    from affectscope.ratings import RatingsError
+    from affectscope.report import write_report
+    from affectscope.taxonomy import ScaleError
+
+    comparisons: dict[str, Any] = {}
+    try:
+        ratings = _load_table(args.ratings_file, args.data_root)
+        if args.human:
+            humans = _load_table(args.human, args.data_root)
+            for conv in args.to_scale:
+                col, sep, scale = conv.partition("=")
+                if not sep:
+                    raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
+                humans = humans.convert(col, scale)
+            on_missing = "drop" if args.drop_missing else "raise"
+            ok = ratings.ok()
+            if ok.columns_of("scale") and humans.columns_of("scale"):
+                comparisons["items"] = compare_items(ok, humans, key=args.key, on_missing=on_missing)
+            if ok.columns_of("category") and humans.columns_of("category"):
+                comparisons["categories"] = compare_categories(ok, humans, key=args.key, on_missing=on_missing)
+            if not comparisons:
+                raise UsageError("nothing comparable: the tables share no scale or category columns")
+            for res in comparisons.values():
+                print(res.summary())
+                print()
+    except (CompareError, RatingsError, ScaleError, NormsError, KeyError) as exc:
+        raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
+    page = write_report(ratings, args.out, comparisons=comparisons or None, series_dir=args.series,
+                        title=args.title or f"affectscope report: {Path(args.ratings_file).name}")
+    print(f"report: {page.resolve()}")
+    return EXIT_OK
+
+
 DEFAULT_BLOCKS = "stage5,stage6,stage7,head"
 
 
@@ -399,6 +436,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rater", default=DEFAULT_RATER, help=f"rater (default: {DEFAULT_RATER})")
     d.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
+
+    rp = sub.add_parser("report", help="one self-contained HTML report of a ratings table: distributions, comparison with humans, "
+                                       "video time series, the item grid")
+    rp.add_argument("ratings_file", metavar="RATINGS", help="ratings file (.csv with .meta.json, or .parquet)")
+    rp.add_argument("--human", default=None, metavar="HUMAN", help="also compare with these human norms (file or norms:NAME)")
+    rp.add_argument("--to-scale", action="append", default=[], metavar="COLUMN=SCALE", help="convert a human column first (repeatable)")
+    rp.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how item ids are matched")
+    rp.add_argument("--drop-missing", action="store_true", help="compare shared items only")
+    rp.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME")
+    rp.add_argument("--series", default=None, metavar="DIR", help="per-video series written by the face rater (-p series_dir=DIR)")
+    rp.add_argument("--title", default=None)
+    rp.add_argument("--out", "-o", default="report.html", help="the HTML file (default: report.html)")
+    rp.set_defaults(func=cmd_report)
 
     pr = sub.add_parser("protocols", help="list the shipped LLM rating protocols")
     pr.add_argument("--json", action="store_true", help="the full protocols as JSON")

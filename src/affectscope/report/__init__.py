@@ -1,7 +1,11 @@
 """HTML output and plots (matplotlib is imported only when a plot is drawn)."""
 
 from affectscope.report.compare_page import write_compare_report
+from affectscope.report.full import write_report
 from affectscope.report.page import write_ratings_page
-from affectscope.report.plots import ConfusionDisplay, PlanDisplay, RDMDisplay, ScatterDisplay
+from affectscope.report.plots import (
+    ConfusionDisplay, DistributionDisplay, PlanDisplay, RDMDisplay, ScatterDisplay, TimeSeriesDisplay,
+)
 
-__all__ = ["ConfusionDisplay", "PlanDisplay", "RDMDisplay", "ScatterDisplay", "write_compare_report", "write_ratings_page"]
+__all__ = ["ConfusionDisplay", "DistributionDisplay", "PlanDisplay", "RDMDisplay", "ScatterDisplay", "TimeSeriesDisplay",
+           "write_compare_report", "write_ratings_page", "write_report"]

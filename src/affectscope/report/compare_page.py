@@ -23,10 +23,9 @@ def _img(display: Any, alt: str) -> str:
     return f'<img class="plot" alt="{html.escape(alt)}" src="{uri}">'
 
 
-def write_compare_report(results: Mapping[str, Any], out: str | Path, title: str = "affectscope comparison") -> Path:
-    """Write the page for ``{"items": ItemComparison, "categories": ..., "structure": ...}``
-    (any subset) and return its path."""
-    parts = [f"<h1>{html.escape(title)}</h1>"]
+def compare_sections(results: Mapping[str, Any]) -> list[str]:
+    """HTML sections (summary table + plots) for ``{"items": ..., "categories": ..., "structure": ...}``."""
+    parts: list[str] = []
     if "items" in results:
         r = results["items"]
         plots = [_img(ScatterDisplay.from_comparison(r, s).plot(), f"scatter {s}") for s in r.values]
@@ -41,6 +40,13 @@ def write_compare_report(results: Mapping[str, Any], out: str | Path, title: str
         if r.gw is not None:
             plots.append(_img(PlanDisplay.from_comparison(r).plot(), "GW plan"))
         parts += ["<h2>Structure</h2>", f"<pre>{html.escape(r.summary())}</pre>", f'<div class="plots">{"".join(plots)}</div>']
+    return parts
+
+
+def write_compare_report(results: Mapping[str, Any], out: str | Path, title: str = "affectscope comparison") -> Path:
+    """Write the page for ``{"items": ItemComparison, "categories": ..., "structure": ...}``
+    (any subset) and return its path."""
+    parts = [f"<h1>{html.escape(title)}</h1>", *compare_sections(results)]
     doc = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
     out = Path(out)

@@ -20,11 +20,14 @@ h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;font-size:.9rem}
 table{border-collapse:collapse;font-size:.85rem;margin-top:1rem}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3rem .5rem;text-align:right;vertical-align:middle}
 th{cursor:pointer;background:#f6f6f6;position:sticky;top:0} th.l,td.l{text-align:left}
-td.err{color:#a00;text-align:left;max-width:28rem} td.txt{max-width:16rem;font-size:.85em} img{display:block;max-height:96px;max-width:128px}
+td.err{color:#a00;text-align:left;max-width:28rem} td.txt{max-width:16rem;font-size:.85em} td img{display:block;max-height:96px;max-width:128px}
+.plots{display:flex;flex-wrap:wrap;gap:.8rem} .plots img{max-width:100%;border:1px solid #eee}
 .bar{height:6px;background:#ddd;border-radius:3px;margin-top:2px} .bar>i{display:block;height:6px;background:#4a7bd0;border-radius:3px}
 """
 
 _JS = """
+var f=document.getElementById('filter');if(f){f.addEventListener('input',function(){var q=f.value.toLowerCase();
+ document.querySelectorAll('#ratings tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none'})})}
 document.querySelectorAll('th').forEach(function(th,col){th.addEventListener('click',function(){
  var tb=th.closest('table').tBodies[0],rows=Array.from(tb.rows),asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';
  rows.sort(function(a,b){var x=a.cells[col].dataset.v||a.cells[col].textContent,y=b.cells[col].dataset.v||b.cells[col].textContent;
@@ -47,7 +50,8 @@ def _cell(value: object, low: float | None, high: float | None) -> str:
     return f'<td data-v="{v:.6g}">{v:.3g}{bar}</td>'
 
 
-def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: str = "affectscope ratings", thumbnails: bool = True) -> Path:
+def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: str = "affectscope ratings", thumbnails: bool = True,
+                       sections: str = "") -> Path:
     """Write one HTML file showing every item with its thumbnail, ratings and errors.
 
     Parameters
@@ -58,6 +62,8 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     title : str
     thumbnails : bool, default True
         Embed a small JPEG of each image (items whose file cannot be read show none).
+    sections : str
+        Extra HTML placed above the table (plots and comparisons from :func:`affectscope.report.write_report`).
 
     Returns
     -------
@@ -108,10 +114,12 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
 <div class="meta">rater <b>{html.escape(rater.name)}</b> (v{html.escape(rater.version)}, {html.escape(rater.kind)}) &middot;
 {len(ratings)} items, {n_err} failed &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}</div>
 {warn}
+{sections}
+<p><input id="filter" type="search" placeholder="filter rows (any text: id, concept, emotion, error)" size="50"></p>
 <table id="ratings"><thead><tr>{"".join(head)}</tr></thead><tbody>
 {chr(10).join(rows)}
 </tbody></table>
-<p class="meta">Click a column header to sort. Made by affectscope.</p>
+<p class="meta">Click a column header to sort; type in the box to filter. Made by affectscope.</p>
 <script>{_JS}</script>
 </body></html>
 """

@@ -165,3 +165,66 @@ class PlanDisplay:
         ax.figure.colorbar(im, ax=ax, fraction=0.046)
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+@dataclass
+class DistributionDisplay:
+    """Histogram of one rating column over items, on its scale's range."""
+
+    values: np.ndarray
+    name: str
+    low: float | None = None
+    high: float | None = None
+    rater_name: str = "rater"
+
+    @classmethod
+    def from_ratings(cls, ratings: Any, column: str) -> "DistributionDisplay":
+        spec = ratings.columns.get(column)
+        if spec is None:
+            raise KeyError(f"no column {column!r}; columns: {list(ratings.columns)}")
+        v = ratings.data[column].to_numpy(float)
+        sc = spec.scale
+        return cls(v[~np.isnan(v)], column, sc.low if sc else None, sc.high if sc else None, ratings.rater.name)
+
+    def plot(self, ax: Any = None) -> "DistributionDisplay":
+        plt = _plt()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(3.6, 2.6))
+        rng = (self.low, self.high) if self.low is not None and self.high is not None else None
+        ax.hist(self.values, bins=20, range=rng, color="#4a7bd0", alpha=0.85)
+        mean = float(np.mean(self.values)) if len(self.values) else float("nan")
+        ax.set(xlabel=self.name, ylabel="items", title=f"{self.name}: mean {mean:.2f}, n = {len(self.values)}")
+        ax.title.set_fontsize(9)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+@dataclass
+class TimeSeriesDisplay:
+    """Per-frame expression probabilities of one video over time (a face rater series)."""
+
+    time: np.ndarray
+    probs: dict[str, np.ndarray]
+    title: str = ""
+    episode: str = ""
+
+    @classmethod
+    def from_series(cls, series: Any, labels: list[str], title: str = "", episode: str = "") -> "TimeSeriesDisplay":
+        missing = [c for c in ["time", *labels] if c not in series.columns]
+        if missing:
+            raise KeyError(f"the series lacks columns {missing}")
+        return cls(series["time"].to_numpy(float), {c: series[c].to_numpy(float) for c in labels}, title, episode)
+
+    def plot(self, ax: Any = None) -> "TimeSeriesDisplay":
+        plt = _plt()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 2.6))
+        for name, p in self.probs.items():
+            if np.nanmax(p, initial=0) >= 0.2:  # legend stays readable: only expressions that show up
+                ax.plot(self.time, p, marker=".", ms=4, lw=1.2, label=name)
+        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=self.title + (f"\n{self.episode}" if self.episode else ""))
+        ax.title.set_fontsize(9)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper right")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
