@@ -13,6 +13,9 @@ from pathlib import Path
 from affectscope.media.image import MediaError, thumbnail_data_uri
 from affectscope.ratings import Ratings
 
+#: Thumbnails are shown at most 128x96 px: a 128 px JPEG is all the page needs.
+THUMB_SIDE = 128
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222}
 h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;font-size:.9rem}
@@ -87,7 +90,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
             path = row.get("path")
             if isinstance(path, str) and path:
                 try:
-                    img = f'<img loading="lazy" alt="{html.escape(str(item_id))}" src="{thumbnail_data_uri(path)}">'
+                    img = f'<img loading="lazy" alt="{html.escape(str(item_id))}" src="{thumbnail_data_uri(path, size=THUMB_SIDE, quality=75)}">'
                 except MediaError:
                     img = ""
             cells.append(f'<td class="l">{img}</td>')
