@@ -82,3 +82,20 @@ def test_cli_compare_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["compare", str(a), str(b), "--n-boot", "20", "--report", str(tmp_path / "c.html")]) == 0
     assert f"report: {(tmp_path / 'c.html').resolve()}" in capsys.readouterr().out
     assert (tmp_path / "c.html").read_text().count("data:image/png;base64,") == 3  # valence, arousal, dominance
+
+
+def test_run_summary_table() -> None:
+    import io
+
+    import numpy as np
+    from conftest import scale_ratings
+
+    from affectscope.report.summary import print_summary, summary_rows
+
+    r = scale_ratings(["a", "b", "c"], [2.0, 4.0, np.nan], arousal=[5.0, 5.0, 6.0])
+    rows = {x["column"]: x for x in summary_rows(r)}
+    assert rows["valence"]["n"] == 2 and rows["valence"]["mean"] == 3.0 and rows["arousal"]["max"] == 6.0
+    buf = io.StringIO()
+    print_summary(r, file=buf)
+    text = buf.getvalue()
+    assert "valence" in text and "1-9" in text and "3 items, 0 failed" in text

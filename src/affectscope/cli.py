@@ -83,6 +83,10 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
     summary = getattr(rater, "run_summary", None)
     if callable(summary):
         print(summary())
+    if not quiet:
+        from affectscope.report.summary import print_summary
+
+        print_summary(result.ratings, file=sys.stdout)
     print(f"ratings: {out.resolve()}")
     if report is not None:
         from affectscope.report import write_report
