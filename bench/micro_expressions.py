@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from affectscope.faces.video import SamplingSpec, frame_series
+from affectscope.media.video import write_video
 from affectscope.norms import NormsError, load_norms
 from affectscope.norms.ferplus import load_ferplus_faces
 from affectscope.raters.face import FaceRater
@@ -46,21 +47,6 @@ STRATEGIES = {
     "dense (every frame)": SamplingSpec("fps", fps=1000),
 }
 LABELS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
-
-
-def write_clip(path: Path, frames: list[np.ndarray], fps: int) -> None:
-    import av
-
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.height, s.width = frames[0].shape[:2]
-        s.pix_fmt = "yuv420p"
-        s.options = {"crf": "16"}
-        for arr in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
 
 
 def frame_of(face: np.ndarray, rng: np.random.Generator, size: int = 96) -> np.ndarray:
@@ -81,7 +67,7 @@ def realtime_factor(rater: FaceRater, face: np.ndarray, tmp: Path, rng: np.rando
         f[120:300, x:x + 180] = big[:, :, None]
         frames.append(f)
     path = tmp / "rt.mp4"
-    write_clip(path, frames, 30)
+    write_video(path, frames, fps=30, crf=16)
     t0 = time.perf_counter()
     series, n_dec = frame_series(path, rater, SamplingSpec("fps", fps=4))
     secs = time.perf_counter() - t0
@@ -134,7 +120,7 @@ def main() -> None:
             b, label = expressive[int(rng.integers(len(expressive)))]
             frames = [frame_of(images[b] if start <= i < start + length else images[a], rng) for i in range(n)]
             path = tmp / f"clip{c:03d}.mp4"
-            write_clip(path, frames, fps)
+            write_video(path, frames, fps=fps, crf=16)
             clips.append((path, start, length, label, n))
         print(f"{len(clips)} clips written; rating ...", flush=True)
         for name, spec in STRATEGIES.items():

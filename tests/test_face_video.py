@@ -9,25 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-av = pytest.importorskip("av")
+pytest.importorskip("av")
 
 from affectscope.faces.video import SamplingSpec, aggregate, frame_series, strongest_episode  # noqa: E402
+from affectscope.media.video import write_video  # noqa: E402
 
 LABELS = ["neutral", "happiness", "surprise"]
-
-
-def write_clip(path: Path, frames: list[np.ndarray], fps: int = 30) -> Path:
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.height, s.width = frames[0].shape[:2]
-        s.pix_fmt = "yuv420p"
-        s.options = {"crf": "12"}
-        for arr in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
 
 
 def burst_clip(path: Path, start: int, length: int, n: int = 90, seed: int = 0) -> Path:
@@ -37,7 +24,7 @@ def burst_clip(path: Path, start: int, length: int, n: int = 90, seed: int = 0) 
     for i in range(n):
         base = 200 if start <= i < start + length else 60
         frames.append(np.clip(base + rng.normal(0, 3, (64, 64, 3)), 0, 255).astype(np.uint8))
-    return write_clip(path, frames)
+    return write_video(path, frames, fps=30, crf=12)
 
 
 class BrightnessRater:

@@ -215,19 +215,12 @@ def test_per_scale_design_sends_one_fresh_request_per_scale(server: LoopbackServ
 
 
 def test_videos_go_as_keyframes_with_context_that_can_be_switched_off(server: LoopbackServer, tmp_path: Path) -> None:
-    av = pytest.importorskip("av")
+    pytest.importorskip("av")
     import numpy as np
 
-    path = tmp_path / "clip.mp4"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(50):
-            arr = np.full((48, 64, 3), 40 if i < 25 else 220, np.uint8)
-            for p in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    from affectscope.media.video import write_video
+
+    path = write_video(tmp_path / "clip.mp4", [np.full((48, 64, 3), 40 if i < 25 else 220, np.uint8) for i in range(50)], fps=25)
     stim = StimulusSet.from_list([path])
     on = one(llm(server, tmp_path, keyframes=3, context=True), stim)
     off = one(llm(server, tmp_path, keyframes=3, context=False), stim)

@@ -91,19 +91,14 @@ def test_grouped_folds_never_split_a_group() -> None:
 
 # ---- videos -----------------------------------------------------------------------------------
 def _video(path: Path, level: int, n: int = 12, fps: int = 12) -> Path:
-    import av
+    from affectscope.media.video import write_video
 
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("mpeg4", rate=fps)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(n):
-            arr = np.full((48, 64, 3), level, np.uint8)
-            arr[:, : (i * 5) % 64] = 255 - level
-            for packet in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                c.mux(packet)
-        for packet in s.encode():
-            c.mux(packet)
-    return path
+    frames = []
+    for i in range(n):
+        arr = np.full((48, 64, 3), level, np.uint8)
+        arr[:, : (i * 5) % 64] = 255 - level
+        frames.append(arr)
+    return write_video(path, frames, fps=fps, codec="mpeg4")
 
 
 def test_video_frames_become_grouped_items(tmp_path: Path) -> None:

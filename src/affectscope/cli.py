@@ -212,6 +212,16 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _convert(table: Any, to_scale: Sequence[str]) -> Any:
+    """Apply ``--to-scale COLUMN=SCALE`` conversions to a Ratings table, in order."""
+    for conv in to_scale:
+        col, sep, scale = conv.partition("=")
+        if not sep:
+            raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
+        table = table.convert(col, scale)
+    return table
+
+
 def _load_table(spec: str, data_root: str | None) -> Any:
     from affectscope.norms import load_norms
     from affectscope.ratings import Ratings
@@ -231,11 +241,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     try:
         rater, humans = _load_table(args.rater_file, args.data_root), _load_table(args.human_file, args.data_root)
-        for conv in args.to_scale:
-            col, sep, scale = conv.partition("=")
-            if not sep:
-                raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
-            humans = humans.convert(col, scale)
+        humans = _convert(humans, args.to_scale)
         # "all" runs items and categories where both tables have such columns; structure (slow) only when asked
         both = {kind: bool(rater.columns_of(kind) and humans.columns_of(kind)) for kind in ("scale", "category")}
         runners = {
@@ -278,11 +284,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         ratings = _load_table(args.ratings_file, args.data_root)
         if args.human:
             humans = _load_table(args.human, args.data_root)
-            for conv in args.to_scale:
-                col, sep, scale = conv.partition("=")
-                if not sep:
-                    raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
-                humans = humans.convert(col, scale)
+            humans = _convert(humans, args.to_scale)
             on_missing = "drop" if args.drop_missing else "raise"
             ok = ratings.ok()
             if ok.columns_of("scale") and humans.columns_of("scale"):
@@ -322,11 +324,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("give --columns (rating scales, e.g. valence,arousal) or --taxonomy (a category distribution), one of them")
     try:
         norms = _load_table(args.norms, args.data_root)
-        for conv in args.to_scale:
-            col, sep, scale = conv.partition("=")
-            if not sep:
-                raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
-            norms = norms.convert(col, scale)
+        norms = _convert(norms, args.to_scale)
         if args.paths:
             found = StimulusSet.from_paths(args.paths)
         elif "path" in norms.data.columns:

@@ -87,3 +87,23 @@ def video_fps(path: str | os.PathLike[str]) -> float:
             raise MediaError(path, "no video stream", "pass a video file")
         rate = c.streams.video[0].average_rate
         return float(rate) if rate else 0.0
+
+
+def write_video(path: str | os.PathLike[str], frames: "list[np.ndarray]", *, fps: int = 25, codec: str = "libx264",
+                crf: int | None = None) -> Path:
+    """Encode RGB frames (``(H, W, 3)`` uint8, even sides) as a video (synthetic clips for tests and benches)."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=fps)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        if crf is not None:
+            s.options = {"crf": str(crf)}
+        for arr in frames:
+            for packet in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path
