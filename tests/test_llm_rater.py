@@ -286,6 +286,8 @@ def test_kill_mid_study_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) 
         table = pd.read_csv(tmp_path / "out.csv")
         assert sorted(table["item_id"]) == sorted(texts) and table["error"].isna().all()
         assert (table["n_answers"] == 2).all()
+        per = pd.read_csv(tmp_path / "out.csv.participants.csv")
+        assert len(per) == 24 and (per["status"] == "answer").all() and per.groupby("item_id").size().eq(2).all()
         # full rerun: zero requests
         before = srv.n_chat_requests
         again = _cli(args, env)
@@ -319,3 +321,17 @@ def test_api_key_never_written_anywhere(tmp_path: Path) -> None:
     assert any(f.suffix == ".sqlite" for f in written) and any(f.suffix == ".html" for f in written)
     for f in written:
         assert key.encode() not in f.read_bytes(), f
+
+
+def test_participant_answers_come_from_the_cache_without_requests(server: LoopbackServer, tmp_path: Path) -> None:
+    server.script = lambda req, n: Reply(refusal="no") if req.get("seed") == 1 else None
+    rater = llm(server, tmp_path, protocol="cowen_keltner_categories", participants=2)
+    stimuli = StimulusSet.from_texts(TEXTS)
+    rater.rate_batch(list(stimuli)[:1])  # only the first item is asked
+    sent = server.n_chat_requests
+    table = llm(server, tmp_path, protocol="cowen_keltner_categories", participants=2).participant_answers(list(stimuli))
+    assert server.n_chat_requests == sent
+    first = table[table["item_id"] == "party"].set_index("participant")
+    assert first.loc[0, "status"] == "answer" and first.loc[1, "status"] == "refusal"
+    assert 1 <= first.loc[0, "valence"] <= 9 and isinstance(first.loc[0, "emotions"], str)
+    assert (table[table["item_id"] == "crash"]["status"] == "missing").all()

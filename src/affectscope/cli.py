@@ -88,6 +88,9 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
 
         print_summary(result.ratings, file=sys.stdout)
     print(f"ratings: {out.resolve()}")
+    details = getattr(rater, "write_details", None)
+    if callable(details):
+        print(f"per-participant answers: {details(stimuli, out).resolve()}")
     if report is not None:
         from affectscope.report import write_report
 

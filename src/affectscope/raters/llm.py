@@ -21,9 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from affectscope._checks import check_option
 from affectscope.raters.base import ItemError, RateResult, Rater
@@ -297,17 +300,9 @@ class LLMRater(Rater):
 
     def _ask(self, s: Stimulus, content: Any, p: int, q: Any) -> Outcome:
         from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer
-        from affectscope.llm.cache import redact_media, request_key
         from affectscope.llm.client import RequestFailure
 
-        messages = self._messages(s, content, q)
-        seed = None if self.seed is None else int(self.seed) + p
-        key = request_key({
-            "base_url": self.base_url.rstrip("/"), "model": self.model, "protocol": self._protocol.name,
-            "protocol_version": self._protocol.version, "messages": redact_media(messages), "structured": self.structured,
-            "temperature": self.temperature, "seed": seed, "max_tokens": self.max_tokens, "logprobs": self.logprobs,
-            "answer_retries": self.answer_retries, "participant": p, "question": q.id,
-        })
+        messages, seed, key = self._request(s, content, p, q)
         cache = self._cache
         if cache is not None:
             hit = cache.get(key)
@@ -349,6 +344,51 @@ class LLMRater(Rater):
             return Outcome("answer", p, q.id, answer, expected, tokens=tokens)
         assert last is not None
         return Outcome("failure", p, q.id, message=f"no valid answer after {self.answer_retries + 1} tries: {last}", kind=last.kind, tokens=tokens)
+
+    def _request(self, s: Stimulus, content: Any, p: int, q: Any) -> tuple[list[dict[str, Any]], int | None, str]:
+        """The messages, seed and cache key of participant ``p``'s request for question ``q``."""
+        from affectscope.llm.cache import redact_media, request_key
+
+        messages = self._messages(s, content, q)
+        seed = None if self.seed is None else int(self.seed) + p
+        key = request_key({
+            "base_url": self.base_url.rstrip("/"), "model": self.model, "protocol": self._protocol.name,
+            "protocol_version": self._protocol.version, "messages": redact_media(messages), "structured": self.structured,
+            "temperature": self.temperature, "seed": seed, "max_tokens": self.max_tokens, "logprobs": self.logprobs,
+            "answer_retries": self.answer_retries, "participant": p, "question": q.id,
+        })
+        return messages, seed, key
+
+    def participant_answers(self, stimuli: Sequence[Stimulus]) -> pd.DataFrame:
+        """Every participant's answer to every question, from the response cache (no requests):
+        ``item_id``, ``participant``, ``question``, ``status`` (answer, refusal or missing) and one
+        column per answer key (lists of categories joined with "; "). Per-rater data for noise
+        ceilings and spread analyses."""
+        import pandas as pd
+
+        self._check()
+        rows: list[dict[str, Any]] = []
+        cache = self._cache
+        for s in stimuli:
+            try:
+                content = self._content(s)
+            except Exception:  # noqa: BLE001 - unreadable items have no answers
+                continue
+            for p in range(self.participants):
+                for q in self._questions:
+                    hit = cache.get(self._request(s, content, p, q)[2]) if cache is not None else None
+                    row: dict[str, Any] = {"item_id": s.item_id, "participant": p, "question": q.id,
+                                           "status": hit["status"] if hit else "missing"}
+                    for k, v in ((hit or {}).get("answer") or {}).items():
+                        row[k] = "; ".join(v) if isinstance(v, list) else v
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
+    def write_details(self, stimuli: Sequence[Stimulus], out: Path) -> Path:
+        """Write :meth:`participant_answers` beside a run's output as ``<out>.participants.csv``."""
+        path = out.with_name(out.name + ".participants.csv")
+        self.participant_answers(stimuli).to_csv(path, index=False)
+        return path
 
     def _refused(self, cache: Any, key: str, s: Stimulus, p: int, q: Any, why: str, tokens: int, c: Any) -> Outcome:
         if cache is not None:
