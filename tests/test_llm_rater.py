@@ -335,3 +335,10 @@ def test_participant_answers_come_from_the_cache_without_requests(server: Loopba
     assert first.loc[0, "status"] == "answer" and first.loc[1, "status"] == "refusal"
     assert 1 <= first.loc[0, "valence"] <= 9 and isinstance(first.loc[0, "emotions"], str)
     assert (table[table["item_id"] == "crash"]["status"] == "missing").all()
+    # the rater that asked reuses its request keys: the stimulus is not encoded again
+    def no_encoding(s):
+        raise AssertionError("encoded again")
+
+    rater._content = no_encoding
+    again = rater.participant_answers(list(stimuli)[:1])
+    assert list(again["status"]) == ["answer", "refusal"]

@@ -24,7 +24,6 @@ to detection + expression inference); what differs is how many frames are proces
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,35 +57,6 @@ class SamplingSpec:
             raise ValueError("k, fps, base_fps and threshold must be positive")
 
 
-@dataclass
-class DecodedFrame:
-    index: int
-    time: float
-    rgb: np.ndarray
-
-
-def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = 640) -> Iterator[tuple[DecodedFrame, float]]:
-    """Every frame of the video in order, with the stream's frame rate."""
-    import av  # noqa: F401 - checked by media.video._open
-
-    from affectscope.media.video import _open
-
-    path = Path(path)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(path, "no video stream", "pass a video file")
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        tb = float(stream.time_base) if stream.time_base else 0.0
-        fps = float(stream.average_rate) if stream.average_rate else 25.0
-        for i, frame in enumerate(c.decode(video=0)):
-            if max_side and max(frame.width, frame.height) > max_side:
-                s = max_side / max(frame.width, frame.height)
-                frame = frame.reformat(width=int(frame.width * s) // 2 * 2, height=int(frame.height * s) // 2 * 2)
-            t = float(frame.pts * tb) if frame.pts is not None and tb else i / fps
-            yield DecodedFrame(i, t, frame.to_ndarray(format="rgb24")), fps
-
-
 def _thumb(rgb: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
     """A THUMB x THUMB grey thumbnail of the face box (or the frame) by area averaging, so that
     sensor noise and one-pixel jitter average out while an expression change does not."""
@@ -115,13 +85,13 @@ def frame_series(path: str | os.PathLike[str], rater: Any, spec: SamplingSpec | 
     n_decoded : int
         Frames decoded.
     """
-    from affectscope.media.video import count_frames
+    from affectscope.media.video import count_frames, iter_frames, uniform_indices
 
     spec = spec or SamplingSpec()
     wanted: set[int] | None = None
     if spec.strategy == "uniform":
         n = n_frames if n_frames is not None else count_frames(path)
-        wanted = {min(n - 1, int((i + 0.5) * n / spec.k)) for i in range(spec.k)}
+        wanted = set(uniform_indices(n, spec.k))
     rows: list[dict[str, Any]] = []
     rate = spec.fps if spec.strategy == "fps" else spec.base_fps
     last_bin = -1  # the first decoded frame of each 1/rate time bin is processed

@@ -69,11 +69,11 @@ def video_content(
     evidence: FrameEvidence | None = None,
 ) -> list[dict[str, Any]]:
     """Keyframes as images, each preceded by its time; with ``context``, a line of text per gap."""
-    from affectscope.media.video import count_frames, read_frames, video_fps
+    from affectscope.media.video import count_frames, read_frames, uniform_indices, video_fps
 
     n = count_frames(path)
     fps = video_fps(path) or 25.0
-    key_idx = sorted({min(n - 1, int((i + 0.5) * n / keyframes)) for i in range(keyframes)})
+    key_idx = uniform_indices(n, keyframes)
     parts: list[dict[str, Any]] = [{"type": "text", "text": f"The video lasts {n / fps:.1f} s; you see {len(key_idx)} keyframes in order."}]
     if not context:
         for f in read_frames(path, key_idx, max_side=max_side):

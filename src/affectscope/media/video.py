@@ -7,6 +7,7 @@ returned frame is exact (no seek-to-keyframe drift).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,19 @@ def sample_uniform(path: str | os.PathLike[str], k: int, *, max_side: int | None
     n = count_frames(path)
     if n == 0:
         raise MediaError(path, "the video has no decodable frames", "re-encode it")
-    wanted = sorted({min(n - 1, int((i + 0.5) * n / k)) for i in range(k)})
-    return read_frames(path, wanted, max_side=max_side)
+    return read_frames(path, uniform_indices(n, k), max_side=max_side)
+
+
+def uniform_indices(n: int, k: int) -> list[int]:
+    """Indices of ``k`` frames evenly spaced over ``n`` (the centres of ``k`` equal segments; fewer when k > n)."""
+    return sorted({min(n - 1, int((i + 0.5) * n / k)) for i in range(k)})
+
+
+def _frame_time(frame, index: int, tb: float, fps: float) -> float:  # noqa: ANN001 - av frame
+    """Presentation time in seconds (from pts, else from the index and frame rate)."""
+    if frame.pts is not None and tb:
+        return float(frame.pts * tb)
+    return index / fps if fps else float(index)
 
 
 def read_frames(path: str | os.PathLike[str], indices: list[int], *, max_side: int | None = 512) -> list[Frame]:
@@ -72,11 +84,29 @@ def read_frames(path: str | os.PathLike[str], indices: list[int], *, max_side: i
                 img = frame.to_image()
                 if max_side and max(img.size) > max_side:
                     img.thumbnail((max_side, max_side))
-                t = float(frame.pts * tb) if frame.pts is not None and tb else (i / fps if fps else float(i))
-                out.append(Frame(i, t, np.asarray(img.convert("RGB"))))
+                out.append(Frame(i, _frame_time(frame, i, tb, fps), np.asarray(img.convert("RGB"))))
                 if len(out) == len(want):
                     break
     return out
+
+
+def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = 640) -> Iterator[tuple[Frame, float]]:
+    """Every frame of the video in order (downscaled so the longer side is at most ``max_side``),
+    with the stream's frame rate."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream", "pass a video file")
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base) if stream.time_base else 0.0
+        fps = float(stream.average_rate) if stream.average_rate else 25.0
+        for i, frame in enumerate(c.decode(video=0)):
+            t = _frame_time(frame, i, tb, fps)
+            if max_side and max(frame.width, frame.height) > max_side:
+                s = max_side / max(frame.width, frame.height)
+                frame = frame.reformat(width=int(frame.width * s) // 2 * 2, height=int(frame.height * s) // 2 * 2)
+            yield Frame(i, t, frame.to_ndarray(format="rgb24")), fps
 
 
 def video_fps(path: str | os.PathLike[str]) -> float:

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from affectscope.ratings import RaterInfo
-from affectscope.taxonomy import Scale
 
 DATA_ENV = "AFFECTSCOPE_DATA"
 
@@ -44,4 +43,3 @@ def human(name: str, source: str, **params: object) -> RaterInfo:
     return RaterInfo(name=f"humans:{name}", kind="human", source=source, params=dict(params))
 
 
-COUNT = Scale(dimension="count", low=0, high=None, name="count")

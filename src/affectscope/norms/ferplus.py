@@ -8,9 +8,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from affectscope.norms._common import COUNT, NormsError, data_root, human, require
+from affectscope.norms._common import NormsError, data_root, human, require
 from affectscope.ratings import ColumnSpec, Ratings
-from affectscope.taxonomy import FERPLUS8, PROBABILITY
+from affectscope.taxonomy import COUNT, FERPLUS8, PROBABILITY
 
 SOURCE = "Barsoum, Zhang, Canton Ferrer & Zhang (2016), ICMI (FER+ labels, MIT); FER2013 pixels research use only"
 VOTE_COLUMNS = FERPLUS8.columns + ("unknown", "not_a_face")

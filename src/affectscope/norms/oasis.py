@@ -6,9 +6,9 @@ import os
 
 import pandas as pd
 
-from affectscope.norms._common import COUNT, data_root, human, require
+from affectscope.norms._common import data_root, human, require
 from affectscope.ratings import ColumnSpec, Ratings
-from affectscope.taxonomy import OASIS_AROUSAL, OASIS_VALENCE
+from affectscope.taxonomy import COUNT, OASIS_AROUSAL, OASIS_VALENCE
 
 SOURCE = "Kurdi, Lozano & Banaji (2017), Behav Res Methods 49:457 (OASIS)"
 

@@ -30,7 +30,7 @@ from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec
 from affectscope.stimuli import Stimulus
-from affectscope.taxonomy import PROBABILITY, SAM_AROUSAL, SAM_VALENCE, Scale
+from affectscope.taxonomy import COUNT, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
 
 WHOLE_FACE_MAX_SIDE = 128
 
@@ -56,7 +56,6 @@ def derived_va(probs: dict[str, float]) -> tuple[float, float]:
             num_a += p * LABEL_VA[k][1]
             tot += p
     return (num_v / tot, num_a / tot) if tot > 0 else (float("nan"), float("nan"))
-COUNT = Scale(dimension="count", low=0, high=None, name="count")
 
 
 @register("face")

@@ -33,9 +33,8 @@ from affectscope.raters.base import ItemError, RateResult, Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec
 from affectscope.stimuli import Stimulus, StimulusSet
-from affectscope.taxonomy import PROBABILITY, Scale
+from affectscope.taxonomy import COUNT, PROBABILITY
 
-COUNT = Scale(dimension="count", low=0, high=None, name="count")
 #: Parameters that change how a run goes but not what is answered (left out of the fingerprint).
 OPERATIONAL = ("concurrency", "timeout", "max_retries", "cache", "api_key_env", "retry_refusals")
 
@@ -199,6 +198,13 @@ class LLMRater(Rater):
     def _cache_hits(self) -> list[Any]:
         return [0, threading.Lock()]
 
+    @cached_property
+    def _keys(self) -> dict[tuple[str, str, int, str], str]:
+        """Cache keys of the requests made in this rater's life, by (item, file signature,
+        participant, question): :meth:`participant_answers` reuses them instead of encoding the
+        stimulus again (costly for videos with context enrichment)."""
+        return {}
+
     def run_summary(self) -> str:
         """One line for the end of a run: requests sent, tokens, answers taken from the cache."""
         u = self.usage
@@ -258,7 +264,7 @@ class LLMRater(Rater):
 
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         self._check()
-        _ = (self._client, self._cache, self._cache_hits, self._questions)  # create once, before the worker threads
+        _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions)  # create once, before the worker threads
         results: list[RateResult | None] = [None] * len(stimuli)
         jobs = []
         for i, s in enumerate(stimuli):
@@ -303,6 +309,7 @@ class LLMRater(Rater):
         from affectscope.llm.client import RequestFailure
 
         messages, seed, key = self._request(s, content, p, q)
+        self._keys[(s.item_id, s.signature(), p, q.id)] = key
         cache = self._cache
         if cache is not None:
             hit = cache.get(key)
@@ -369,19 +376,23 @@ class LLMRater(Rater):
         self._check()
         rows: list[dict[str, Any]] = []
         cache = self._cache
+        asks = [(p, q) for p in range(self.participants) for q in self._questions]
         for s in stimuli:
-            try:
-                content = self._content(s)
-            except Exception:  # noqa: BLE001 - unreadable items have no answers
-                continue
-            for p in range(self.participants):
-                for q in self._questions:
-                    hit = cache.get(self._request(s, content, p, q)[2]) if cache is not None else None
-                    row: dict[str, Any] = {"item_id": s.item_id, "participant": p, "question": q.id,
-                                           "status": hit["status"] if hit else "missing"}
-                    for k, v in ((hit or {}).get("answer") or {}).items():
-                        row[k] = "; ".join(v) if isinstance(v, list) else v
-                    rows.append(row)
+            sig = s.signature()
+            keys = [self._keys.get((s.item_id, sig, p, q.id)) for p, q in asks]
+            if None in keys:  # not asked by this rater instance (e.g. resumed): derive the keys
+                try:
+                    content = self._content(s)
+                except Exception:  # noqa: BLE001 - unreadable items have no answers
+                    continue
+                keys = [self._request(s, content, p, q)[2] for p, q in asks]
+            for (p, q), key in zip(asks, keys, strict=True):
+                hit = cache.get(key) if cache is not None else None
+                row: dict[str, Any] = {"item_id": s.item_id, "participant": p, "question": q.id,
+                                       "status": hit["status"] if hit else "missing"}
+                for k, v in ((hit or {}).get("answer") or {}).items():
+                    row[k] = "; ".join(v) if isinstance(v, list) else v
+                rows.append(row)
         return pd.DataFrame(rows)
 
     def write_details(self, stimuli: Sequence[Stimulus], out: Path) -> Path:

@@ -163,6 +163,8 @@ OASIS_AROUSAL = Scale(dimension="arousal", low=1, high=7, low_anchor="very low",
 GAPED_VALENCE = Scale(dimension="valence", low=0, high=100, low_anchor="very negative", high_anchor="very positive", name="gaped100", source=_GAPED)
 GAPED_AROUSAL = Scale(dimension="arousal", low=0, high=100, low_anchor="calm", high_anchor="aroused", name="gaped100", source=_GAPED)
 PROBABILITY = Scale(dimension="probability", low=0, high=1, low_anchor="never chosen", high_anchor="always chosen", name="unit")
+#: Counts (raters, faces, frames, tokens): open-ended, never converted.
+COUNT = Scale(dimension="count", low=0, high=None, name="count")
 INTENSITY_9 = Scale(dimension="intensity", low=1, high=9, low_anchor="not at all", high_anchor="extremely", name="intensity9", source=_ROMEO)
 
 #: Named scales users can refer to by ``"<dimension>:<name>"`` (e.g. ``"valence:oasis7"``).
