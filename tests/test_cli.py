@@ -157,3 +157,18 @@ def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert set(data) == {"structure"} and data["structure"]["rsa"]["n_items"] == 4
     assert main(["compare", str(a), str(b), "--level", "structure", "--no-gw", "--n-perm", "0"]) == 0
     assert "GW" not in capsys.readouterr().out
+
+
+def test_rate_to_affection9_categories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    out = tmp_path / "r.csv"
+    assert main(["rate", str(tmp_path / "imgs"), "-o", str(out), "-q", "--to-categories", "artemis9"]) == EXIT_OK
+    table = Ratings.load(out)
+    assert table.columns_of("category", taxonomy="artemis9") == ["amusement", "awe", "contentment", "excitement", "anger",
+                                                                 "disgust", "fear", "sadness", "something_else"]
+    assert "joy" not in table.columns and table.data[table.columns_of("category")].sum(axis=1).round(6).eq(1).all()
+    # the rating itself is not redone: the store serves the same items, mapped again
+    assert main(["rate", str(tmp_path / "imgs"), "-o", str(out), "-q"]) == EXIT_OK
+    assert "0 computed, 4 resumed" in capsys.readouterr().out and "joy" in Ratings.load(out).columns
+    assert main(["rate", str(tmp_path / "imgs"), "-o", str(out), "-q", "--to-categories", "emonet21"]) == EXIT_USAGE
+    assert "unknown category set 'emonet21'" in capsys.readouterr().err

@@ -109,3 +109,44 @@ def test_align_is_order_invariant() -> None:
     b = make([ids[i] for i in perm], v[perm])
     al = align(a, b)
     np.testing.assert_array_equal(al.left.values("valence").to_numpy(), al.right.values("valence").to_numpy())
+
+
+def _emotion6_table(with_error: bool = False) -> Ratings:
+    probs = np.array([[0.1, 0.05, 0.05, 0.6, 0.1, 0.05, 0.05], [0.0, 0.0, 0.7, 0.0, 0.1, 0.2, 0.0]])
+    df = pd.DataFrame(probs, columns=list(EMOTION6.columns))
+    df.insert(0, "item_id", ["a", "b"])
+    df["valence"] = [7.0, 2.0]
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE)] + [
+        ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=EMOTION6.name) for c in EMOTION6.columns]
+    if with_error:
+        df.loc[2] = ["c"] + [np.nan] * 8
+        df["error"] = [None, None, "unreadable image"]
+    return Ratings(df, specs, RaterInfo(name="r"))
+
+
+def test_to_categories_maps_through_the_crosswalk(tmp_path: Path) -> None:
+    r = _emotion6_table(with_error=True)
+    art = r.to_categories("artemis9")
+    assert art.columns_of("category") == ["amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear",
+                                          "sadness", "something_else"]
+    assert set(art.columns_of("category", taxonomy="artemis9")) == set(art.columns_of("category"))
+    assert art.values("contentment")["a"] == pytest.approx(0.6) and art.values("fear")["b"] == pytest.approx(0.7)
+    # surprise and neutral land in 'something else'; nothing is dropped
+    assert art.values("something_else")["b"] == pytest.approx(0.2)
+    np.testing.assert_allclose(art.data.loc[["a", "b"], art.columns_of("category")].sum(axis=1), 1.0)
+    assert art.values("artemis9_unmapped").loc[["a", "b"]].eq(0).all()
+    assert "emotion6->artemis9" in art.columns["fear"].description
+    # other columns and failed rows are kept as they were
+    assert art.values("valence").tolist()[:2] == [7.0, 2.0] and art.errors.to_dict() == {"c": "unreadable image"}
+    back = Ratings.load(art.save(tmp_path / "art.csv"))
+    assert back.columns["fear"].taxonomy == "artemis9"
+
+
+def test_to_categories_errors_name_the_fix() -> None:
+    r = _emotion6_table()
+    with pytest.raises(RatingsError, match="no crosswalk from 'emotion6' to 'ferplus8'"):
+        r.to_categories("ferplus8")
+    with pytest.raises(RatingsError, match="no 'basic7' category columns; it has \\['emotion6'\\]"):
+        r.to_categories("artemis9", source="basic7")
+    with pytest.raises(RatingsError, match="name one as source="):
+        r.select(["valence"]).to_categories("artemis9")

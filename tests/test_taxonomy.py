@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from affectscope.taxonomy import (
-    ARTEMIS9, BASIC7, CK27, CK34, CROSSWALKS, EMONET20, FERPLUS8, GAPED_VALENCE, MIKELS8, OASIS_VALENCE,
+    ARTEMIS9, BASIC7, CK27, CK34, CROSSWALKS, EMONET20, EMOTION6, FERPLUS8, GAPED_VALENCE, MIKELS8, OASIS_VALENCE,
     PROBABILITY, SAM_AROUSAL, SAM_VALENCE, Scale, ScaleError, column_name, get_category_set, get_crosswalk,
     get_scale,
 )
@@ -112,3 +112,13 @@ def test_crosswalk_errors() -> None:
         CROSSWALKS["emotion6->basic7"].apply(pd.DataFrame({"joy": [1.0]}))
     assert get_crosswalk("basic7", "basic7").apply(_random_table(np.random.default_rng(1), BASIC7.columns))["unmapped"].eq(0).all()
     assert PROBABILITY.high == 1
+
+
+def test_basic7_to_affection9_crosswalk_keeps_valence_and_mass() -> None:
+    cw = get_crosswalk("emotion6", "artemis9")  # composed: emotion6 -> basic7 -> artemis9
+    assert cw.mapping["joy"] == {"contentment": 1.0}
+    assert cw.mapping["fear"] == {"fear": 1.0} and cw.mapping["neutral"] == {"something else": 1.0}
+    assert cw.unmapped == ()
+    out = cw.apply(_random_table(np.random.default_rng(2), EMOTION6.columns))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    assert out["unmapped"].eq(0).all()

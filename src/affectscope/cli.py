@@ -55,8 +55,10 @@ def _print_errors(ratings: Any, limit: int = 10) -> None:
 
 
 def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path, store: str | None,
-                fresh: bool, retry_errors: bool, report: Path | None, quiet: bool, title: str) -> int:
+                fresh: bool, retry_errors: bool, report: Path | None, quiet: bool, title: str,
+                to_categories: str | None = None) -> int:
     from affectscope.raters.registry import UnknownRaterError, make_rater
+    from affectscope.ratings import RatingsError
     from affectscope.run import rate
     from affectscope.store import StoreMismatchError
 
@@ -67,6 +69,13 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
         rater.outputs()
     except (UnknownRaterError, TypeError, ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
+    if to_categories is not None:
+        from affectscope.taxonomy import get_category_set
+
+        try:
+            get_category_set(to_categories)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
     try:
         result = rate(stimuli, rater, store=_store_path(out, store), fresh=fresh, retry_errors=retry_errors,
                       progress=None if not quiet else False)
@@ -75,6 +84,12 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
     except KeyboardInterrupt:
         print("\ninterrupted: finished items are saved; run the same command again to resume", file=sys.stderr)
         return 130
+    if to_categories is not None:
+        try:
+            result.ratings = result.ratings.to_categories(to_categories)
+        except RatingsError as exc:
+            # the finished work is in the run store: nothing is lost, the table is just not mapped
+            raise UsageError(f"{exc} (the ratings are kept in the run store; rerun without --to-categories)") from None
     result.ratings.save(out)
     print(
         f"rated {len(result.ratings)} items with {rater.name}: {result.n_rated} computed, "
@@ -128,7 +143,7 @@ def cmd_rate(args: argparse.Namespace) -> int:
     params.update(given)
     return _run_rating(stimuli, args.rater, params, Path(args.out), args.store, args.fresh,
                        not args.no_retry_errors, Path(args.report) if args.report else None, args.quiet,
-                       title=f"affectscope: {args.rater} ratings")
+                       title=f"affectscope: {args.rater} ratings", to_categories=args.to_categories)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -432,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", default=None, help="run store (default: OUT.store.sqlite)")
     r.add_argument("--fresh", action="store_true", help="discard the run store and start over")
     r.add_argument("--no-retry-errors", action="store_true", help="keep earlier failures instead of retrying them")
+    r.add_argument("--to-categories", default=None, metavar="SET",
+                   help="express the category outputs in another set through the documented crosswalks, e.g. artemis9 "
+                        "(Affection's 9); see `affectscope taxonomy`")
     r.add_argument("--report", default=None, metavar="HTML", help="also write an HTML page of the ratings")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_rate)

@@ -222,6 +222,52 @@ class Ratings:
         specs = [s.model_copy(update={"scale": updates[s.name]}) if s.name in updates else s for s in self.columns.values()]
         return Ratings(df, specs, self.rater)
 
+    def to_categories(self, target: str, *, source: str | None = None) -> "Ratings":
+        """A new Ratings whose ``source`` category columns are replaced by ``target``'s, mapped
+        through the registered crosswalk (or chain of crosswalks) between the two sets.
+
+        Mass with no target goes to a ``<target>_unmapped`` column (kind ``other``), never dropped.
+        The crosswalk used is named in each new column's description.
+
+        Parameters
+        ----------
+        target : str
+            Category set to express the table in (e.g. ``"artemis9"`` for Affection's 9).
+        source : str, optional
+            Which of the table's category sets to map; needed only when it has several.
+        """
+        from affectscope.taxonomy import PROBABILITY, get_crosswalk
+
+        have = list(dict.fromkeys(s.taxonomy for s in self.columns.values() if s.kind == "category" and s.taxonomy))
+        if source is None:
+            if len(have) != 1:
+                raise RatingsError(f"the table has category sets {have or 'none'}; name one as source= to map onto {target!r}")
+            source = have[0]
+        if source not in have:
+            raise RatingsError(f"the table has no {source!r} category columns; it has {have or 'none'}")
+        try:
+            cw = get_crosswalk(source, target)
+        except KeyError as exc:
+            raise RatingsError(str(exc.args[0])) from None
+        src_cols = list(cw.source_set.columns)
+        missing = [c for c in src_cols if c not in self.columns]
+        if missing:
+            raise RatingsError(f"mapping {source!r} onto {target!r} needs all of its columns; missing {missing}")
+        mapped = cw.apply(self.data[src_cols])
+        unmapped = f"{target}_unmapped"
+        mapped = mapped.rename(columns={"unmapped": unmapped})
+        keep = [c for c in self.columns if c not in src_cols]
+        clash = [c for c in mapped.columns if c in keep]
+        if clash:
+            raise RatingsError(f"columns {clash} already exist; drop them (select) before mapping onto {target!r}")
+        why = f"mapped from {source} by crosswalk {cw.name}: {cw.source}"
+        specs = [self.columns[c] for c in keep] + [
+            ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cw.target_set.name, description=why)
+            for c in cw.target_set.columns
+        ] + [ColumnSpec(name=unmapped, kind="other", description=f"{source} mass with no {target} counterpart ({cw.name})")]
+        df = pd.concat([self.data.drop(columns=src_cols), mapped], axis=1)
+        return Ratings(df, specs, self.rater)
+
     # ---- IO ------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
         """The table with ``item_id`` as the first column."""

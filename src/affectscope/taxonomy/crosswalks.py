@@ -167,6 +167,17 @@ for _cw in (
         source="ArtEmis = Mikels' 8 + 'something else' (Achlioptas et al. 2021); 'something else' stays unmapped",
     ),
     Crosswalk(
+        source_set=BASIC7, target_set=ARTEMIS9,
+        mapping={**_identity(BASIC7, ARTEMIS9), "happiness": {"contentment": 1.0},
+                 "surprise": {"something else": 1.0}, "neutral": {"something else": 1.0}},
+        source=(
+            "project mapping: anger, disgust, fear and sadness by name; happiness->contentment (the basic set has "
+            "one positive category, ArtEmis four: contentment is the general, low-arousal positive state, so the "
+            "mass is not split, which would hand the argmax to a weaker negative category); surprise (valence "
+            "ambiguous, absent from Mikels' set) and neutral->'something else'"
+        ),
+    ),
+    Crosswalk(
         source_set=CK27, target_set=BASIC7,
         mapping={**_identity(CK27, BASIC7, {"Joy": "happiness"}), "Amusement": {"happiness": 1.0}, "Horror": {"fear": 1.0}},
         source=(
