@@ -14,7 +14,7 @@ from affectscope.compare import (
     compare_items, compare_structure, concordance, distribution_metrics, gw_align, head_class_collapse,
     kendall_tau_a, matching_rates, most_typical, rdm, rsa_statistic,
 )
-from affectscope.compare.gw import gw_objective, solve_entropic
+from affectscope.compare.gw import gw_objective, project_to_marginals, solve_entropic
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
 from affectscope.taxonomy import EMOTION6, OASIS_VALENCE, PROBABILITY
 
@@ -206,10 +206,11 @@ def test_gw_equals_pot_for_the_same_inputs() -> None:
     assert ours is not None
     theirs = ot.gromov.entropic_gromov_wasserstein(c1, c2, p, p, "square_loss", epsilon=0.05, max_iter=500, tol=1e-9, symmetric=True)
     assert np.isfinite(theirs).all() and theirs.sum() == pytest.approx(1)
-    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+    # ours is POT's plan projected onto the exact marginals (POT's own misses them slightly)
+    np.testing.assert_allclose(ours, project_to_marginals(theirs, p, p), atol=1e-12)
     _, log = ot.gromov.entropic_gromov_wasserstein(c1, c2, p, p, "square_loss", epsilon=0.05, max_iter=500, tol=1e-9, symmetric=True, log=True)
-    const_c, h1, h2 = ot.gromov.init_matrix(c1, c2, theirs.sum(1), theirs.sum(0), "square_loss")
-    assert gw_objective(c1, c2, ours) == pytest.approx(float(ot.gromov.gwloss(const_c, h1, h2, theirs)), rel=1e-12)
+    const_c, h1, h2 = ot.gromov.init_matrix(c1, c2, ours.sum(1), ours.sum(0), "square_loss")
+    assert gw_objective(c1, c2, ours) == pytest.approx(float(ot.gromov.gwloss(const_c, h1, h2, ours)), rel=1e-12)
     # POT logs gw_dist at the iterate before its last update: equal to within the solver tolerance
     assert gw_objective(c1, c2, ours) == pytest.approx(log["gw_dist"], rel=1e-3)
 
@@ -220,13 +221,51 @@ def test_gw_align_matching_rates_and_null() -> None:
     labels = np.repeat([0, 1, 2], 15)
     x = centers[labels] + rng.normal(size=(45, 4))
     a, b = rdm(x, metric="euclidean"), rdm(x + 0.05 * rng.normal(size=x.shape), metric="euclidean")
-    res = gw_align(a, b, categories=labels, n_null=3, n_steps=5, max_iter=200)
+    res = gw_align(a, b, categories=labels, n_null=3, n_steps=5, max_iter=200, search="anneal")
     assert res.matching["item_top1"] > 0.9 and res.matching["category_top1"] == 1.0
     assert res.matching["knn_top1"] > 0.9
     assert res.null["item_top1"]["hi"] < 0.3  # structure destroyed: near chance (1/45)
     assert res.plan.sum() == pytest.approx(1, abs=1e-6)
     assert [t["stage"] for t in res.trials] == ["anneal"] * 5 + ["polish"]
     assert res.epsilon == min(res.trials, key=lambda t: t["value"])["epsilon"]
+
+
+def test_default_search_runs_path_and_boundary_and_keeps_the_better_plan() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(30, 3))
+    a, b = rdm(x, metric="euclidean"), rdm(x + 0.05 * rng.normal(size=x.shape), metric="euclidean")
+    res = gw_align(a, b, n_steps=4, n_grid=8, max_iter=300, n_null=2, procrustes=False)
+    stages = [t["stage"] for t in res.trials]
+    assert stages.count("anneal") >= 1 and stages[-1] == "boundary" and "polish" not in stages
+    assert res.value == min(t["value"] for t in res.trials)
+    assert res.matching["item_top1"] > 0.9 and res.null["item_top1"]["hi"] < 0.3
+
+
+def test_boundary_search_stops_at_the_first_feasible_epsilon() -> None:
+    from affectscope.compare.gw import search_boundary
+
+    rng = np.random.default_rng(7)
+    c = rdm(rng.normal(size=(40, 3)), metric="euclidean").matrix()
+    c = c / c.mean()
+    trials = search_boundary(c, c, (1e-4, 1e-1), 10, 300)
+    probes = [t for t in trials if t["stage"] == "probe"]
+    solves = [t for t in trials if t["stage"] == "boundary"]
+    grid_probes = probes[: len(probes) - 3]  # then 3 bisection probes inside the last failed grid step
+    eps = [t["epsilon"] for t in grid_probes]
+    assert eps == sorted(eps) and eps[0] == pytest.approx(1e-4)
+    assert all(t["failed"] for t in grid_probes[:-1]) and not grid_probes[-1]["failed"]
+    assert all(eps[-2] < t["epsilon"] < eps[-1] for t in probes[-3:])
+    # probes are never candidate plans; the one converged solve sits at the smallest surviving epsilon
+    assert all(t["plan"] is None for t in probes)
+    assert len(solves) == 1 and not solves[0]["failed"]
+    assert solves[0]["epsilon"] == min(t["epsilon"] for t in probes if not t["failed"])
+    assert trials[-1]["value"] < 1e-3  # a structure aligned with itself: near-zero objective
+
+
+def test_unknown_search_lists_the_options() -> None:
+    x = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(CompareError, match="'auto', 'anneal', 'boundary', 'optuna'"):
+        gw_align(rdm(x), rdm(x), search="tpe")  # type: ignore[arg-type]
 
 
 def test_objective_is_the_exact_quadratic_form_even_off_marginals() -> None:
@@ -253,13 +292,50 @@ def test_projection_restores_marginals() -> None:
     np.testing.assert_allclose(out.sum(axis=0), p, rtol=1e-9)
 
 
+def test_projection_is_exact_where_scaling_cannot_converge() -> None:
+    # the support of [[a, b], [0, c]] only admits uniform marginals with b = 0: row/column scaling
+    # approaches that at rate 1/k and never reaches it; rounding must finish the job exactly
+    from affectscope.compare.gw import project_to_marginals
+
+    p = np.array([0.5, 0.5])
+    stuck = np.array([[0.3, 0.3], [0.0, 0.4]])
+    out = project_to_marginals(stuck, p, p, max_iter=50)
+    assert (out >= 0).all()
+    np.testing.assert_allclose(out.sum(axis=1), p, atol=1e-15)
+    np.testing.assert_allclose(out.sum(axis=0), p, atol=1e-15)
+    # an all-zero row (underflow) gets mass too
+    plan = np.array([[0.5, 0.25, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.25]])
+    q = np.full(3, 1 / 3)
+    out = project_to_marginals(plan, q, q, max_iter=20)
+    np.testing.assert_allclose(out.sum(axis=1), q, atol=1e-15)
+    np.testing.assert_allclose(out.sum(axis=0), q, atol=1e-15)
+
+
+def test_every_search_scores_plans_on_exact_marginals() -> None:
+    # regression: the Optuna baseline and the converged polish were scored on POT's raw plans,
+    # whose marginals can be ~1 % off -- enough to look better than an exactly feasible plan
+    from affectscope.compare.gw import search_anneal, search_optuna
+
+    pytest.importorskip("optuna")
+    rng = np.random.default_rng(5)
+    c1 = rdm(rng.normal(size=(25, 3)), metric="euclidean").matrix()
+    c2 = rdm(rng.normal(size=(25, 3)), metric="euclidean").matrix()
+    c1, c2 = c1 / c1.mean(), c2 / c2.mean()
+    trials = search_optuna(c1, c2, (5e-3, 1e-1), n_trials=3, max_iter=200, seed=0) + search_anneal(c1, c2, (5e-3, 1e-1), 3, 200)
+    p = np.full(25, 1 / 25)
+    for t in trials:
+        if t["plan"] is not None:
+            np.testing.assert_allclose(t["plan"].sum(axis=1), p, atol=1e-14)
+            np.testing.assert_allclose(t["plan"].sum(axis=0), p, atol=1e-14)
+
+
 def test_failed_solve_is_never_a_plan() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 3))
     c = rdm(x, metric="euclidean").matrix()
     assert solve_entropic(c / c.mean(), c / c.mean(), 1e-3) is None  # cold start at tiny epsilon underflows
     res = gw_align(rdm(x, metric="euclidean"), rdm(x, metric="euclidean"), eps_range=(1e-3, 1e-1), n_steps=3, n_null=2, max_iter=200, procrustes=False)
-    assert all(np.isfinite(t["value"]) or t["failed"] for t in res.trials)
+    assert all(np.isfinite(t["value"]) or t["failed"] or t["stage"] == "probe" for t in res.trials)
     assert len(set(res.null)) and res.null["item_top1"]["hi"] < 0.5
 
 
