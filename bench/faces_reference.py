@@ -70,24 +70,43 @@ def main() -> None:
 
 
 def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray) -> dict | None:
-    """The project's FER+ CNN on the same faces: all 8 classes, and the 7-class subset above."""
+    """The project's FER+ CNN on the same faces, in float32 and bfloat16: all 8 classes and the
+    7-class subset above, and faces/s (median of 3 passes over all faces, after a warm-up)."""
+    import torch
+
     from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, predict_proba, shipped_weights
 
     if not shipped_weights().is_file():
         print("FER+ CNN: no shipped weights yet (scripts/train_ferplus.py)")
         return None
-    t0 = time.perf_counter()
-    p = np.concatenate([predict_proba(images[i:i + 512]) for i in range(0, len(images), 512)])
-    secs = time.perf_counter() - t0
-    pred = np.array(FERPLUS_LABELS)[p.argmax(1)]
-    out: dict = {"faces_per_s": len(images) / secs}
-    for label, mask in (("8 classes", keep), ("7 classes (as above)", use)):
-        classes = sorted(set(majority[mask]))
-        rec = {c: float((pred[mask][majority[mask] == c] == c).mean()) for c in classes}
-        out[label] = {"n": int(mask.sum()), "accuracy": float((pred[mask] == majority[mask]).mean()),
-                      "uar": float(np.mean(list(rec.values()))), "recall": rec}
-        print(f"FER+ CNN, {label}: n = {out[label]['n']}, accuracy {out[label]['accuracy']:.3f}, UAR {out[label]['uar']:.3f}")
-        print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in rec.items()))
+    out: dict = {"threads": torch.get_num_threads()}
+    ref = None
+    for precision in ("float32", "bfloat16"):
+        predict_proba(images[:256], precision=precision)
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            p = predict_proba(images, precision=precision)
+            times.append(time.perf_counter() - t0)
+        pred = np.array(FERPLUS_LABELS)[p.argmax(1)]
+        row: dict = {"faces_per_s": len(images) / float(np.median(times))}
+        if ref is None:
+            ref = p
+        else:
+            row["max_abs_diff_vs_float32"] = float(np.abs(p - ref).max())
+            row["argmax_agreement_vs_float32"] = float((p.argmax(1) == ref.argmax(1)).mean())
+        for label, mask in (("8 classes", keep), ("7 classes (as above)", use)):
+            classes = sorted(set(majority[mask]))
+            rec = {c: float((pred[mask][majority[mask] == c] == c).mean()) for c in classes}
+            row[label] = {"n": int(mask.sum()), "accuracy": float((pred[mask] == majority[mask]).mean()),
+                          "uar": float(np.mean(list(rec.values()))), "recall": rec}
+            print(f"FER+ CNN ({precision}), {label}: n = {row[label]['n']}, accuracy {row[label]['accuracy']:.3f}, "
+                  f"UAR {row[label]['uar']:.3f}")
+            print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in rec.items()))
+        extra = (f"; vs float32: argmax agreement {row['argmax_agreement_vs_float32']:.4f}, max |dp| "
+                 f"{row['max_abs_diff_vs_float32']:.3f}") if "max_abs_diff_vs_float32" in row else ""
+        print(f"  {row['faces_per_s']:.0f} faces/s ({out['threads']} threads){extra}")
+        out[precision] = row
     return out
 
 

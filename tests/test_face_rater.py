@@ -98,3 +98,13 @@ def test_derived_valence_arousal_follow_the_documented_word_norms() -> None:
     v, a = derived_va({"happiness": 0.5, "sadness": 0.5, "neutral": float("nan")})
     assert v == pytest.approx((8.48 + 2.40) / 2) and a == pytest.approx((6.50 + 2.81) / 2)
     assert all(x != x for x in derived_va({}))  # no probabilities: NaN, not a guess
+
+
+def test_precision_parameter_is_checked() -> None:
+    from affectscope.raters.face import FaceRater
+
+    with pytest.raises(ValueError, match="precision must be 'float32' or 'bfloat16'"):
+        FaceRater(precision="half").outputs()
+    with pytest.raises(ValueError, match="needs model='ferplus'"):
+        FaceRater(model="fer2013", precision="bfloat16").outputs()
+    assert FaceRater(precision="bfloat16").fingerprint() != FaceRater().fingerprint()

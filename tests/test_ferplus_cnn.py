@@ -38,3 +38,48 @@ def test_shipped_model_reads_a_smile() -> None:
     face = np.asarray(Image.fromarray(data.astronaut()[30:190, 160:320]).convert("L").resize((48, 48)))
     p = predict_proba(face[None])[0]
     assert FERPLUS_LABELS[int(p.argmax())] == "happiness" and p.max() > 0.8
+
+
+def _random_bn_model(width: int = 8) -> torch.nn.Module:
+    torch.manual_seed(1)
+    model = build(width)
+    for m in model.modules():  # non-trivial batch-norm statistics, so fusing has something to fold
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def test_fused_channels_last_network_equals_the_trained_one(tmp_path: Path) -> None:
+    from affectscope.faces.ferplus_cnn import fuse_batchnorm
+
+    model = _random_bn_model()
+    fused = fuse_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(5, 1, 48, 48)
+    with torch.inference_mode():
+        np.testing.assert_allclose(fused(x.contiguous(memory_format=torch.channels_last)).numpy(), model(x).numpy(), atol=1e-4)
+    # the loader serves the fused network; predictions equal the unfused face + mirror average
+    path = tmp_path / "w.pt"
+    torch.save(model.state_dict(), path)
+    faces = np.random.default_rng(1).integers(0, 256, (70, 48, 48)).astype(np.uint8)
+    xs = torch.from_numpy(preprocess(faces))
+    with torch.inference_mode():
+        ref = torch.softmax((model(xs) + model(torch.flip(xs, dims=[3]))) / 2, dim=1).numpy()
+    loaded = load_ferplus_cnn(path, width=8)
+    np.testing.assert_allclose(predict_proba(faces, loaded), ref, atol=1e-5)
+    # chunking does not change the answer
+    np.testing.assert_allclose(predict_proba(faces, loaded, batch_size=7), ref, atol=1e-5)
+    assert predict_proba(faces[:0], loaded).shape == (0, len(FERPLUS_LABELS))
+
+
+def test_bfloat16_stays_close_to_float32() -> None:
+    faces = np.random.default_rng(2).integers(0, 256, (40, 48, 48)).astype(np.uint8)
+    p32 = predict_proba(faces)
+    p16 = predict_proba(faces, precision="bfloat16")
+    assert np.abs(p16 - p32).max() < 0.05 and (p16.argmax(1) == p32.argmax(1)).mean() >= 0.9
+    np.testing.assert_allclose(p16.sum(1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        predict_proba(faces, precision="int8")

@@ -83,17 +83,20 @@ class FaceRater(Rater):
         Frames for ``sampling="uniform"``.
     series_dir : str or None
         Videos: write each per-frame series to ``<series_dir>/<item_id>.csv``.
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the FER+ CNN: ``"bfloat16"`` is about twice as fast on CPUs with AMX or
+        AVX512-BF16, probabilities within ~0.01 (see docs/faces.md); ``model="ferplus"`` only.
     """
 
     kind = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
-    version = "2"
+    version = "3"  # 3: Haar frontalface_alt (fewer false positives, bench/face_detection.py); fused CNN
     batch_size = 1
     media = frozenset({"image", "video"})
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
                  model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,
-                 series_dir: str | None = None) -> None:
+                 series_dir: str | None = None, precision: str = "float32") -> None:
         self.whole_face = whole_face
         self.aggregate = aggregate
         self.margin = margin
@@ -103,13 +106,16 @@ class FaceRater(Rater):
         self.fps = fps
         self.k = k
         self.series_dir = series_dir
+        self.precision = precision
 
     def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
         """(labels, taxonomy, input size, predict function)."""
         if self.model == "ferplus":
+            from functools import partial
+
             from affectscope.faces import ferplus_cnn as m
 
-            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, m.predict_proba
+            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, partial(m.predict_proba, precision=self.precision)
         from affectscope.faces import mini_xception as x
 
         return x.FER2013_LABELS, "fer2013", x.INPUT_SIZE, x.predict_proba
@@ -125,6 +131,10 @@ class FaceRater(Rater):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
         if self.model not in ("ferplus", "fer2013"):
             raise ValueError(f"model must be 'ferplus' or 'fer2013', got {self.model!r}")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
+        if self.precision != "float32" and self.model != "ferplus":
+            raise ValueError(f"precision={self.precision!r} needs model='ferplus' (the FER2013 port runs in float32)")
 
     def outputs(self) -> list[ColumnSpec]:
         self._check()
