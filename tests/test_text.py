@@ -116,6 +116,13 @@ def test_explanations_name_only_evidence_in_the_row() -> None:
     assert grounding_problems(text, row) == []
     # the check catches what is not in the row
     assert grounding_problems(text.replace("tarantula", "snake"), row)
+    # regression (found by bench/explanations.py on OASIS): apostrophes inside ImageNet names
+    row2 = {"valence": 5.9, "concepts": "spaghetti squash 0.10; jack-o'-lantern 0.10; potter's wheel 0.04"}
+    text2 = explain_row(row2, max_concepts=3)
+    assert "'jack-o'-lantern' (0.10" in text2 and "'potter's wheel' (0.04" in text2
+    assert grounding_problems(text2, row2) == []
+    assert grounding_problems(text2.replace("potter's wheel", "potter's kiln"), row2) == [
+        "names \"potter's kiln\", which is not among the concepts the rater saw"]
     face = {"n_faces": 1.0, "neutral": 0.1, "happiness": 0.8, "surprise": 0.1, "sadness": 0, "anger": 0, "disgust": 0,
             "fear": 0, "contempt": 0, "episode": ""}
     assert explain_row(face) == "A face shows happiness (0.80)."

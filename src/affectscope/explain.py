@@ -153,8 +153,10 @@ def evidence_terms(row: Mapping[str, Any]) -> set[str]:
 
 def grounding_problems(explanation: str, row: Mapping[str, Any]) -> list[str]:
     """Quoted terms and emotion names in ``explanation`` that the row's output does not contain."""
+    # a quoted concept is always followed by its probability in parentheses; matching up to "' ("
+    # keeps apostrophes inside names ("potter's wheel", "jack-o'-lantern") in the name
     problems = [f"names {q!r}, which is not among the concepts the rater saw"
-                for q in re.findall(r"'([^']+)'", explanation) if q not in evidence_terms(row)]
+                for q in re.findall(r"'(.+?)' \(", explanation) if q not in evidence_terms(row)]
     for names in EMOTION_SETS.values():
         for e in names:
             if re.search(rf"\b(?:emotion is|shows) {e}\b", explanation) and _num(row, e) is None:
