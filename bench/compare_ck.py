@@ -37,6 +37,8 @@ def main() -> int:
     ap.add_argument("--n-perm", type=int, default=1000)
     ap.add_argument("--n-null", type=int, default=10)
     ap.add_argument("--speed-n", type=int, default=500, help="items for the epsilon-search timing (0 skips)")
+    ap.add_argument("--searches", nargs="+", default=["auto", "path", "boundary", "anneal", "optuna"],
+                    help="epsilon searches to time (optuna is the baseline and always runs last)")
     ap.add_argument("--gw-max-n", type=int, default=2185, help="skip GW (RSA only) for subsets larger than this")
     ap.add_argument("--out", default="bench/results/compare_ck.json")
     args = ap.parse_args()
@@ -91,6 +93,8 @@ def main() -> int:
             ("anneal", lambda: search_anneal(c1, c2, rng, n_steps=8, max_iter=1000, polish=True)),
             ("optuna", lambda: search_optuna(c1, c2, rng, n_trials=20, max_iter=1000, seed=0)),
         ):
+            if name not in set(args.searches) | {"optuna"}:
+                continue
             t = time.perf_counter()
             trials = search()
             timed[name] = (time.perf_counter() - t, trials)
