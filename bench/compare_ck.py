@@ -37,6 +37,8 @@ def main() -> int:
     ap.add_argument("--n-perm", type=int, default=1000)
     ap.add_argument("--n-null", type=int, default=10)
     ap.add_argument("--speed-n", type=int, default=500, help="items for the epsilon-search timing (0 skips)")
+    ap.add_argument("--search", default="auto", choices=["auto", "anneal", "boundary", "optuna"],
+                    help="epsilon search of the subset alignments (default: auto, the library default)")
     ap.add_argument("--searches", nargs="+", default=["auto", "path", "boundary", "anneal", "optuna"],
                     help="epsilon searches to time (optuna is the baseline and always runs last)")
     ap.add_argument("--gw-max-n", type=int, default=2185, help="skip GW (RSA only) for subsets larger than this")
@@ -64,8 +66,9 @@ def main() -> int:
             b = rdm(r, columns=cols)
             t = time.perf_counter()
             do_gw = len(ids) <= args.gw_max_n
-            res = compare_structure(a, b, n_perm=args.n_perm, categories=cats, n_null=args.n_null, procrustes=False, gw=do_gw)
-            row = {"subset": sub, "pair": name, "n": len(ids), "rsa_spearman": res.rsa["statistic"], "p": res.rsa["p_value"]}
+            res = compare_structure(a, b, n_perm=args.n_perm, categories=cats, n_null=args.n_null, procrustes=False, gw=do_gw,
+                                    search=args.search)
+            row = {"subset": sub, "pair": name, "n": len(ids), "search": args.search, "rsa_spearman": res.rsa["statistic"], "p": res.rsa["p_value"]}
             line = f"{sub:>7s} {name:18s} {len(ids):5d} {row['rsa_spearman']:8.3f} {row['p']:7.4f} "
             g = res.gw
             if g is not None:
