@@ -80,9 +80,15 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory):
     log.close()
 
 
+#: The request timeout guards against a hung server, not a slow one: on 2 busy cores one 120-token
+#: answer of the 270M model took over the rater's default 120 s (seen once, with a benchmark running).
+SLOW_MACHINE_TIMEOUT = 600.0
+
+
 def test_grammar_constrained_answers_with_logprob_expectations(llama_server: str, tmp_path: Path) -> None:
     params = dict(base_url=llama_server, model="gemma-3-270m", protocol="oasis_norming", design="joint", structured="grammar",
-                  logprobs=True, temperature=0.0, max_tokens=40, concurrency=1, max_retries=0, cache=str(tmp_path / "cache.sqlite"))
+                  logprobs=True, temperature=0.0, max_tokens=40, concurrency=1, max_retries=0, cache=str(tmp_path / "cache.sqlite"),
+                  timeout=SLOW_MACHINE_TIMEOUT)
     rater = make_rater("llm", **params)
     stimuli = StimulusSet.from_texts(SCENES)
     result = rate(stimuli, rater, store=tmp_path / "run.sqlite", progress=False)
@@ -101,7 +107,7 @@ def test_grammar_constrained_answers_with_logprob_expectations(llama_server: str
 
 def test_auto_mode_finds_what_the_server_supports(llama_server: str, tmp_path: Path) -> None:
     rater = make_rater("llm", base_url=llama_server, model="gemma-3-270m", protocol="romeo_testolin_2025", temperature=0.0,
-                       max_tokens=120, concurrency=1, max_retries=0, cache="none")
+                       max_tokens=120, concurrency=1, max_retries=0, cache="none", timeout=SLOW_MACHINE_TIMEOUT)
     res = rater.rate_batch(list(StimulusSet.from_texts({"party": SCENES["party"]})))[0]
     assert not isinstance(res, ItemError), res
     # llama-cpp-python rejects response_format json_schema; JSON mode with the schema constrains the answer
