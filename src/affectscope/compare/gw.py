@@ -219,7 +219,12 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     trials: list[dict[str, Any]] = []
     grid = np.geomspace(eps_range[0], eps_range[1], n_grid)
     tol = rel_tol / np.sqrt(len(c1))
-    k = next((i for i, eps in enumerate(grid) if not (trials.append(_probe(c1, c2, eps)) or trials[-1]["failed"])), None)
+    k = None
+    for i, eps in enumerate(grid):
+        trials.append(_probe(c1, c2, eps))
+        if not trials[-1]["failed"]:
+            k = i
+            break
     if k is None:
         return trials
     feasible = [float(grid[k])]
