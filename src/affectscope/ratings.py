@@ -21,7 +21,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from affectscope.taxonomy import Scale, ScaleError, get_category_set, get_scale
+from affectscope.taxonomy import PROBABILITY, Scale, ScaleError, get_category_set, get_crosswalk, get_scale
 
 ColumnKind = Literal["scale", "category", "feature", "count", "text", "other"]
 META_KEY = "affectscope"
@@ -236,8 +236,6 @@ class Ratings:
         source : str, optional
             Which of the table's category sets to map; needed only when it has several.
         """
-        from affectscope.taxonomy import PROBABILITY, get_crosswalk
-
         have = list(dict.fromkeys(s.taxonomy for s in self.columns.values() if s.kind == "category" and s.taxonomy))
         if source is None:
             if len(have) != 1:

@@ -194,6 +194,11 @@ def search_anneal(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float]
 BOUNDARY_REL_TOL = 2e-5
 
 
+def _boundary_tol(n: int) -> float:
+    """The absolute outer-loop tolerance POT gets for a boundary solve over ``n`` items."""
+    return BOUNDARY_REL_TOL / float(np.sqrt(n))
+
+
 #: Outer iterations of a feasibility probe: an epsilon too small for a cold start underflows in the
 #: first Sinkhorn pass, so a probe that survives this many iterations marks a feasible epsilon.
 PROBE_ITER = 3
@@ -208,7 +213,7 @@ def _probe(c1: np.ndarray, c2: np.ndarray, eps: float) -> dict[str, Any]:
 
 
 def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_grid: int, max_iter: int,
-                    rel_tol: float = BOUNDARY_REL_TOL, n_bisect: int = 3) -> list[dict[str, Any]]:
+                    n_bisect: int = 3) -> list[dict[str, Any]]:
     """Find the smallest epsilon a cold solve survives, then solve there once, to convergence.
 
     Smaller epsilon means a sharper plan and, until the solver underflows, a lower exact objective;
@@ -218,7 +223,7 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     epsilon -- or, should it fail later on, at the next surviving one, and so on up the grid."""
     trials: list[dict[str, Any]] = []
     grid = np.geomspace(eps_range[0], eps_range[1], n_grid)
-    tol = rel_tol / np.sqrt(len(c1))
+    tol = _boundary_tol(len(c1))
     k = None
     for i, eps in enumerate(grid):
         trials.append(_probe(c1, c2, eps))
@@ -380,7 +385,7 @@ def gw_align(
         schedule = sorted({t["epsilon"] for t in trials if t["stage"] == "anneal" and t["epsilon"] >= result.epsilon},
                           reverse=True) if annealed else [result.epsilon]
         inner = ANNEAL_INNER_ITER if annealed else None
-        tol = BOUNDARY_REL_TOL / np.sqrt(len(c1)) if best["stage"] == "boundary" else 1e-9
+        tol = _boundary_tol(len(c1)) if best["stage"] == "boundary" else 1e-9
         for _ in range(n_null):
             path = _descend(c1, shuffled_rdm(c2, rng), schedule, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol)
             plans = [tr["plan"] for tr in path if tr["plan"] is not None]

@@ -131,7 +131,9 @@ class FaceRater(Rater):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
         if self.model not in ("ferplus", "fer2013"):
             raise ValueError(f"model must be 'ferplus' or 'fer2013', got {self.model!r}")
-        if self.precision not in ("float32", "bfloat16"):
+        from affectscope.faces.ferplus_cnn import PRECISIONS
+
+        if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
         if self.precision != "float32" and self.model != "ferplus":
             raise ValueError(f"precision={self.precision!r} needs model='ferplus' (the FER2013 port runs in float32)")
