@@ -134,3 +134,42 @@ def test_bad_backbone_options_list_the_valid_ones() -> None:
         EfficientNetLite("lite9")
     with pytest.raises(ValueError, match="pooling must be one of"):
         EfficientNetLite("lite0", pooling="max")
+
+
+# ---- input size and the face channel ----------------------------------------------------------
+def test_input_size_in_spec_changes_features_and_fingerprint_only_when_set() -> None:
+    native, big = make_backbone("lite0"), make_backbone("lite0@288")
+    assert native.input_size == 224 and big.input_size == 288
+    assert "input_size" not in native.params()  # caches of the native size keep their keys
+    assert big.fingerprint() != native.fingerprint()
+    assert big.prepare(data.coffee(), "full")[0].shape == (288, 288, 3)
+    f = big.embed([data.coffee()], view="full")
+    assert f["head"].shape == (1, 1280) and imagenet_labels()[int(f["logits"].argmax())] in ("espresso", "cup", "coffee mug")
+    assert EfficientNetLite("lite0", input_size=None).input_size == 224
+    for bad in (10, 5000, 256.5):
+        with pytest.raises(ValueError, match="input_size must be an integer from 64 to 1024"):
+            EfficientNetLite("lite0", input_size=bad)  # type: ignore[arg-type]
+    for spec, msg in (("lite0@big", "valid parts"), ("lite0+lite0", "twice"), ("+", "empty")):
+        with pytest.raises(ValueError, match=msg):
+            make_backbone(spec)
+
+
+def test_face_channel_block_reads_faces_and_is_zero_without_them() -> None:
+    pytest.importorskip("cv2")
+    from affectscope.backbones.faces import FEATURES, FaceChannel
+
+    ch = make_backbone("faces")
+    assert isinstance(ch, FaceChannel) and ch.blocks() == {"expressions": 12}
+    smile = ch.embed([data.astronaut()], view="full")["expressions"][0]
+    row = dict(zip(FEATURES, smile, strict=True))
+    assert row["any_face"] == 1 and row["faces_capped"] == pytest.approx(1 / 3)
+    assert max(FEATURES[2:10], key=row.__getitem__) == "happiness" and row["valence"] > 7.5 / 9
+    flat = ch.embed([np.full((300, 400, 3), 128, np.uint8)], view="full")["expressions"]
+    np.testing.assert_array_equal(flat, np.zeros((1, 12)))
+    ens = make_backbone("lite0+faces")
+    assert "faces/expressions" in ens.blocks() and "lite0/head" in ens.blocks()
+    got = ens.embed([data.astronaut(), data.coffee()], view="full+flip")
+    assert got["faces/expressions"].shape == (2, 12) and got["faces/expressions"][1].sum() == 0
+    np.testing.assert_allclose(got["faces/expressions"][0], smile, atol=1e-6)
+    with pytest.raises(ValueError, match="view must be one of"):
+        ch.prepare(data.astronaut(), "sideways")

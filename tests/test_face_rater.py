@@ -108,3 +108,17 @@ def test_precision_parameter_is_checked() -> None:
     with pytest.raises(ValueError, match="needs model='ferplus'"):
         FaceRater(model="fer2013", precision="bfloat16").outputs()
     assert FaceRater(precision="bfloat16").fingerprint() != FaceRater().fingerprint()
+
+
+def test_detection_is_the_same_from_several_threads() -> None:
+    """Regression: one shared OpenCV cascade gave wrong boxes when two threads detected at once
+    (the image rater's face channel detects in its decoding threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    astro = np.asarray(Image.fromarray(data.astronaut()).convert("L"))
+    blank = np.full((300, 400), 90, np.uint8)
+    greys = [astro, blank] * 12
+    alone = [HaarDetector().detect(g) for g in greys]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda g: HaarDetector().detect(g), greys))
+    assert together == alone and len(alone[0]) == 1 and alone[1] == []

@@ -163,3 +163,51 @@ def test_cli_train_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     Image.new("RGB", (10, 10)).save(other / "zzz.png")
     assert main(["train", str(norms), str(other), "--columns", "valence", "--out", str(tmp_path / "h.npz")]) == 2
     assert "matches" in capsys.readouterr().err
+
+
+def _face_study(folder: Path, n: int = 20) -> Path:
+    """Pictures on smooth backgrounds; half show the smiling astronaut, and people rated those higher."""
+    from skimage import data
+
+    folder.mkdir(parents=True)
+    face = np.asarray(Image.fromarray(data.astronaut()[20:200, 150:330]).resize((150, 150)))
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        ramp = np.linspace(40 + 5 * i, 200 - 3 * i, 360)[None, :, None]
+        img = np.broadcast_to(ramp, (300, 360, 3)).astype(np.uint8).copy()
+        has = i % 2 == 0
+        if has:
+            x, y = 20 + 9 * i, 30 + 4 * (i % 5)
+            img[y:y + 150, x:x + 150] = face
+        Image.fromarray(img).save(folder / f"f{i:02d}.png")
+        rows.append((f"f{i:02d}.png", (7.5 if has else 3.0) + 0.3 * rng.normal()))
+    return scale_ratings([r[0] for r in rows], [r[1] for r in rows], name="lab").save(folder.parent / "norms.csv")
+
+
+def test_cli_train_on_the_face_channel_then_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("cv2")
+    norms = _face_study(tmp_path / "stim")
+    head_path = tmp_path / "faces.npz"
+    rc = main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "5", "--backbone", "faces",
+               "--n-boot", "50", "--out", str(head_path), "--json", str(tmp_path / "cv.json"), "-q"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert Head.load(head_path).blocks == ["expressions"]  # the channel's own block, not the network's stage names
+    assert json.loads((tmp_path / "cv.json").read_text())["metrics"]["scales"]["valence"]["pearson"] > 0.9
+    rc = main(["rate", str(tmp_path / "stim"), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "concepts=0",
+               "--out", str(tmp_path / "r.csv"), "-q"])
+    assert rc == 0
+    got = pd.read_csv(tmp_path / "r.csv").set_index("item_id")["valence"]
+    truth = Ratings.load(norms).data["valence"]
+    assert np.corrcoef(got.loc[truth.index], truth)[0, 1] > 0.9
+
+
+def test_select_blocks_mixes_network_blocks_and_channels() -> None:
+    from affectscope.backbones.efficientnet_lite import make_backbone
+    from affectscope.cli import UsageError, select_blocks
+
+    assert select_blocks(make_backbone("lite0+faces"), ["stage7", "head"]) == ["lite0/stage7", "lite0/head", "faces/expressions"]
+    assert select_blocks(make_backbone("lite0"), ["head"]) == ["head"]
+    with pytest.raises(UsageError, match="available"):
+        select_blocks(make_backbone("lite0+faces"), ["head", "stage9"])

@@ -325,6 +325,24 @@ def cmd_report(args: argparse.Namespace) -> int:
 DEFAULT_BLOCKS = "stage5,stage6,stage7,head"
 
 
+def select_blocks(backbone: Any, requested: list[str]) -> list[str]:
+    """The requested blocks of every network in ``backbone`` (``"lite0/head"`` in an ensemble),
+    and all blocks of every channel (a member with ``channel = True``, such as ``faces``)."""
+    members = list(backbone.members) if hasattr(backbone, "members") else [("", backbone)]
+    out: list[str] = []
+    for tag, b in members:
+        own = list(b.blocks())
+        if getattr(b, "channel", False):
+            chosen = own
+        else:
+            missing = [n for n in requested if n not in own]
+            if missing:
+                raise UsageError(f"--blocks: {missing} are not blocks of {b!r}; available: {own}")
+            chosen = requested
+        out += [f"{tag}/{n}" if tag else n for n in chosen]
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from affectscope.backbones.efficientnet_lite import make_backbone
     from affectscope.features import extract_features
@@ -366,9 +384,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         feats = extract_features(stimuli, backbone, view=args.view, cache=cache, progress=not args.quiet)
         for k, v in list(feats.errors.items())[:10]:
             print(f"  skipped {k}: {v}", file=sys.stderr)
-        base = [b.strip() for b in args.blocks.split(",") if b.strip()]
-        tags = [t for t, _ in backbone.members] if hasattr(backbone, "members") else [""]
-        blocks = [f"{t}/{b}" if t else b for t in tags for b in base]
+        blocks = select_blocks(backbone, [b.strip() for b in args.blocks.split(",") if b.strip()])
         head_kw: dict[str, Any] = {"model": args.model} if args.columns else {"balance": args.balance, "tau": args.tau, "C": args.C}
         meta = {"backbone": {"spec": args.backbone, "pooling": args.pooling}, "view": args.view,
                 "trained_on": args.norms, "n_stimuli": len(feats.item_ids), "taxonomy": args.taxonomy}
@@ -521,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--to-scale", action="append", default=[], metavar="COLUMN=SCALE",
                     help="convert a norms column first, e.g. valence=valence:sam9 (repeatable)")
     tr.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how stimuli match norm ids")
-    tr.add_argument("--backbone", default="lite0", help="lite0, lite1, lite2 or an ensemble like lite0+lite2 (default: lite0)")
+    tr.add_argument("--backbone", default="lite0", help="lite0, lite1, lite2 (lite0@288: another input size), faces (the face channel, needs the faces "
+                    "extra) or an ensemble like lite0+lite2+faces (default: lite0)")
     tr.add_argument("--pooling", default="mean", choices=["mean", "mean+std"], help="stage pooling (default: mean)")
     tr.add_argument("--view", default="full+flip", help="center, full, center+flip, full+flip (default: full+flip)")
     tr.add_argument("--blocks", default=DEFAULT_BLOCKS, help=f"feature blocks (default: {DEFAULT_BLOCKS})")

@@ -24,6 +24,7 @@ from affectscope.backbones.weights import WEIGHTS, resolve_weights
 
 VARIANTS = ("lite0", "lite1", "lite2")
 POOLINGS = ("mean", "mean+std")
+MIN_INPUT, MAX_INPUT = 64, 1024
 
 _LOCK = threading.Lock()
 
@@ -60,19 +61,28 @@ class EfficientNetLite(Backbone):
         An explicit weights file (checked against the table's SHA-256); default: the installed package.
     threads : int or None
         Torch intra-op threads (None: torch's default).
+    input_size : int or None
+        Square input side in pixels (None: the resolution the weights were trained at, 224 / 240 /
+        260). The networks are fully convolutional, so a larger input gives finer features at more
+        compute; ``"lite0@288"`` in a spec string.
     """
 
     def __init__(self, variant: str = "lite0", pooling: str = "mean", weights_path: str | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, input_size: int | None = None) -> None:
         self.variant = check_option("variant", variant, VARIANTS)
         self.pooling = check_option("pooling", pooling, POOLINGS)
         self.weights_path = weights_path
         self.threads = threads
         self.entry = WEIGHTS[f"efficientnet-{variant}"]
-        self.input_size = self.entry.input_size
+        if input_size is not None and not (isinstance(input_size, int) and MIN_INPUT <= input_size <= MAX_INPUT):
+            raise ValueError(f"input_size must be an integer from {MIN_INPUT} to {MAX_INPUT} pixels, got {input_size!r}")
+        self.input_size = input_size or self.entry.input_size
 
     def params(self) -> dict[str, Any]:
-        return {"class": "EfficientNetLite", "variant": self.variant, "pooling": self.pooling, "sha256": self.entry.sha256}
+        p = {"class": "EfficientNetLite", "variant": self.variant, "pooling": self.pooling, "sha256": self.entry.sha256}
+        if self.input_size != self.entry.input_size:  # only when changed: feature caches of the native size stay valid
+            p["input_size"] = self.input_size
+        return p
 
     @property
     def model(self) -> Any:
@@ -124,18 +134,33 @@ class EfficientNetLite(Backbone):
         return f"EfficientNetLite(variant={self.variant!r}, pooling={self.pooling!r})"
 
 
+def _member(part: str, pooling: str, threads: int | None) -> Backbone:
+    if part == "faces":
+        from affectscope.backbones.faces import FaceChannel
+
+        return FaceChannel()
+    variant, _, size = part.partition("@")
+    if variant not in VARIANTS or (size and not size.isdigit()):
+        raise ValueError(f"backbone spec part {part!r}: valid parts are {VARIANTS} (optionally with an input size, "
+                         "'lite0@288') and 'faces', joined by '+' (e.g. 'lite0+lite2+faces'), or hf:<hub id or folder>")
+    return EfficientNetLite(variant, pooling=pooling, threads=threads, input_size=int(size) if size else None)
+
+
 def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None) -> Backbone:
-    """A backbone from a spec string: ``"lite0"``, an ensemble such as ``"lite0+lite1+lite2"``
-    (blocks named ``"lite0/head"`` ...), or ``"hf:<hub id or folder>"`` for a Hugging Face model."""
+    """A backbone from a spec string: ``"lite0"``, ``"lite0@288"`` (another input size), an ensemble
+    such as ``"lite0+lite1+lite2"`` (blocks named ``"lite0/head"`` ...), ``"faces"`` (the face
+    channel, :mod:`affectscope.backbones.faces`) as a member, or ``"hf:<hub id or folder>"`` for a
+    Hugging Face model."""
     if spec.startswith("hf:"):
         from affectscope.backbones.hf import HFVision
 
         return HFVision(spec[3:])
     parts = [p.strip() for p in spec.split("+") if p.strip()]
-    bad = [p for p in parts if p not in VARIANTS]
-    if not parts or bad:
-        raise ValueError(f"backbone spec {spec!r}: valid parts are {VARIANTS}, joined by '+' (e.g. 'lite0+lite2'), "
-                         "or hf:<hub id or folder>")
-    if len(parts) == 1:
-        return EfficientNetLite(parts[0], pooling=pooling, threads=threads)
-    return Ensemble([(p, EfficientNetLite(p, pooling=pooling, threads=threads)) for p in parts])
+    if not parts:
+        raise ValueError(f"backbone spec {spec!r} is empty: give e.g. 'lite0', 'lite0+lite1+lite2+faces' or hf:<hub id or folder>")
+    if len(set(parts)) < len(parts):
+        raise ValueError(f"backbone spec {spec!r} names a part twice")
+    members = [(p, _member(p, pooling, threads)) for p in parts]
+    if len(members) == 1:
+        return members[0][1]
+    return Ensemble(members)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,10 @@ import numpy as np
 from affectscope._checks import check_option
 
 CASCADES = ("frontalface_default", "frontalface_alt", "frontalface_alt2")
-_LOCK = threading.Lock()
+#: One loaded cascade per thread and name: an OpenCV CascadeClassifier gives wrong detections when
+#: two threads run detectMultiScale on the same instance (found by the image rater's face channel,
+#: which detects in its decoding threads).
+_PER_THREAD = threading.local()
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,14 @@ class FaceBox:
         return self.w * self.h
 
 
-@lru_cache(maxsize=4)
 def _cascade(name: str) -> Any:
+    loaded = _PER_THREAD.__dict__.setdefault("cascades", {})
+    if name not in loaded:
+        loaded[name] = _load_cascade(name)
+    return loaded[name]
+
+
+def _load_cascade(name: str) -> Any:
     try:
         import cv2
     except ImportError as exc:
@@ -70,8 +78,7 @@ class HaarDetector:
     def detect(self, grey: np.ndarray) -> list[FaceBox]:
         """Faces in an ``(H, W)`` uint8 grey image, largest first."""
         side = max(12, int(self.min_size * min(grey.shape[:2])))
-        with _LOCK:
-            c = _cascade(self.cascade)
+        c = _cascade(self.cascade)
         found = c.detectMultiScale(np.ascontiguousarray(grey), scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                    minSize=(side, side))
         boxes = [FaceBox(int(x), int(y), int(w), int(h)) for x, y, w, h in (found if len(found) else [])]
