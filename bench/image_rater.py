@@ -8,7 +8,10 @@ Prints a table and writes bench/results/image_rater.json:
    KL/JS to the human distribution, per-emotion r;
 4. throughput: images/s end to end (decode, resize, forward, heads) vs the backbone forward alone.
 
-Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick]
+5. (--channels, alone) extra channels fused with the shipped features: colour statistics and the
+   face channel; and input size (Lite0 at 224 vs 288 px).
+
+Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick | --channels]
 """
 
 from __future__ import annotations
@@ -53,8 +56,13 @@ def main() -> None:
     ap.add_argument("--cache", default=default_cache())
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "image_rater.json"))
     ap.add_argument("--quick", action="store_true", help="only the shipped configuration")
+    ap.add_argument("--channels", action="store_true",
+                    help="only section 5: extra channels (colour statistics, the face channel) and input size; "
+                         "writes bench/results/image_rater_channels.json")
     args = ap.parse_args()
     sets = load_sets(args.data_root)
+    if args.channels:
+        return channels(sets["oasis"], args.cache, Path(args.out).with_name("image_rater_channels.json"))
     result: dict = {"oasis_cv": [], "cross_dataset": {}, "emotion6_basic": {}, "throughput": {}}
 
     print("1. OASIS 10-fold CV (valence/arousal converted to SAM 1-9)")
@@ -120,6 +128,74 @@ def main() -> None:
           f"ratio {t['ratio']:.2f} (median of {t['repeats']} runs over {t['n_images']} images)")
 
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nresults: {out}")
+
+
+def colour_block(norms, ids: list[str]) -> np.ndarray:
+    """20 colour features per picture: brightness, saturation, colourfulness, contrast, dark and
+    bright pixel shares, SD of value and saturation, and a 12-bin saturation-weighted hue histogram."""
+    from affectscope.media.image import load_image
+    from affectscope.raters.color import colour_statistics
+
+    rows = []
+    for path in norms.data.loc[ids, "path"]:
+        rgb = load_image(path, max_side=256)
+        s = colour_statistics(rgb)
+        x = rgb.reshape(-1, 3).astype(float) / 255
+        mx, mn = x.max(1), x.min(1)
+        sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-9), 0)
+        r, g, b = x.T
+        hue = np.arctan2(np.sqrt(3) * (g - b), 2 * r - g - b)
+        hist = np.histogram(hue, bins=12, range=(-np.pi, np.pi), weights=sat)[0] / len(hue)
+        rows.append([s["brightness"], s["saturation"], s["colourfulness"] / 100, s["contrast"], (mx < 0.2).mean(),
+                     (mx > 0.8).mean(), mx.std(), sat.std(), *hist])
+    return np.asarray(rows)
+
+
+def channels(oasis, cache: str, out: Path) -> None:
+    """Section 5: does adding colour statistics or the face channel to the shipped features help,
+    and does a larger input help (Lite0 alone, 224 vs 288 px)? OASIS 10-fold CV, kernel head."""
+    from affectscope.features import Features
+
+    _, spec, view, stages, model = SHIPPED
+    names = block_names(spec, stages)
+    f = features_for(oasis, spec, view, cache)
+    t0 = time.perf_counter()
+    faces = features_for(oasis, "faces", view, cache)
+    t_faces = time.perf_counter() - t0
+    assert faces.item_ids == f.item_ids
+    blocks = {**f.blocks, "colour": colour_block(oasis, f.item_ids), "faces": faces.blocks["expressions"]}
+    feats = Features(f.item_ids, blocks)
+    n_faces = int((blocks["faces"][:, 1] > 0).sum())
+    print(f"5. Extra channels (OASIS 10-fold CV, shipped kernel head); face channel found faces in {n_faces} of "
+          f"{len(f.item_ids)} pictures ({t_faces:.0f} s, {len(f.item_ids) / t_faces:.1f} pictures/s incl. decoding)")
+    rows = [("shipped", names, {})]
+    rows += [(f"+ colour statistics (weight {w})", names + ["colour"], {"colour": w}) for w in (0.5, 1.0)]
+    rows += [(f"+ face channel (weight {w})", names + ["faces"], {"faces": w}) for w in (0.35, 0.5, 1.0)]
+    result: dict = {"n_pictures_with_faces": n_faces, "rows": []}
+    for label, bl, extra in rows:
+        kw = {**KERNEL, "block_weights": {**shipped_weights(names), **extra}}
+        _, rep = train_head(feats, oasis, columns=["valence", "arousal"], blocks=bl, head_kw=kw, n_boot=1000)
+        s = rep.metrics["scales"]
+        print(f"   {label:40s} valence r {s['valence']['pearson']:.4f} [{s['valence']['pearson_lo']:.3f}, {s['valence']['pearson_hi']:.3f}]"
+              f"  arousal r {s['arousal']['pearson']:.4f}", flush=True)
+        result["rows"].append({"configuration": label, **{c: {k: s[c][k] for k in ("pearson", "pearson_lo", "pearson_hi")}
+                                                          for c in ("valence", "arousal")}})
+    print("   input size, Lite0 alone (full+flip, stages 5-7 + head + logits, kernel head):")
+    result["input_size"] = []
+    for size in (224, 288):
+        sp = "lite0" if size == 224 else f"lite0@{size}"
+        t0 = time.perf_counter()
+        fl = features_for(oasis, sp, view, cache, pooling="mean")
+        secs = time.perf_counter() - t0
+        st = list(SHIPPED_STAGES)
+        _, rep = train_head(fl, oasis, columns=["valence", "arousal"], blocks=st, head_kw={**KERNEL, "block_weights": shipped_weights(st)}, n_boot=1000)
+        s = rep.metrics["scales"]
+        print(f"   {sp:12s} valence r {s['valence']['pearson']:.4f}  arousal r {s['arousal']['pearson']:.4f}  "
+              f"(features {secs:.0f} s, 0 if cached)", flush=True)
+        result["input_size"].append({"spec": sp, "valence": s["valence"]["pearson"], "arousal": s["arousal"]["pearson"]})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\nresults: {out}")
