@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from affectscope._checks import check_option
+
 #: How an image is fitted into the square input: ``center`` resizes the short side and crops the
 #: middle (ImageNet practice); ``full`` resizes the whole picture to the square, keeping all of it
 #: (a slight change of aspect ratio); ``center+flip`` and ``full+flip`` also average the features
@@ -62,8 +64,7 @@ class Backbone(ABC):
 
     def prepare(self, rgb: np.ndarray, view: str) -> list[np.ndarray]:
         """The input arrays of one image for ``view`` (one, or two with the mirror image)."""
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+        check_option("view", view, VIEWS)
         base = fit_square(rgb, self.input_size, view.split("+")[0])
         return [base, base[:, ::-1].copy()] if view.endswith("+flip") else [base]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._checks import check_option
 from affectscope.backbones.base import VIEWS, Backbone
 from affectscope.faces.ferplus_cnn import FERPLUS_LABELS
 
@@ -64,8 +65,7 @@ class FaceChannel(Backbone):
         return np.asarray(v, np.float32)
 
     def prepare(self, rgb: np.ndarray, view: str) -> Any:  # type: ignore[override]
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+        check_option("view", view, VIEWS)
         return self.vector(rgb)  # the face model already averages each face with its mirror image
 
     def embed_arrays(self, batch: np.ndarray) -> dict[str, np.ndarray]:
