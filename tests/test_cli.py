@@ -127,6 +127,48 @@ def test_compare_cli_refuses_mismatched_scales_and_missing_items(tmp_path: Path,
     assert "left out: 1 only rater" in out
 
 
+def test_compare_plain_csv_files_with_declared_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Published outputs and lab norms are often plain spreadsheets: declare their columns on the command line."""
+    model, lab = tmp_path / "model.csv", tmp_path / "lab.csv"
+    pd.DataFrame({"item_id": list("abcdef"), "valence": [2, 3, 4, 5, 6, 7], "joy": [.1, .2, .3, .6, .7, .9],
+                  "fear": [.9, .8, .7, .4, .3, .1]}).to_csv(model, index=False)  # valence on 1-7
+    pd.DataFrame({"stimulus": list("abcdef"), "valence": [2.2, 3.5, 5.0, 6.1, 7.6, 8.9], "joy": [0, .2, .2, .8, .9, 1],
+                  "fear": [1, .8, .8, .2, .1, 0], "comment": list("uvwxyz")}).to_csv(lab, index=False)  # 1-9
+    for path in (model, lab):
+        pd.read_csv(path).assign(anger=0, disgust=0, sadness=0, surprise=0, neutral=0).to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["compare", str(model), str(lab)]) == EXIT_USAGE
+    assert "--scale valence=valence:1-7" in capsys.readouterr().err
+    args = ["compare", str(model), str(lab), "--scale", "rater:valence=valence:1-7", "--scale", "human:valence=valence:1-9",
+            "--categories", "emotion6", "--id-column", "human:stimulus", "--n-boot", "50", "--json", str(tmp_path / "c.json")]
+    assert main(args) == EXIT_USAGE  # the two scales differ: converting is still explicit
+    assert "--to-scale valence=valence:1-7" in capsys.readouterr().err
+    assert main([*args, "--to-scale", "valence=valence:1-7"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "model vs lab" in out and "on emotion6 (6 items)" in out
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["items"]["scales"]["valence"]["n"] == 6 and data["items"]["scales"]["valence"]["pearson"] > 0.99
+    assert data["categories"]["metrics"]["accuracy"] == 1.0
+    assert main(["compare", str(model), str(lab), "--scale", "valence"]) == EXIT_USAGE
+    assert "--scale expects [rater:|human:]COLUMN=SCALE" in capsys.readouterr().err
+
+
+def test_table_rater_reads_a_plain_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_good_images(tmp_path / "imgs")
+    names = sorted(p.stem for p in (tmp_path / "imgs").iterdir())
+    plain = tmp_path / "published.csv"
+    pd.DataFrame({"stimulus": names, "V": [1.5, 3.0, 4.5, 6.0]}).to_csv(plain, index=False)
+    out = tmp_path / "r.csv"
+    args = ["rate", str(tmp_path / "imgs"), "--rater", "table", "-p", f"file={plain}", "-p", "key=stem", "-o", str(out), "-q"]
+    assert main(args) == EXIT_USAGE  # the file itself cannot be read: nothing to rate
+    assert "no id column 'item_id'" in (err := capsys.readouterr().err) and "-p id_column=NAME" in err
+    assert main([*args, "-p", "id_column=stimulus"]) == EXIT_USAGE
+    assert "declare its rating columns" in (err := capsys.readouterr().err) and "-p scales=" in err
+    assert main([*args, "-p", "id_column=stimulus", "-p", 'scales={"V": "valence:1-7"}']) == EXIT_OK
+    got = Ratings.load(out)
+    assert got.columns["V"].scale.label == "valence 1-7 (1-7)" and sorted(got.data["V"]) == [1.5, 3.0, 4.5, 6.0]
+
+
 def test_help_everywhere() -> None:
     for sub in ([], ["rate"], ["demo"], ["raters"], ["compare"], ["taxonomy"], ["train"], ["probe"]):
         proc = subprocess.run([sys.executable, "-m", "affectscope.cli", *sub, "--help"], capture_output=True, text=True)

@@ -57,14 +57,38 @@ def test_round_trip_keeps_specs_and_provenance(tmp_path: Path, suffix: str) -> N
 def test_plain_csv_needs_scales(tmp_path: Path) -> None:
     p = tmp_path / "plain.csv"
     pd.DataFrame({"id": ["a", "b"], "V": [1.0, 7.0], "junk": ["x", "y"]}).to_csv(p, index=False)
-    with pytest.raises(RatingsError, match="name the scale"):
+    with pytest.raises(RatingsError, match="declare its rating columns.*--scale valence=valence:1-7"):
         Ratings.load(p, id_column="id")
     r = Ratings.load(p, id_column="id", scales={"V": "valence:oasis7"})
     assert list(r.columns) == ["V"] and r.columns["V"].scale == OASIS_VALENCE
-    with pytest.raises(RatingsError, match="no id column"):
+    with pytest.raises(RatingsError, match="no id column.*--id-column"):
         Ratings.load(p, scales={"V": "valence:1-7"})
     with pytest.raises(RatingsError, match="use a .csv or .parquet"):
         r.save(tmp_path / "r.xlsx")
+
+
+def test_plain_file_with_declared_categories(tmp_path: Path) -> None:
+    p = tmp_path / "votes.csv"
+    shares = pd.DataFrame({"stim": ["a", "b", "c"], "joy": [0.7, 0.1, 0.2], "fear": [0.3, 0.9, 0.8],
+                           "valence": [6.0, 2.0, 3.0], "note": ["x", "y", "z"]})
+    shares.to_csv(p, index=False)
+    with pytest.raises(RatingsError, match=r"'emotion6' needs a column per category; missing \['anger', 'disgust', 'sadness'"):
+        Ratings.load(p, id_column="stim", categories="emotion6")
+    shares = shares.assign(anger=0.0, disgust=0.0, sadness=0.0, surprise=0.0, neutral=0.0)
+    shares.to_csv(p, index=False)
+    r = Ratings.load(p, id_column="stim", categories="emotion6", scales={"valence": "valence:sam9"})
+    assert r.columns_of("category", taxonomy="emotion6") == ["anger", "disgust", "fear", "joy", "sadness", "surprise",
+                                                             "neutral"]  # in the category set's order
+    assert r.columns_of("scale") == ["valence"] and "note" not in r.data.columns
+    assert r.data.loc["b", "fear"] == pytest.approx(0.9)
+    shares.assign(fear=[3, 9, 8]).to_csv(p, index=False)
+    with pytest.raises(RatingsError, match=r"\['fear'\] hold values above 1.*divide vote counts"):
+        Ratings.load(p, id_column="stim", categories="emotion6")
+    pd.DataFrame({"stim": ["a"], "x": [1.0]}).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(RatingsError, match="no column is named after a category of 'emotion6'.*expected some of"):
+        Ratings.load(tmp_path / "other.csv", id_column="stim", categories="emotion6")
+    with pytest.raises(KeyError, match="unknown category set 'emotion7'"):
+        Ratings.load(p, id_column="stim", categories="emotion7")
 
 
 def test_convert_is_explicit() -> None:

@@ -165,6 +165,22 @@ def test_cli_train_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "matches" in capsys.readouterr().err
 
 
+def test_cli_train_on_a_plain_norms_spreadsheet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lab's norms as a plain CSV (no .meta.json, its own id column): declared on the command line."""
+    norms = _norming_study(tmp_path / "stim", n=12)
+    plain = tmp_path / "plain.csv"
+    pd.read_csv(norms).rename(columns={"item_id": "stimulus"})[["stimulus", "valence"]].to_csv(plain, index=False)
+    base = ["train", str(plain), str(tmp_path / "stim"), "--columns", "valence", "--folds", "3", "--view", "center",
+            "--n-boot", "50", "--out", str(tmp_path / "h.npz"), "-q"]
+    assert main(base) == 2
+    assert "command line: --id-column name" in capsys.readouterr().err  # each message shows how to declare
+    assert main([*base, "--id-column", "stimulus"]) == 2
+    assert "--scale valence=valence:1-7" in capsys.readouterr().err
+    assert main([*base, "--scale", "valence=valence:sam9", "--id-column", "stimulus"]) == 0
+    assert "3-fold cross-validation over 12 items" in capsys.readouterr().out
+    assert Head.load(tmp_path / "h.npz").scales["valence"].name == "sam9"
+
+
 def _face_study(folder: Path, n: int = 20) -> Path:
     """Pictures on smooth backgrounds; half show the smiling astronaut, and people rated those higher."""
     from skimage import data

@@ -240,13 +240,58 @@ def _convert(table: Any, to_scale: Sequence[str]) -> Any:
     return table
 
 
-def _load_table(spec: str, data_root: str | None) -> Any:
+SIDES = ("rater", "human")
+
+
+def _declarations(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """``--scale``, ``--categories``, ``--id-column`` per input side, for files without metadata.
+
+    A value may start with ``rater:`` or ``human:`` to apply to that file only (``--scale
+    human:valence=valence:1-7``); otherwise it applies to every input file without metadata.
+    """
+    out: dict[str, dict[str, Any]] = {side: {"scales": {}, "categories": None, "id_column": "item_id"} for side in SIDES}
+
+    def sides_of(value: str) -> tuple[tuple[str, ...], str]:
+        head, sep, rest = value.partition(":")
+        return ((head,), rest) if sep and head in SIDES else (SIDES, value)
+
+    for decl in getattr(args, "scale", None) or []:
+        sides, rest = sides_of(decl)
+        col, sep, scale = rest.partition("=")
+        if not sep or not col or not scale:
+            raise UsageError(f"--scale expects [rater:|human:]COLUMN=SCALE (e.g. valence=valence:1-7), got {decl!r}")
+        for side in sides:
+            out[side]["scales"][col] = scale
+    for key, flag in (("categories", "--categories"), ("id_column", "--id-column")):
+        for decl in getattr(args, key, None) or []:
+            sides, rest = sides_of(decl)
+            if not rest:
+                raise UsageError(f"{flag} expects [rater:|human:]VALUE, got {decl!r}")
+            for side in sides:
+                out[side][key] = rest
+    return out
+
+
+def _load_table(spec: str, data_root: str | None, declared: dict[str, Any] | None = None) -> Any:
+    """A ratings table from ``norms:NAME``, an affectscope file, or a plain file with ``declared`` columns."""
     from affectscope.norms import load_norms
     from affectscope.ratings import Ratings
 
     if spec.startswith("norms:"):
         return load_norms(spec.split(":", 1)[1], data_root)
-    return Ratings.load(spec)
+    return Ratings.load(spec, **(declared or {}))
+
+
+def _add_declaration_args(parser: argparse.ArgumentParser, sided: bool = True) -> None:
+    where = " (prefix rater: or human: for one file only)" if sided else ""
+    parser.add_argument("--scale", action="append", default=[], metavar="COLUMN=SCALE",
+                        help=f"plain CSV/Parquet files without .meta.json: read COLUMN as a rating on SCALE, e.g. "
+                             f"valence=valence:1-7{where} (repeatable; `affectscope taxonomy` lists scales)")
+    parser.add_argument("--categories", action="append", default=[], metavar="TAXONOMY",
+                        help=f"plain files: read the columns named after this category set's categories as shares "
+                             f"(0-1), e.g. emotion6{where}")
+    parser.add_argument("--id-column", action="append", default=[], metavar="NAME",
+                        help=f"plain files: the item id column (default: item_id){where}")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -258,7 +303,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     on_missing = "drop" if args.drop_missing else "raise"
     results: dict[str, Any] = {}
     try:
-        rater, humans = _load_table(args.rater_file, args.data_root), _load_table(args.human_file, args.data_root)
+        declared = _declarations(args)
+        rater = _load_table(args.rater_file, args.data_root, declared["rater"])
+        humans = _load_table(args.human_file, args.data_root, declared["human"])
         humans = _convert(humans, args.to_scale)
         # "all" runs items and categories where both tables have such columns; structure (slow) only when asked
         both = {kind: bool(rater.columns_of(kind) and humans.columns_of(kind)) for kind in ("scale", "category")}
@@ -299,9 +346,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     comparisons: dict[str, Any] = {}
     try:
-        ratings = _load_table(args.ratings_file, args.data_root)
+        declared = _declarations(args)
+        ratings = _load_table(args.ratings_file, args.data_root, declared["rater"])
         if args.human:
-            humans = _load_table(args.human, args.data_root)
+            humans = _load_table(args.human, args.data_root, declared["human"])
             humans = _convert(humans, args.to_scale)
             on_missing = "drop" if args.drop_missing else "raise"
             ok = ratings.ok()
@@ -359,7 +407,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if bool(args.columns) == bool(args.taxonomy):
         raise UsageError("give --columns (rating scales, e.g. valence,arousal) or --taxonomy (a category distribution), one of them")
     try:
-        norms = _load_table(args.norms, args.data_root)
+        declared = _declarations(args)["human"]
+        if args.taxonomy and not declared["categories"]:
+            declared["categories"] = args.taxonomy
+        norms = _load_table(args.norms, args.data_root, declared)
         norms = _convert(norms, args.to_scale)
         if args.paths:
             found = StimulusSet.from_paths(args.paths)
@@ -484,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how item ids are matched")
     rp.add_argument("--drop-missing", action="store_true", help="compare shared items only")
     rp.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME")
+    _add_declaration_args(rp)
     rp.add_argument("--series", default=None, metavar="DIR", help="per-video series written by the face rater (-p series_dir=DIR)")
     rp.add_argument("--title", default=None)
     rp.add_argument("--out", "-o", default="report.html", help="the HTML file (default: report.html)")
@@ -519,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--to-scale", action="append", default=[], metavar="COLUMN=SCALE",
                    help="convert a human column explicitly first, e.g. valence=valence:sam9 (repeatable)")
     c.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME (default: $AFFECTSCOPE_DATA or ../shared/data)")
+    _add_declaration_args(c)
     c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for CIs (default: 2000)")
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
@@ -554,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--cache", default=None, help="feature cache (default: OUT stem + .features.sqlite)")
     tr.add_argument("--json", default=None, metavar="FILE", help="also write the CV report as JSON")
     tr.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME")
+    _add_declaration_args(tr, sided=False)
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     tr.set_defaults(func=cmd_train)
 

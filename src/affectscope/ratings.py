@@ -305,6 +305,7 @@ class Ratings:
         path: str | os.PathLike[str],
         *,
         scales: Mapping[str, "Scale | str"] | None = None,
+        categories: str | None = None,
         id_column: str = "item_id",
     ) -> "Ratings":
         """Read a table written by :meth:`save`, or a plain CSV/Parquet file.
@@ -314,7 +315,11 @@ class Ratings:
         path : path-like
         scales : mapping, optional
             For files without affectscope metadata: ``{column: scale}`` for every rating
-            column to keep (other columns are ignored). Ignored when metadata exists.
+            column to keep. Ignored when metadata exists.
+        categories : str, optional
+            For files without affectscope metadata: a category set (e.g. ``"emotion6"``); the
+            file's columns named after its categories are read as probabilities or shares (0-1).
+            Other columns are ignored. Ignored when metadata exists.
         id_column : str, default "item_id"
             The id column of a plain file.
         """
@@ -342,17 +347,38 @@ class Ratings:
             rater = RaterInfo(**meta["rater"])
             return cls(frame, specs, rater)
         if id_column not in frame.columns:
-            raise RatingsError(f"{path}: no id column {id_column!r}; columns are {list(frame.columns)}")
-        if not scales:
+            raise RatingsError(f"{path}: no id column {id_column!r}; columns are {list(frame.columns)}. "
+                               "Name the id column (Python: id_column='name'; command line: --id-column name)")
+        if not scales and not categories:
             raise RatingsError(
                 f"{path} has no affectscope metadata ({sidecar_path(path).name} missing): "
-                "name the scale of each rating column, e.g. scales={'valence': 'valence:1-7'}"
+                "declare its rating columns: the scale of each (Python: scales={'valence': 'valence:1-7'}; "
+                "command line: --scale valence=valence:1-7) and/or the category set of its category columns "
+                "(categories='emotion6'; --categories emotion6)"
             )
+        scales = dict(scales or {})
         missing = [c for c in scales if c not in frame.columns]
         if missing:
             raise RatingsError(f"{path}: columns {missing} not found; columns are {list(frame.columns)}")
         specs = [ColumnSpec(name=c, kind="scale", scale=get_scale(s)) for c, s in scales.items()]
-        keep = [id_column] + [c for c in ("path", "error") if c in frame.columns] + list(scales)
+        if categories:
+            cset = get_category_set(categories)
+            found = [c for c in cset.columns if c in frame.columns and c not in scales]
+            if not found:
+                raise RatingsError(f"{path}: no column is named after a category of {cset.name!r}; expected some of "
+                                   f"{list(cset.columns)}, columns are {list(frame.columns)}")
+            absent = [c for c in cset.columns if c not in found]
+            if absent:
+                raise RatingsError(f"{path}: category set {cset.name!r} needs a column per category; missing {absent}. "
+                                   "Add them (0 where no one chose the category), or pick the category set that "
+                                   "matches the file (`affectscope taxonomy` lists them)")
+            over = [c for c in found if (pd.to_numeric(frame[c], errors="coerce") > 1).any()]
+            if over:
+                raise RatingsError(f"{path}: category columns {over} hold values above 1; they must be shares or "
+                                   "probabilities (0-1): divide vote counts by each row's total")
+            specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cset.name,
+                                 description=f"share or probability ({path.name})") for c in found]
+        keep = [id_column] + [c for c in ("path", "error") if c in frame.columns] + [sp.name for sp in specs]
         frame = frame[keep].rename(columns={id_column: "item_id"})
         return cls(frame, specs, RaterInfo(name=path.stem, kind="file", source=str(path)))
 

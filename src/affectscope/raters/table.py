@@ -15,7 +15,7 @@ from affectscope.stimuli import Stimulus, StimulusSet
 
 @register("table")
 class TableRater(Rater):
-    """Ratings read from a CSV/Parquet file written by affectscope (or with a ``.meta.json`` sidecar).
+    """Ratings read from a CSV/Parquet file: written by affectscope, or plain with its columns declared.
 
     Parameters
     ----------
@@ -23,15 +23,26 @@ class TableRater(Rater):
         The ratings file.
     key : {"item_id", "name", "stem"}, default "item_id"
         How stimulus ids are matched to the file's ids (see :func:`affectscope.ratings.align`).
+    scales : dict, optional
+        Plain files (no affectscope metadata): ``{column: scale}``, e.g.
+        ``-p scales='{"valence": "valence:1-7"}'``.
+    categories : str, default ""
+        Plain files: a category set whose columns the file holds as shares (``-p categories=emotion6``).
+    id_column : str, default "item_id"
+        Plain files: the id column.
     """
 
     kind = "file"
     summary = "ratings looked up in a CSV/Parquet file (published outputs, norms made elsewhere)"
     media = frozenset({"image", "video", "unknown"})
 
-    def __init__(self, *, file: str = "", key: str = "item_id") -> None:
+    def __init__(self, *, file: str = "", key: str = "item_id", scales: dict[str, str] | None = None,
+                 categories: str = "", id_column: str = "item_id") -> None:
         self.file = file
         self.key = key
+        self.scales = scales
+        self.categories = categories
+        self.id_column = id_column
         self._table: Ratings | None = None
         self._index: dict[str, str] | None = None
 
@@ -39,7 +50,12 @@ class TableRater(Rater):
         if self._table is None or self._index is None:
             if not self.file:
                 raise RatingsError("the table rater needs file=PATH (a ratings CSV or Parquet file)")
-            self._table = Ratings.load(self.file)
+            try:
+                self._table = Ratings.load(self.file, scales=self.scales, categories=self.categories or None,
+                                           id_column=self.id_column)
+            except RatingsError as exc:
+                raise RatingsError(f"{exc}. With the table rater these are parameters: -p id_column=NAME, "
+                                   "-p scales='{\"valence\": \"valence:1-7\"}', -p categories=emotion6") from None
             self._index = {match_key(i, self.key): i for i in self._table.item_ids}  # type: ignore[arg-type]
         return self._table, self._index
 
