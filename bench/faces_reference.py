@@ -63,30 +63,31 @@ def main() -> None:
     print(f"FER2013 mini-Xception on FER+ validation (majority of the emotion votes), n = {res['n']}")
     print(f"  accuracy {acc:.3f}  UAR over 7 classes {uar:.3f}  ({res['faces_per_s']:.0f} faces/s on this CPU)")
     print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in recalls.items()))
-    res["ferplus_cnn"] = ferplus_cnn(images, majority, keep, use)
+    from affectscope.faces.ferplus_cnn import VARIANTS
+
+    res["ferplus_cnn"] = {v: ferplus_cnn(images, majority, keep, use, v) for v in VARIANTS}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
     print(f"results: {args.out}")
 
 
-def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray) -> dict | None:
-    """The project's FER+ CNN on the same faces, in float32 and bfloat16: all 8 classes and the
+def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray, variant: str) -> dict:
+    """One of the project's FER+ CNNs on the same faces, in float32 and bfloat16: all 8 classes and the
     7-class subset above, and faces/s (median of 3 passes over all faces, after a warm-up)."""
     import torch
 
-    from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, predict_proba, shipped_weights
+    from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, load_ferplus_cnn, predict_proba
 
-    if not shipped_weights().is_file():
-        print("FER+ CNN: no shipped weights yet (scripts/train_ferplus.py)")
-        return None
+    model = load_ferplus_cnn(variant=variant)
+    print(f"FER+ CNN model={variant!r}")
     out: dict = {"threads": torch.get_num_threads()}
     ref = None
     for precision in ("float32", "bfloat16"):
-        predict_proba(images[:256], precision=precision)
+        predict_proba(images[:256], model, precision=precision)
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            p = predict_proba(images, precision=precision)
+            p = predict_proba(images, model, precision=precision)
             times.append(time.perf_counter() - t0)
         pred = np.array(FERPLUS_LABELS)[p.argmax(1)]
         row: dict = {"faces_per_s": len(images) / float(np.median(times))}
@@ -100,9 +101,9 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
             rec = {c: float((pred[mask][majority[mask] == c] == c).mean()) for c in classes}
             row[label] = {"n": int(mask.sum()), "accuracy": float((pred[mask] == majority[mask]).mean()),
                           "uar": float(np.mean(list(rec.values()))), "recall": rec}
-            print(f"FER+ CNN ({precision}), {label}: n = {row[label]['n']}, accuracy {row[label]['accuracy']:.3f}, "
+            print(f"  {precision}, {label}: n = {row[label]['n']}, accuracy {row[label]['accuracy']:.3f}, "
                   f"UAR {row[label]['uar']:.3f}")
-            print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in rec.items()))
+            print("    recall: " + ", ".join(f"{c} {r:.2f}" for c, r in rec.items()))
         extra = (f"; vs float32: argmax agreement {row['argmax_agreement_vs_float32']:.4f}, max |dp| "
                  f"{row['max_abs_diff_vs_float32']:.3f}") if "max_abs_diff_vs_float32" in row else ""
         print(f"  {row['faces_per_s']:.0f} faces/s ({out['threads']} threads){extra}")
@@ -118,13 +119,13 @@ def prior_sweep(p: np.ndarray, majority: np.ndarray, keep: np.ndarray) -> dict:
     from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, correct_prior
 
     rows = {}
-    print("FER+ CNN with prior_correction=tau (8 classes): tau, accuracy, UAR, recall of disgust / fear / contempt")
+    print("  prior_correction=tau (8 classes): tau, accuracy, UAR, recall of disgust / fear / contempt")
     for tau in (0.0, 0.25, 0.5, 0.75, 1.0):
         pred = np.array(FERPLUS_LABELS)[correct_prior(p, tau).argmax(1)]
         rec = {c: float((pred[keep][majority[keep] == c] == c).mean()) for c in sorted(set(majority[keep]))}
         rows[str(tau)] = {"accuracy": float((pred[keep] == majority[keep]).mean()), "uar": float(np.mean(list(rec.values()))),
                           "recall": rec}
-        print(f"  {tau:4.2f}  {rows[str(tau)]['accuracy']:.3f}  {rows[str(tau)]['uar']:.3f}  "
+        print(f"    {tau:4.2f}  {rows[str(tau)]['accuracy']:.3f}  {rows[str(tau)]['uar']:.3f}  "
               f"{rec['disgust']:.2f} / {rec['fear']:.2f} / {rec['contempt']:.2f}")
     return rows
 

@@ -6,8 +6,14 @@ re-weighted by the class-balanced weight of its majority class (Cui et al. 2019)
 mirror image and small shifts. Model selection on FER+ validation (reported as such: the FER+ test
 split is not available here).
 
-Writes the weights of the best validation epoch (float16) and a JSON report. The shipped model:
-    python scripts/train_ferplus.py --epochs 10 --out src/affectscope/faces/weights/ferplus_cnn_w16.pt
+Options: ``--augment affine`` (random rotation +-10 degrees, scale 0.9-1.1, shift +-4 px, mirror)
+instead of mirror + shift; ``--precision bfloat16`` trains under CPU autocast in channels-last layout
+(about 2.3x faster per epoch on CPUs with AMX); ``--teacher W.pt --teacher-width 32`` distils a
+larger network: the target becomes ``(1 - a) * votes + a * teacher`` (``--teacher-weight a``), the
+teacher's probabilities computed once per training face (face and mirror averaged, no augmentation).
+
+Writes the weights of the best validation epoch (float16) and a JSON report. The shipped model's
+command is in its model card (``src/affectscope/faces/weights/MODEL_CARD.md``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,26 @@ def evaluate(model, x: np.ndarray, p: np.ndarray) -> dict:  # noqa: ANN001
     return {"accuracy": float((pred == y).mean()), "uar": float(np.mean(list(rec.values()))), "recall": rec}
 
 
+def affine_batch(xb, rng: np.random.Generator, max_deg: float = 10.0, max_shift_px: float = 4.0):  # noqa: ANN001, ANN201
+    """Random rotation, scale, shift and mirror of a ``(N, 1, H, W)`` float tensor (border pixels repeated)."""
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    n, _, h, _ = xb.shape
+    ang = np.deg2rad(rng.uniform(-max_deg, max_deg, n))
+    scale = rng.uniform(0.9, 1.1, n)
+    flip = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    shift = rng.uniform(-1, 1, (n, 2)) * max_shift_px / (h / 2)
+    theta = np.zeros((n, 2, 3), np.float32)
+    theta[:, 0, 0] = np.cos(ang) / scale * flip
+    theta[:, 0, 1] = -np.sin(ang) / scale
+    theta[:, 1, 0] = np.sin(ang) / scale * flip
+    theta[:, 1, 1] = np.cos(ang) / scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(torch.from_numpy(theta), list(xb.shape), align_corners=False)
+    return F.grid_sample(xb, grid, padding_mode="border", align_corners=False)
+
+
 def main() -> None:
     import torch
     from torch.nn import functional as F  # noqa: N812
@@ -59,7 +85,14 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--out", default="ferplus_cnn.pt")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--augment", choices=["shift", "affine"], default="shift")
+    ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    ap.add_argument("--teacher", default=None, help="weights of a larger FER+ CNN to distil")
+    ap.add_argument("--teacher-width", type=int, default=32)
+    ap.add_argument("--teacher-weight", type=float, default=0.5)
     args = ap.parse_args()
+    bf16 = args.precision == "bfloat16"
+    fmt = torch.channels_last if bf16 else torch.contiguous_format
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     xtr, ptr = load(args.data_root, "train")
@@ -71,7 +104,22 @@ def main() -> None:
     cw = (1 - beta) / (1 - beta ** np.maximum(counts, 1))
     cw = cw / (cw * counts).sum() * counts.sum()
     sample_w = torch.from_numpy(cw[ptr.argmax(1)].astype(np.float32))
-    model = build(args.width)
+    model = build(args.width).to(memory_format=fmt)
+    teacher = None
+    if args.teacher:
+        teacher = build(args.teacher_width)
+        state = torch.load(args.teacher, map_location="cpu", weights_only=True)
+        teacher.load_state_dict({k: v.float() for k, v in state.items()})
+        teacher = teacher.eval().to(memory_format=fmt)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            soft = []
+            for i in range(0, len(xtr), 512):
+                xb = torch.from_numpy(xtr[i:i + 512]).contiguous(memory_format=fmt)
+                both = teacher(torch.cat([xb, torch.flip(xb, dims=[3])])).float()
+                soft.append(torch.softmax((both[: len(xb)] + both[len(xb):]) / 2, 1))
+        teacher_p = torch.cat(soft).numpy()
+        agree = float((teacher_p.argmax(1) == ptr.argmax(1)).mean())
+        print(f"teacher {Path(args.teacher).name}: agrees with the train majority on {agree:.3f} of faces", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = args.epochs * int(np.ceil(len(xtr) / args.batch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
@@ -83,13 +131,21 @@ def main() -> None:
         order = rng.permutation(len(xtr))
         for i in range(0, len(order), args.batch):
             idx = order[i:i + args.batch]
-            xb = xtr[idx].copy()
-            flip = rng.random(len(idx)) < 0.5
-            xb[flip] = xb[flip][..., ::-1]
-            dy, dx = rng.integers(-3, 4, 2)
-            xb = np.roll(xb, (int(dy), int(dx)), axis=(2, 3))
-            logits = model(torch.from_numpy(xb))
-            loss = -(torch.from_numpy(ptr[idx]) * F.log_softmax(logits, 1)).sum(1)
+            if args.augment == "affine":
+                xb = affine_batch(torch.from_numpy(xtr[idx]), rng)
+            else:
+                xb = xtr[idx].copy()
+                flip = rng.random(len(idx)) < 0.5
+                xb[flip] = xb[flip][..., ::-1]
+                dy, dx = rng.integers(-3, 4, 2)
+                xb = torch.from_numpy(np.roll(xb, (int(dy), int(dx)), axis=(2, 3)))
+            xb = xb.contiguous(memory_format=fmt)
+            target = torch.from_numpy(ptr[idx])
+            if teacher is not None:
+                target = (1 - args.teacher_weight) * target + args.teacher_weight * torch.from_numpy(teacher_p[idx])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(xb).float()
+            loss = -(target * F.log_softmax(logits, 1)).sum(1)
             loss = (loss * sample_w[idx]).mean()
             opt.zero_grad()
             loss.backward()
@@ -102,7 +158,9 @@ def main() -> None:
         if ev["accuracy"] > best[0]:
             best = (ev["accuracy"], {k: v.detach().clone().half() for k, v in model.state_dict().items()})
     torch.save(best[1], args.out)
-    report = {"emotions": EMOTIONS, "width": args.width, "epochs": args.epochs, "history": history,
+    report = {"emotions": EMOTIONS, "width": args.width, "epochs": args.epochs, "augment": args.augment,
+              "precision": args.precision, "teacher": args.teacher and Path(args.teacher).name,
+              "teacher_weight": args.teacher_weight if args.teacher else None, "lr": args.lr, "history": history,
               "best_val_accuracy": best[0], "n_train": len(xtr), "n_valid": len(xva)}
     Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=2))
     print(f"best validation accuracy {best[0]:.3f}; weights: {args.out}")

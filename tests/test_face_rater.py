@@ -87,7 +87,10 @@ def test_default_ferplus_model_gives_the_eight_ferplus_columns(folder: Path) -> 
     st = StimulusSet.from_paths([folder])
     res = {s.item_id: r for s, r in zip(st, rater.rate_batch(list(st)), strict=True)}
     assert res["astronaut.png"]["happiness"] > 0.8 and res["crop48.png"]["happiness"] > 0.8
-    with pytest.raises(ValueError, match="'ferplus' or 'fer2013'"):
+    large = _rate(folder, model="ferplus_large")
+    assert large["astronaut.png"]["happiness"] > 0.8 and large["crop48.png"]["happiness"] > 0.8
+    assert large["crop48.png"]["happiness"] != res["crop48.png"]["happiness"]  # a different network answered
+    with pytest.raises(ValueError, match=r"model must be one of \('ferplus', .*'fer2013'\)"):
         FaceRater(model="vgg").outputs()
 
 
@@ -105,14 +108,14 @@ def test_precision_parameter_is_checked() -> None:
 
     with pytest.raises(ValueError, match="precision must be 'float32' or 'bfloat16'"):
         FaceRater(precision="half").outputs()
-    with pytest.raises(ValueError, match="needs model='ferplus'"):
+    with pytest.raises(ValueError, match="needs a FER\\+ model"):
         FaceRater(model="fer2013", precision="bfloat16").outputs()
     assert FaceRater(precision="bfloat16").fingerprint() != FaceRater().fingerprint()
     with pytest.raises(ValueError, match=r"prior_correction must lie in \[0, 2\]"):
         FaceRater(prior_correction=3).outputs()
     with pytest.raises(ValueError, match="prior_correction must be a number"):
         FaceRater(prior_correction="balanced").outputs()
-    with pytest.raises(ValueError, match="prior_correction needs model='ferplus'"):
+    with pytest.raises(ValueError, match="prior_correction needs a FER\\+ model"):
         FaceRater(model="fer2013", prior_correction=0.5).outputs()
     assert FaceRater(prior_correction=0.5).fingerprint() != FaceRater().fingerprint()
 

@@ -13,6 +13,7 @@ from skimage import data
 from affectscope.faces.ferplus_cnn import (
     FERPLUS_LABELS,
     TRAIN_MAJORITY_COUNTS,
+    VARIANTS,
     build,
     correct_prior,
     load_ferplus_cnn,
@@ -42,10 +43,18 @@ def test_input_and_file_errors(tmp_path: Path) -> None:
         load_ferplus_cnn(tmp_path / "none.pt")
 
 
-def test_shipped_model_reads_a_smile() -> None:
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_shipped_models_read_a_smile(variant: str) -> None:
     face = np.asarray(Image.fromarray(data.astronaut()[30:190, 160:320]).convert("L").resize((48, 48)))
-    p = predict_proba(face[None])[0]
+    model = load_ferplus_cnn(variant=variant)  # checksum verified
+    p = predict_proba(face[None], model)[0]
     assert FERPLUS_LABELS[int(p.argmax())] == "happiness" and p.max() > 0.8
+    assert sum(x.numel() for x in model.parameters()) > 1e6 * (VARIANTS[variant].width >= 32)  # the width it claims
+
+
+def test_unknown_variant_lists_the_shipped_ones() -> None:
+    with pytest.raises(ValueError, match=r"FER\+ CNN variant must be one of \('ferplus', 'ferplus_large'\)"):
+        load_ferplus_cnn(variant="ferplus_xl")
 
 
 def _random_bn_model(width: int = 8) -> torch.nn.Module:

@@ -16,6 +16,7 @@ docs/faces.md); float32 is the default because it gives the same numbers on ever
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -28,9 +29,28 @@ from affectscope.faces import face_input
 
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 INPUT_SIZE = 48
-WEIGHTS_FILE = "ferplus_cnn_w16.pt"
-WEIGHTS_SHA256 = "9b4bc830dcfa0b82c2ed179bdfff6994dd07c3beb4ed9cbb5249fb455e1d27ad"
-WIDTH = 16
+
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One shipped FER+ CNN: weights file (in ``faces/weights/``), its SHA-256, network width."""
+
+    file: str
+    sha256: str
+    width: int
+    summary: str
+
+
+#: The shipped FER+ CNNs (training commands and FER+ validation numbers: ``faces/weights/MODEL_CARD.md``).
+VARIANTS: dict[str, Variant] = {
+    "ferplus": Variant("ferplus_cnn_w16_affine.pt", "429eed59da2cc1a50c7823aa330039f363d6dca1080f7d4363bcee572e6f49f5", 16,
+                       "width 16, 0.3 M parameters: fast"),
+    "ferplus_large": Variant("ferplus_cnn_w32.pt", "7f1db10136665e21a6100c1702175f0b6110f5b1efad4f26be243724c17af1bc", 32,
+                             "width 32, 1.2 M parameters: more accurate, about 4x slower in float32"),
+}
+DEFAULT_VARIANT = "ferplus"
+WIDTH = VARIANTS[DEFAULT_VARIANT].width
 #: Faces of FER+ train (the 28,556 with an emotion vote, as ``scripts/train_ferplus.py`` reads them) per
 #: majority emotion, in :data:`FERPLUS_LABELS` order: the training prior that ``prior_correction`` divides out.
 TRAIN_MAJORITY_COUNTS = (10377, 7537, 3583, 3559, 2476, 195, 659, 170)
@@ -58,8 +78,16 @@ def build(width: int = WIDTH) -> Any:
     )
 
 
-def shipped_weights() -> Path:
-    return Path(str(resources.files("affectscope.faces") / "weights" / WEIGHTS_FILE))
+def _variant(name: str) -> Variant:
+    from affectscope._checks import check_option
+
+    check_option("FER+ CNN variant", name, tuple(VARIANTS))
+    return VARIANTS[name]
+
+
+def shipped_weights(variant: str = DEFAULT_VARIANT) -> Path:
+    """Path of a shipped variant's weights file."""
+    return Path(str(resources.files("affectscope.faces") / "weights" / _variant(variant).file))
 
 
 def fuse_batchnorm(model: Any) -> Any:
@@ -90,12 +118,23 @@ def _cached(path: str, width: int) -> Any:
     return fuse_batchnorm(model.eval()).to(memory_format=torch.channels_last)
 
 
-def load_ferplus_cnn(path: str | Path | None = None, width: int = WIDTH) -> Any:
-    """The FER+ CNN (eval mode): the shipped weights (checksum verified) or a file of your own."""
+def load_ferplus_cnn(path: str | Path | None = None, width: int | None = None, *, variant: str = DEFAULT_VARIANT) -> Any:
+    """The FER+ CNN (eval mode): a shipped variant (checksum verified) or a file of your own.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Weights of your own (``scripts/train_ferplus.py``); default: the shipped ``variant``.
+    width : int, optional
+        Network width of ``path`` (default: that of ``variant``).
+    variant : str, default "ferplus"
+        A key of :data:`VARIANTS`.
+    """
+    v = _variant(variant)
+    width = v.width if width is None else width
     if path is None:
-        p = shipped_weights()
-        if WEIGHTS_SHA256:
-            verify(p, WEIGHTS_SHA256)
+        p = shipped_weights(variant)
+        verify(p, v.sha256)
     else:
         p = Path(path)
     if not p.is_file():

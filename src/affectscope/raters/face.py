@@ -2,7 +2,7 @@
 
 Faces are found with an OpenCV Haar cascade (offline) and classified by an expression model:
 ``model="ferplus"`` (default), the project's CNN trained on FER+ vote distributions, 8 categories
-(:mod:`affectscope.faces.ferplus_cnn`); or ``model="fer2013"``, the FER2013 mini-Xception that
+(:mod:`affectscope.faces.ferplus_cnn`; ``"ferplus_large"``: a wider, more accurate, slower one); or ``model="fer2013"``, the FER2013 mini-Xception that
 ``fer`` ships (PyTorch port, :mod:`affectscope.faces.mini_xception`), 7 categories. Small images
 (longer side <= 128 px, e.g. the 48x48 FER/FER+ faces) are taken as one pre-cropped face, so
 ``affectscope rate faces/ --rater face`` works on face datasets without flags.
@@ -73,8 +73,8 @@ class FaceRater(Rater):
         Fraction of the face box added on every side before cropping.
     max_faces : int
         At most this many faces (largest first) are classified per image.
-    model : {"ferplus", "fer2013"}
-        The expression model (see the module docstring).
+    model : {"ferplus", "ferplus_large", "fer2013"}
+        The expression model (see the module docstring; accuracy and speed of each in docs/faces.md).
     sampling : {"change", "fps", "uniform"}
         Videos: which frames are processed (:mod:`affectscope.faces.video`).
     fps : float
@@ -85,17 +85,17 @@ class FaceRater(Rater):
         Videos: write each per-frame series to ``<series_dir>/<item_id>.csv``.
     precision : {"float32", "bfloat16"}
         Arithmetic of the FER+ CNN: ``"bfloat16"`` is about twice as fast on CPUs with AMX or
-        AVX512-BF16, probabilities within ~0.01 (see docs/faces.md); ``model="ferplus"`` only.
+        AVX512-BF16, probabilities within ~0.01 (see docs/faces.md); FER+ models only.
     prior_correction : float
         0 (default) to 2: divide the FER+ CNN's probabilities by its training class prior to this
         power (post-hoc logit adjustment). 0.5 raises the recall of rare expressions (contempt,
         disgust, fear) at some cost in accuracy (FER+ validation trade-off in docs/faces.md);
-        ``model="ferplus"`` only.
+        FER+ models only.
     """
 
     kind = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
-    version = "3"  # 3: Haar frontalface_alt (fewer false positives, bench/face_detection.py); fused CNN
+    version = "4"  # 4: FER+ CNN retrained (affine augmentation, 30 epochs); 3: Haar frontalface_alt, fused CNN
     batch_size = 1
     media = frozenset({"image", "video"})
 
@@ -116,13 +116,15 @@ class FaceRater(Rater):
 
     def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
         """(labels, taxonomy, input size, predict function)."""
-        if self.model == "ferplus":
-            from functools import partial
+        from affectscope.faces import ferplus_cnn as m
 
-            from affectscope.faces import ferplus_cnn as m
+        if self.model in m.VARIANTS:
+            variant, precision, tau = self.model, self.precision, float(self.prior_correction)
 
-            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, partial(m.predict_proba, precision=self.precision,
-                                                                       prior_correction=float(self.prior_correction))
+            def predict(grey: np.ndarray) -> np.ndarray:
+                return m.predict_proba(grey, m.load_ferplus_cnn(variant=variant), precision=precision, prior_correction=tau)
+
+            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, predict
         from affectscope.faces import mini_xception as x
 
         return x.FER2013_LABELS, "fer2013", x.INPUT_SIZE, x.predict_proba
@@ -136,22 +138,23 @@ class FaceRater(Rater):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
-        if self.model not in ("ferplus", "fer2013"):
-            raise ValueError(f"model must be 'ferplus' or 'fer2013', got {self.model!r}")
-        from affectscope.faces.ferplus_cnn import PRECISIONS
+        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS
 
+        fer_plus = self.model in VARIANTS
+        if not fer_plus and self.model != "fer2013":
+            raise ValueError(f"model must be one of {(*VARIANTS, 'fer2013')}, got {self.model!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
-        if self.precision != "float32" and self.model != "ferplus":
-            raise ValueError(f"precision={self.precision!r} needs model='ferplus' (the FER2013 port runs in float32)")
+        if self.precision != "float32" and not fer_plus:
+            raise ValueError(f"precision={self.precision!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in float32)")
         try:
             tau = float(self.prior_correction)
         except (TypeError, ValueError):
             raise ValueError(f"prior_correction must be a number in [0, 2], got {self.prior_correction!r}") from None
         if not 0.0 <= tau <= 2.0:
             raise ValueError(f"prior_correction must lie in [0, 2] (0: none, 0.5: balanced recall), got {tau!r}")
-        if tau and self.model != "ferplus":
-            raise ValueError("prior_correction needs model='ferplus' (the FER+ training prior is known for it only)")
+        if tau and not fer_plus:
+            raise ValueError("prior_correction needs a FER+ model, e.g. model='ferplus' (its training prior is known)")
 
     def outputs(self) -> list[ColumnSpec]:
         self._check()
