@@ -179,6 +179,8 @@ def test_cli_train_on_a_plain_norms_spreadsheet(tmp_path: Path, capsys: pytest.C
     assert main([*base, "--scale", "valence=valence:sam9", "--id-column", "stimulus"]) == 0
     assert "3-fold cross-validation over 12 items" in capsys.readouterr().out
     assert Head.load(tmp_path / "h.npz").scales["valence"].name == "sam9"
+    assert main([*base, "--scale", "rater:valence=valence:sam9", "--id-column", "stimulus"]) == 2  # not silently ignored
+    assert "this command reads one table; drop the 'rater:' prefix" in capsys.readouterr().err
 
 
 def _face_study(folder: Path, n: int = 20) -> Path:

@@ -243,17 +243,22 @@ def _convert(table: Any, to_scale: Sequence[str]) -> Any:
 SIDES = ("rater", "human")
 
 
-def _declarations(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def _declarations(args: argparse.Namespace, sided: bool = True) -> dict[str, dict[str, Any]]:
     """``--scale``, ``--categories``, ``--id-column`` per input side, for files without metadata.
 
     A value may start with ``rater:`` or ``human:`` to apply to that file only (``--scale
     human:valence=valence:1-7``); otherwise it applies to every input file without metadata.
+    ``sided=False`` (one input table): a prefix is an error, not a declaration that goes nowhere.
     """
     out: dict[str, dict[str, Any]] = {side: {"scales": {}, "categories": None, "id_column": "item_id"} for side in SIDES}
 
     def sides_of(value: str) -> tuple[tuple[str, ...], str]:
         head, sep, rest = value.partition(":")
-        return ((head,), rest) if sep and head in SIDES else (SIDES, value)
+        if sep and head in SIDES:
+            if not sided:
+                raise UsageError(f"{value!r}: this command reads one table; drop the {head + ':'!r} prefix")
+            return (head,), rest
+        return SIDES, value
 
     for decl in getattr(args, "scale", None) or []:
         sides, rest = sides_of(decl)
@@ -407,7 +412,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if bool(args.columns) == bool(args.taxonomy):
         raise UsageError("give --columns (rating scales, e.g. valence,arousal) or --taxonomy (a category distribution), one of them")
     try:
-        declared = _declarations(args)["human"]
+        declared = _declarations(args, sided=False)["human"]
         if args.taxonomy and not declared["categories"]:
             declared["categories"] = args.taxonomy
         norms = _load_table(args.norms, args.data_root, declared)
