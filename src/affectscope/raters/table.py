@@ -50,6 +50,9 @@ class TableRater(Rater):
         if self._table is None or self._index is None:
             if not self.file:
                 raise RatingsError("the table rater needs file=PATH (a ratings CSV or Parquet file)")
+            if self.scales is not None and not isinstance(self.scales, dict):
+                raise RatingsError(f"scales must map columns to scales, e.g. -p scales='{{\"valence\": \"valence:1-7\"}}' "
+                                   f"(JSON), got {self.scales!r}")
             try:
                 self._table = Ratings.load(self.file, scales=self.scales, categories=self.categories or None,
                                            id_column=self.id_column)
