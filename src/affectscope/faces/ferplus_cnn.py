@@ -31,7 +31,6 @@ FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgu
 INPUT_SIZE = 48
 
 
-
 @dataclass(frozen=True)
 class Variant:
     """One shipped FER+ CNN: weights file (in ``faces/weights/``), its SHA-256, network width."""
@@ -148,15 +147,25 @@ def preprocess(grey: np.ndarray) -> np.ndarray:
     return face_input(grey, INPUT_SIZE)
 
 
+def check_prior_correction(tau: Any) -> float:
+    """``tau`` as a float in [0, 2], or ``ValueError`` saying what is allowed."""
+    try:
+        value = float(tau)
+    except (TypeError, ValueError):
+        raise ValueError(f"prior_correction must be a number in [0, 2], got {tau!r}") from None
+    if not 0.0 <= value <= 2.0:
+        raise ValueError(f"prior_correction must lie in [0, 2] (0: none, 0.5: balanced recall), got {tau!r}")
+    return value
+
+
 def correct_prior(probs: np.ndarray, tau: float) -> np.ndarray:
     """Divide ``(N, 8)`` FER+ probabilities by the training prior to the power ``tau``, renormalised.
 
     Post-hoc logit adjustment (Menon et al. 2021): ``tau = 0`` leaves them unchanged; larger values move
     decisions towards rare expressions (contempt, disgust, fear), trading accuracy for balanced
-    recall. FER+ validation numbers per ``tau`` are in docs/faces.md.
+    recall. FER+ validation numbers per ``tau`` are in the model card (``faces/weights/MODEL_CARD.md``).
     """
-    if not 0.0 <= float(tau) <= 2.0:
-        raise ValueError(f"prior_correction must lie in [0, 2] (0: none, 0.5: balanced recall), got {tau!r}")
+    tau = check_prior_correction(tau)
     if tau == 0 or len(probs) == 0:
         return probs
     prior = np.asarray(TRAIN_MAJORITY_COUNTS, dtype=np.float64)
@@ -188,7 +197,7 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
     from affectscope._checks import check_option
 
     check_option("precision", precision, PRECISIONS)
-    correct_prior(np.zeros((0, len(FERPLUS_LABELS))), prior_correction)  # range check before the work
+    check_prior_correction(prior_correction)  # before the work
     model = model or load_ferplus_cnn()
     x = torch.from_numpy(preprocess(grey))
     out = []

@@ -2,9 +2,10 @@
 
 Faces are found with an OpenCV Haar cascade (offline) and classified by an expression model:
 ``model="ferplus"`` (default), the project's CNN trained on FER+ vote distributions, 8 categories
-(:mod:`affectscope.faces.ferplus_cnn`; ``"ferplus_large"``: a wider, more accurate, slower one); or ``model="fer2013"``, the FER2013 mini-Xception that
-``fer`` ships (PyTorch port, :mod:`affectscope.faces.mini_xception`), 7 categories. Small images
-(longer side <= 128 px, e.g. the 48x48 FER/FER+ faces) are taken as one pre-cropped face, so
+(:mod:`affectscope.faces.ferplus_cnn`; ``"ferplus_large"``: a wider, more accurate, slower one); or
+``model="fer2013"``, the FER2013 mini-Xception that ``fer`` ships (PyTorch port,
+:mod:`affectscope.faces.mini_xception`), 7 categories. Small images (longer side <= 128 px, e.g. the
+48x48 FER/FER+ faces) are taken as one pre-cropped face, so
 ``affectscope rate faces/ --rater face`` works on face datasets without flags.
 
 Videos are rated frame by frame on the frames a sampling strategy chooses
@@ -138,7 +139,7 @@ class FaceRater(Rater):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
-        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS
+        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS, check_prior_correction
 
         fer_plus = self.model in VARIANTS
         if not fer_plus and self.model != "fer2013":
@@ -147,13 +148,7 @@ class FaceRater(Rater):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
         if self.precision != "float32" and not fer_plus:
             raise ValueError(f"precision={self.precision!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in float32)")
-        try:
-            tau = float(self.prior_correction)
-        except (TypeError, ValueError):
-            raise ValueError(f"prior_correction must be a number in [0, 2], got {self.prior_correction!r}") from None
-        if not 0.0 <= tau <= 2.0:
-            raise ValueError(f"prior_correction must lie in [0, 2] (0: none, 0.5: balanced recall), got {tau!r}")
-        if tau and not fer_plus:
+        if check_prior_correction(self.prior_correction) and not fer_plus:
             raise ValueError("prior_correction needs a FER+ model, e.g. model='ferplus' (its training prior is known)")
 
     def outputs(self) -> list[ColumnSpec]:
