@@ -26,6 +26,12 @@ TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "
               "surprise": "surprise", "neutral": "neutral"}
 
 
+def scores(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """Accuracy, UAR and recall per class of the labels ``pred`` against ``truth``."""
+    rec = {c: float((pred[truth == c] == c).mean()) for c in sorted(set(truth))}
+    return {"n": len(truth), "accuracy": float((pred == truth).mean()), "uar": float(np.mean(list(rec.values()))), "recall": rec}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default=None)
@@ -53,10 +59,8 @@ def main() -> None:
     if len(pred) != len(majority):
         sys.exit(f"faces ({len(pred)}) and norms rows ({len(majority)}) differ; check the loaders")
     use = keep & (majority != "contempt")
-    acc = float((pred[use] == majority[use]).mean())
-    classes = sorted(set(majority[use]))
-    recalls = {c: float((pred[use][majority[use] == c] == c).mean()) for c in classes}
-    uar = float(np.mean(list(recalls.values())))
+    sc = scores(pred[use], majority[use])
+    acc, uar, recalls = sc["accuracy"], sc["uar"], sc["recall"]
     res = {"n": int(use.sum()), "left_out_contempt": int((keep & (majority == "contempt")).sum()),
            "left_out_no_emotion_votes": int((~keep).sum()), "accuracy": acc, "uar_7": uar, "recall": recalls,
            "faces_per_s": len(x64) / secs}
@@ -97,10 +101,8 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
             row["max_abs_diff_vs_float32"] = float(np.abs(p - ref).max())
             row["argmax_agreement_vs_float32"] = float((p.argmax(1) == ref.argmax(1)).mean())
         for label, mask in (("8 classes", keep), ("7 classes (as above)", use)):
-            classes = sorted(set(majority[mask]))
-            rec = {c: float((pred[mask][majority[mask] == c] == c).mean()) for c in classes}
-            row[label] = {"n": int(mask.sum()), "accuracy": float((pred[mask] == majority[mask]).mean()),
-                          "uar": float(np.mean(list(rec.values()))), "recall": rec}
+            row[label] = scores(pred[mask], majority[mask])
+            rec = row[label]["recall"]
             print(f"  {precision}, {label}: n = {row[label]['n']}, accuracy {row[label]['accuracy']:.3f}, "
                   f"UAR {row[label]['uar']:.3f}")
             print("    recall: " + ", ".join(f"{c} {r:.2f}" for c, r in rec.items()))
@@ -122,9 +124,8 @@ def prior_sweep(p: np.ndarray, majority: np.ndarray, keep: np.ndarray) -> dict:
     print("  prior_correction=tau (8 classes): tau, accuracy, UAR, recall of disgust / fear / contempt")
     for tau in (0.0, 0.25, 0.5, 0.75, 1.0):
         pred = np.array(FERPLUS_LABELS)[correct_prior(p, tau).argmax(1)]
-        rec = {c: float((pred[keep][majority[keep] == c] == c).mean()) for c in sorted(set(majority[keep]))}
-        rows[str(tau)] = {"accuracy": float((pred[keep] == majority[keep]).mean()), "uar": float(np.mean(list(rec.values()))),
-                          "recall": rec}
+        rows[str(tau)] = scores(pred[keep], majority[keep])
+        rec = rows[str(tau)]["recall"]
         print(f"    {tau:4.2f}  {rows[str(tau)]['accuracy']:.3f}  {rows[str(tau)]['uar']:.3f}  "
               f"{rec['disgust']:.2f} / {rec['fear']:.2f} / {rec['contempt']:.2f}")
     return rows

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from affectscope.faces.ferplus_cnn import FERPLUS_LABELS as EMOTIONS
-from affectscope.faces.ferplus_cnn import build
+from affectscope.faces.ferplus_cnn import build, load_ferplus_cnn
 
 
 def load(root: str | None, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -107,10 +107,7 @@ def main() -> None:
     model = build(args.width).to(memory_format=fmt)
     teacher = None
     if args.teacher:
-        teacher = build(args.teacher_width)
-        state = torch.load(args.teacher, map_location="cpu", weights_only=True)
-        teacher.load_state_dict({k: v.float() for k, v in state.items()})
-        teacher = teacher.eval().to(memory_format=fmt)
+        teacher = load_ferplus_cnn(args.teacher, width=args.teacher_width)  # eval mode, batch norm fused
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             soft = []
             for i in range(0, len(xtr), 512):
