@@ -165,12 +165,15 @@ def channels(oasis, cache: str, out: Path) -> None:
     t0 = time.perf_counter()
     faces = features_for(oasis, "faces", view, cache)
     t_faces = time.perf_counter() - t0
-    assert faces.item_ids == f.item_ids
+    if faces.item_ids != f.item_ids:
+        failed = {**f.errors, **faces.errors}
+        sys.exit(f"{len(failed)} pictures failed in feature extraction (run again to retry them): {list(failed.items())[:5]}")
     blocks = {**f.blocks, "colour": colour_block(oasis, f.item_ids), "faces": faces.blocks["expressions"]}
     feats = Features(f.item_ids, blocks)
     n_faces = int((blocks["faces"][:, 1] > 0).sum())
     print(f"5. Extra channels (OASIS 10-fold CV, shipped kernel head); face channel found faces in {n_faces} of "
-          f"{len(f.item_ids)} pictures ({t_faces:.0f} s, {len(f.item_ids) / t_faces:.1f} pictures/s incl. decoding)")
+          f"{len(f.item_ids)} pictures " + (f"({t_faces:.0f} s, {len(f.item_ids) / t_faces:.1f} pictures/s incl. decoding)"
+                                             if t_faces > 5 else "(from the feature cache)"))
     rows = [("shipped", names, {})]
     rows += [(f"+ colour statistics (weight {w})", names + ["colour"], {"colour": w}) for w in (0.5, 1.0)]
     rows += [(f"+ face channel (weight {w})", names + ["faces"], {"faces": w}) for w in (0.35, 0.5, 1.0)]
