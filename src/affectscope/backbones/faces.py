@@ -69,7 +69,7 @@ class FaceChannel(Backbone):
         return self.vector(rgb)  # the face model already averages each face with its mirror image
 
     def embed_arrays(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        return {"expressions": np.stack([self.vector(a) for a in batch]) if len(batch) else np.zeros((0, len(FEATURES)), np.float32)}
+        return self.embed_prepared([self.vector(a) for a in batch])
 
     def embed_prepared(self, prepared: Sequence[Any]) -> dict[str, np.ndarray]:
         if not prepared:

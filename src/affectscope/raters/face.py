@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from affectscope._checks import check_option
 from affectscope.media.image import load_image
 from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
@@ -141,9 +142,8 @@ class FaceRater(Rater):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
         from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS, check_prior_correction
 
+        check_option("model", self.model, (*VARIANTS, "fer2013"))
         fer_plus = self.model in VARIANTS
-        if not fer_plus and self.model != "fer2013":
-            raise ValueError(f"model must be one of {(*VARIANTS, 'fer2013')}, got {self.model!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
         if self.precision != "float32" and not fer_plus:
