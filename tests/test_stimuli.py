@@ -64,3 +64,25 @@ def test_signature_changes_when_file_changes(tmp_path: Path) -> None:
     before = s.signature()
     p.write_bytes(b"longer")
     assert s.signature() != before
+
+
+def test_signature_follows_content_not_copy_or_touch(tmp_path: Path) -> None:
+    """A data folder re-created with the same files (new mtimes) keeps its signatures, so the
+    feature cache and resumed runs keep finished work; edited content still changes it."""
+    import os
+    import shutil
+
+    a = tmp_path / "a" / "x.jpg"
+    a.parent.mkdir()
+    a.write_bytes(b"pixels")
+    sig = StimulusSet.from_paths([a])[0].signature()
+    b = tmp_path / "b" / "x.jpg"
+    b.parent.mkdir()
+    shutil.copyfile(a, b)
+    os.utime(b, ns=(1, 1))
+    assert StimulusSet.from_paths([b])[0].signature() == sig
+    b.write_bytes(b"pixelz")  # same size, new content
+    assert StimulusSet.from_paths([b])[0].signature() != sig
+    s = StimulusSet.from_paths([b])[0]
+    b.unlink()
+    assert s.signature() == "missing"

@@ -2,8 +2,9 @@
 
 Decoding and resizing run in background threads (Pillow releases the GIL) while the backbone
 computes the previous batch, so preprocessing does not hold the network up. Features are cached
-in a SQLite file keyed by the backbone's fingerprint, the view and each file's size and mtime: a
-killed extraction resumes where it stopped, and training several heads reads the cache.
+in a SQLite file keyed by the backbone's fingerprint, the view and a hash of each file's content
+(so a copied or re-extracted data folder keeps its features): a killed extraction resumes where
+it stopped, and training several heads reads the cache.
 """
 
 from __future__ import annotations

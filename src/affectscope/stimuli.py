@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+
+from affectscope._hashing import file_digest
 
 MediaKind = Literal["image", "video", "text", "unknown"]
 
@@ -53,19 +56,17 @@ class Stimulus:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def signature(self) -> str:
-        """Size and modification time of the file (a hash of the text for text stimuli):
-        changes when the file or text is replaced."""
+        """A hash of the file's content (of the text for text stimuli): changes when the content
+        changes, and survives copying, re-extracting or touching the file, so caches and resumed
+        runs keep their finished work when a data folder is re-created."""
         if self.kind == "text":
-            import hashlib
-
             return "text:" + hashlib.sha256(str(self.metadata.get("text", "")).encode()).hexdigest()[:16]
         if self.path is None:
             return ""
         try:
-            st = self.path.stat()
+            return "sha256:" + file_digest(self.path)[:20]
         except OSError:
             return "missing"
-        return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 class StimulusSet(Sequence[Stimulus]):

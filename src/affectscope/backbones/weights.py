@@ -19,6 +19,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from affectscope._hashing import file_digest
+
 
 class WeightsError(FileNotFoundError):
     """Weights that cannot be found or do not match their checksum (the message says what to do)."""
@@ -102,29 +104,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AFFECTSCOPE_CACHE", Path.home() / ".cache" / "affectscope"))
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-_VERIFIED: dict[tuple[str, int, int], str] = {}
-
-
 def verify(path: Path, sha256: str) -> Path:
     """Check ``path`` against ``sha256`` (memoised per path, size and mtime); raise :class:`WeightsError`."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    digest = _VERIFIED.get(key) or sha256_file(path)
+    digest = file_digest(path)
     if digest != sha256:
         raise WeightsError(
             f"{path}: checksum mismatch (sha256 {digest[:12]}..., expected {sha256[:12]}...). "
             "Fix: the file is corrupt or a different version; delete it and reinstall or re-download it"
         )
-    _VERIFIED[key] = digest
     return path
 
 
