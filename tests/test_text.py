@@ -4,7 +4,6 @@ the LoRA fine-tuning round trip (tiny data; the real model is trained by scripts
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -71,6 +70,87 @@ def test_nrc_lexicon() -> None:
 
     nrc = load_nrc()
     assert "fear" in nrc["abandon"] and len(nrc) > 5000
+
+
+LEX = {"abandon": ["fear", "negative", "sadness"], "puppy": ["joy", "positive", "trust"], "party": ["joy", "positive"],
+       "cry": ["sadness", "negative"], "bake": [], "odd": ["made_up_category"]}
+
+
+def test_nrc_scores_give_token_shares_and_keep_unknown_apart_from_no_association() -> None:
+    from affectscope.text.nrc import NRC_COLUMNS, nrc_scores, nrc_summary, tokenize
+
+    assert tokenize("Abandoned puppies’ crying, again!") == ["abandoned", "puppies", "crying", "again"]
+    got = nrc_scores(["abandoned puppies", "Crying", "baked", "xyzzy", "", "odd odd"], LEX)
+    assert list(got.columns) == list(NRC_COLUMNS)
+    row = got.loc["abandoned puppies"]  # -ed and -ies -> -y are undone; each token counts 1/2
+    assert row["nrc_fear"] == 0.5 and row["nrc_joy"] == 0.5 and row["nrc_positive"] == 0.5 and row["nrc_negative"] == 0.5
+    assert row["nrc_matched"] == 2 and row["nrc_tokens"] == 2 and row["nrc_anger"] == 0
+    assert got.loc["Crying", "nrc_sadness"] == 1.0  # cry + -ing
+    baked, unknown = got.loc["baked"], got.loc["xyzzy"]  # 'bake' is listed with no category: known, no association
+    assert baked["nrc_matched"] == 1 and unknown["nrc_matched"] == 0
+    assert baked[list(NRC_COLUMNS[:10])].sum() == 0 and unknown[list(NRC_COLUMNS[:10])].sum() == 0
+    assert nrc_summary(baked) == "none" and nrc_summary(unknown) == "-"
+    assert got.loc["", "nrc_tokens"] == 0 and got.loc["", "nrc_matched"] == 0
+    assert got.loc["odd odd", "nrc_matched"] == 2 and got.loc["odd odd", list(NRC_COLUMNS[:10])].sum() == 0  # unknown category ignored
+    assert nrc_summary(row) == "fear .50, joy .50, sadness .50, trust .50, positive .50, negative .50"
+    assert nrc_summary(got.loc["Crying"]) == "sadness 1, negative 1"
+
+
+def test_text_affect_adds_nrc_and_applies_the_stack_to_model_rows_only(tmp_path: Path) -> None:
+    from affectscope.text.nrc import NRC_CATEGORIES
+    from affectscope.text.stack import fit_stack, load_stack, save_stack
+
+    table = pd.read_csv(extract_from_wheel(fake_wheel(tmp_path / "w.whl"), tmp_path / "cache"))
+    # a known stack: valence = model valence + 2 * joy share, arousal/dominance = the model's
+    names = [f"model_{j}" for j in range(3)] + [f"nrc_{c}" for c in NRC_CATEGORIES] + ["nrc_known"]
+    coef = np.zeros((3, len(names)))
+    coef[0, 0], coef[1, 1], coef[2, 2], coef[0, names.index("nrc_joy")] = 1, 1, 1, 2
+    save_stack({"targets": ["valence", "arousal", "dominance"], "features": names, "coef": coef.tolist(),
+                "intercept": [0, 0, 0]}, tmp_path)
+
+    class Flat:
+        def predict(self, texts):
+            return np.tile([5.0, 4.0, 6.0], (len(texts), 1))
+
+    ta = TextAffect(norms=table, model=Flat(), weights=str(tmp_path), stack=True, lexicon=LEX)
+    got = ta.score(["happy", "party", "a puppy party", "xyzzy"])
+    assert got.loc["happy", "source"] == "norm" and got.loc["happy", "valence"] == 8.47  # norms are never stacked
+    assert got.loc["party", "valence"] == 7.0 and got.loc["a puppy party", "valence"] == pytest.approx(5 + 2 * 2 / 3)
+    assert got.loc["xyzzy", "valence"] == 5.0 and got.loc["xyzzy", "arousal"] == 4.0
+    assert set(got.loc[["party", "xyzzy"], "source"]) == {"model+nrc"}
+    assert got.loc["party", "nrc_joy"] == 1.0 and got.loc["happy", "nrc_matched"] == 0
+    # a custom model is not stacked unless asked; nrc=False drops the columns
+    plain = TextAffect(norms=table, model=Flat(), weights=str(tmp_path), nrc=False, lexicon=LEX).score(["party"])
+    assert plain.loc["party", "valence"] == 5.0 and plain.loc["party", "source"] == "model"
+    assert not any(c.startswith("nrc_") for c in plain.columns)
+    with pytest.raises(FileNotFoundError, match="no stack.json"):
+        TextAffect(norms=table, model=Flat(), weights=str(tmp_path / "cache"), stack=True, lexicon=LEX).score(["xyzzy"])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "stack.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a text-affect stack"):
+        load_stack(tmp_path / "bad")
+    # fitting recovers a known linear relation
+    rng = np.random.default_rng(0)
+    words = [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(200)]
+    lex = {w: (["joy"] if i % 3 == 0 else []) for i, w in enumerate(words)}
+    from affectscope.text.nrc import nrc_scores
+
+    nrc = nrc_scores(words, lex)
+    pred = rng.normal(5, 1, (200, 3))
+    y = pred * [1, 0.5, 1] + 2 * nrc[["nrc_joy"]].to_numpy() + [0, 1, 0]
+    params = fit_stack(pred, nrc, y, ["valence", "arousal", "dominance"], alphas=(1e-6,))
+    assert params["coef"][0][names.index("nrc_joy")] == pytest.approx(2, abs=1e-3)
+    assert params["coef"][1][1] == pytest.approx(0.5, abs=1e-3) and params["intercept"][1] == pytest.approx(1, abs=1e-3)
+
+
+def test_shipped_text_model_has_a_stack_fitted_on_validation() -> None:
+    from affectscope.text.affect import default_weights
+    from affectscope.text.stack import load_stack
+
+    params = load_stack(default_weights())
+    assert params is not None and params["targets"] == ["valence", "arousal", "dominance"]
+    assert params["n_fit"] == json.loads((default_weights() / "affect_meta.json").read_text())["n_val"]
+    assert len(params["coef"]) == 3 and all(len(c) == len(params["features"]) for c in params["coef"])
 
 
 def test_encoder_gives_unit_vectors_that_carry_meaning() -> None:

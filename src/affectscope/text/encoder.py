@@ -8,7 +8,9 @@ read with ``transformers`` from the package folder, so no hub access happens
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -19,13 +21,31 @@ class EncoderError(RuntimeError):
     """The encoder cannot be loaded; the message says what to install."""
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load packaged weights without transformers' per-tensor progress bar or its deprecation chatter
+    (a local load takes well under a second; the bar and the warnings only bury the output)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)(\.|$)")
+            yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 @lru_cache(maxsize=2)
 def _load(folder: str) -> tuple[Any, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    with quiet_loading():
+        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
     return tok, model
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from affectscope.text.encoder import _load, minilm_folder, pool
+from affectscope.text.encoder import _load, minilm_folder, pool, quiet_loading
 
 TARGET_MODULES = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
 
@@ -83,7 +83,8 @@ class AffectRegressor:
         tok, base = _load(minilm_folder())
         import copy
 
-        model = PeftModel.from_pretrained(copy.deepcopy(base), str(folder)).eval()
+        with quiet_loading():
+            model = PeftModel.from_pretrained(copy.deepcopy(base), str(folder)).eval()
         head = torch.nn.Linear(base.config.hidden_size, len(meta["targets"]))
         head.load_state_dict({k: v.float() for k, v in torch.load(folder / "head.pt", weights_only=True).items()})
         return cls(model, tok, head.eval(), np.array(meta["mean"]), np.array(meta["std"]), meta["targets"])
