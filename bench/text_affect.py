@@ -38,6 +38,10 @@ def boot_r(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[
     return r, float(lo), float(hi)
 
 
+def fmt_r(test_r: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in test_r.items())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", action="store_true", help="also 10-fold CV of frozen MiniLM + ridge on Warriner (~2 min)")
@@ -49,13 +53,13 @@ def main() -> None:
     meta = json.loads((default_weights() / "affect_meta.json").read_text())
     out["warriner_shipped_test_r"] = meta["test_r"]
     print("Warriner (2013), shipped MiniLM+LoRA model, held-out test r (n=%d): %s" % (
-        meta["n_test"], ", ".join(f"{k} {v:.3f}" for k, v in meta["test_r"].items())))
+        meta["n_test"], fmt_r(meta["test_r"])))
     stack = load_stack(default_weights())
     if stack is not None:
         out["warriner_stacked_test_r"] = stack["test_r"]
         out["warriner_stack_gain_ci95"] = stack.get("gain_r_ci95")
         print("Warriner (2013), the model stacked with the NRC lexicon (fitted on validation), same test words: %s" % (
-            ", ".join(f"{k} {v:.3f}" for k, v in stack["test_r"].items())))
+            fmt_r(stack["test_r"])))
     if args.baseline:
         from sklearn.linear_model import RidgeCV
         from sklearn.model_selection import KFold
@@ -87,7 +91,7 @@ def main() -> None:
         out["warriner_llm_stacked_test_r"] = llm_stack["test_r"] if llm_stack else None
         if llm_stack:
             print("Warriner (2013), llm=True (MiniLM + NRC + Gemma head, fitted on validation), same test words: %s" % (
-                ", ".join(f"{k} {v:.3f}" for k, v in llm_stack["test_r"].items())))
+                fmt_r(llm_stack["test_r"])))
         t0 = time.perf_counter()
         variants["llm=True"] = TextAffect(llm=True).score(terms)
         print(f"llm=True scored {len(terms)} terms in {time.perf_counter() - t0:.0f} s")

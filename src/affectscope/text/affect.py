@@ -44,7 +44,8 @@ class TextAffect:
         ``nrc_tokens``; see :func:`affectscope.text.nrc.nrc_scores`) to :meth:`score`'s output.
     stack : bool or None
         Combine the model's predictions with the NRC shares through the weights folder's
-        ``stack.json``. ``None`` (default): when that file exists and ``model`` is not given.
+        ``stack.json``. ``None`` (default): when that file exists and ``model`` is not given
+        (with ``llm=True``, always: that mode is a stack).
     lexicon : mapping or None
         NRC lexicon ``{word: [categories]}`` (default: the ``nrclex`` package's).
     llm : bool
@@ -85,13 +86,17 @@ class TextAffect:
             lower.setdefault(w.lower(), v)
         return {**{f"\0{k}": v for k, v in lower.items()}, **exact}
 
+    @property
+    def _folder(self) -> Path:
+        return Path(self.weights) if self.weights else default_weights()
+
     @cached_property
     def _model(self) -> Any:
         if self.model is not None:
             return self.model
         from affectscope.text.finetune import AffectRegressor
 
-        return AffectRegressor.load(self.weights or default_weights())
+        return AffectRegressor.load(self._folder)
 
     @cached_property
     def _stack(self) -> dict[str, Any] | None:
@@ -100,9 +105,9 @@ class TextAffect:
         from affectscope.text.stack import LLM_STACK_FILE, STACK_FILE, load_stack
 
         name = LLM_STACK_FILE if self.llm else STACK_FILE
-        params = load_stack(self.weights or default_weights(), name)
+        params = load_stack(self._folder, name)
         if params is None and (self.stack or self.llm):
-            raise FileNotFoundError(f"{self.weights or default_weights()} has no {name}; train one with "
+            raise FileNotFoundError(f"{self._folder} has no {name}; train one with "
                                     f"scripts/train_text_affect.py {'--llm' if self.llm else '--stack'}")
         return params
 
@@ -110,9 +115,9 @@ class TextAffect:
     def _llm_head(self) -> Any:
         from affectscope.text.llm_embed import LLMHead
 
-        head = LLMHead.load(self.weights or default_weights(), embedder=self.llm_embedder)
+        head = LLMHead.load(self._folder, embedder=self.llm_embedder)
         if head is None:
-            raise FileNotFoundError(f"llm=True but {self.weights or default_weights()} has no {LLMHead.FILE}; "
+            raise FileNotFoundError(f"llm=True but {self._folder} has no {LLMHead.FILE}; "
                                     "train one with scripts/train_text_affect.py --llm")
         return head
 
@@ -133,8 +138,8 @@ class TextAffect:
     def score(self, texts: Sequence[str]) -> pd.DataFrame:
         """``valence``, ``arousal``, ``dominance`` (1-9), ``source`` and (``nrc``) the NRC shares per text.
 
-        ``source`` is "norm" (exact human norm), "model" or "model+nrc" (the model stacked with the
-        NRC lexicon).
+        ``source`` is "norm" (exact human norm), "model", "model+nrc" (the model stacked with the
+        NRC lexicon) or "model+llm+nrc" (``llm=True``).
         """
         texts = [str(t) for t in texts]
         out = np.full((len(texts), 3), np.nan)

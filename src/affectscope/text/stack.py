@@ -60,7 +60,8 @@ def fit_stack(pred: np.ndarray, nrc: pd.DataFrame, y: np.ndarray, targets: list[
 
 
 def apply_stack(params: dict[str, Any], pred: np.ndarray, nrc: pd.DataFrame, llm: np.ndarray | None = None) -> np.ndarray:
-    """Stacked predictions ``(n, targets)`` from the model's predictions and the NRC shares."""
+    """Stacked predictions ``(n, targets)`` from the model's predictions, the NRC shares and (for
+    the LLM stack) the LLM head's predictions."""
     x, names = stack_features(pred, nrc, llm)
     if names != params["features"]:
         raise ValueError(f"the stack was fitted on features {params['features']}, got {names}")
