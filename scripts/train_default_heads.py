@@ -33,6 +33,14 @@ LICENSE_NOTE = ("Trained on OASIS (Kurdi et al. 2017; open stimulus set) and Emo
                 "training images, not the images or ratings; use them for research.")
 
 
+def content_keys(norms) -> dict[str, str]:  # noqa: ANN001
+    """Item id -> content key of its picture (what the image rater looks up)."""
+    from affectscope.stimuli import StimulusSet
+
+    st = StimulusSet.from_list(norms.data["path"].tolist(), ids=norms.item_ids)
+    return {s.item_id: s.signature() for s in st}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default=None)
@@ -41,26 +49,30 @@ def main() -> None:
     sets = load_sets(args.data_root)
     feats = {k: features_for(r, SPEC, VIEW, args.cache, pooling=POOLING) for k, r in sets.items()}
     names = block_names(SPEC, SHIPPED_STAGES)
+    # the training pictures by content, so that the image rater recognises them (flags in-sample
+    # ratings, or gives their out-of-fold predictions with -p training_items=cv)
+    keys = {k: content_keys(r) for k, r in sets.items()}
+    both = {f"{k}:{i}": v for k in ("oasis", "emotion6") for i, v in keys[k].items()}
     kernel = {"model": "kernel", "n_components": 128, "block_weights": shipped_weights(names)}
     meta = {"backbone": {"spec": SPEC, "pooling": POOLING}, "view": VIEW, "license": LICENSE_NOTE}
 
     # valence: OASIS + Emotion6 (better on both sets than either alone; bench/image_rater.py section 2)
     norms, f = combine({k: (sets[k], feats[k]) for k in ("oasis", "emotion6")}, ["valence", "arousal"])
     val, rep_val = train_head(f, norms, columns=["valence"], blocks=names, n_boot=1000,
-                              head_kw=kernel,
+                              head_kw=kernel, item_keys=both,
                               meta={**meta, "trained_on": "OASIS (1-7 -> SAM 1-9) + Emotion6 dev (SAM 1-9), 2400 images"})
     val.save(HEADS / "image_valence_sam9.npz")
     print(rep_val.summary())
     # arousal: OASIS only (Emotion6's 15-rater arousal is barely learnable, CV r ~0.4, and adding it
     # lowers OASIS arousal from 0.77 to 0.70; bench/image_rater.py section 2)
     aro, rep_aro = train_head(feats["oasis"], sets["oasis"], columns=["arousal"], blocks=names, n_boot=1000,
-                              head_kw=kernel,
+                              head_kw=kernel, item_keys=keys["oasis"],
                               meta={**meta, "trained_on": "OASIS (1-7 -> SAM 1-9), 900 images"})
     aro.save(HEADS / "image_arousal_sam9.npz")
     print(rep_aro.summary())
 
     e6, rep_e6 = train_head(feats["emotion6"], sets["emotion6"], taxonomy="emotion6", blocks=names,
-                            head_kw={"C": 1.0}, meta={**meta, "trained_on": "Emotion6 dev, 1500 images", "taxonomy": "emotion6"})
+                            head_kw={"C": 1.0}, item_keys=keys["emotion6"], meta={**meta, "trained_on": "Emotion6 dev, 1500 images", "taxonomy": "emotion6"})
     e6.save(HEADS / "image_basic_emotions.npz")
     print(rep_e6.summary())
     (HEADS / "cv_metrics.json").write_text(json.dumps(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from affectscope.compare import (
-    CompareError, ceiling_from_raters, ceiling_from_split_half, ceiling_from_summary, compare_categories,
+    CompareError, InSampleWarning, ceiling_from_raters, ceiling_from_split_half, ceiling_from_summary, compare_categories,
     compare_items, compare_structure, concordance, distribution_metrics, gw_align, head_class_collapse,
     kendall_tau_a, matching_rates, most_typical, rdm, rsa_statistic,
 )
@@ -103,6 +105,54 @@ def test_noise_ceilings() -> None:
     assert (pr.method, sm.method, sh.method) == ("per_rater", "sd_n", "split_half")
     assert sm.ceiling == pytest.approx(np.sqrt(sm.reliability))
     assert concordance(np.arange(5.0), np.arange(5.0)) == 1.0
+
+
+def _with_training(r: Ratings, flags: list[str], cv: bool = False) -> Ratings:
+    data = r.data.reset_index()
+    data["training_item"] = flags
+    specs = [*r.columns.values(), ColumnSpec(name="training_item", kind="text")]
+    return Ratings(data, specs, RaterInfo(name="image", params={"training_items": "cv" if cv else "flag"}))
+
+
+def test_ratings_of_training_items_are_flagged_in_sample() -> None:
+    ids = [str(i) for i in range(20)]
+    x = np.linspace(1, 9, 20)
+    flags = ["valence arousal"] * 5 + ["arousal"] * 3 + [""] * 12
+    rater = _with_training(scales(ids, x, x), flags)
+    with pytest.warns(InSampleWarning) as caught:
+        res = compare_items(rater, scales(ids, x, x, name="h"), n_boot=10)
+    assert [str(w.message)[:70] for w in caught] == [
+        "warning: 5 of 20 compared items are training pictures of the rater's v",
+        "warning: 8 of 20 compared items are training pictures of the rater's a"]
+    assert res.table.loc["valence", "n_training"] == 5 and res.table.loc["arousal", "n_training"] == 8
+    assert any(n.startswith("warning: 8 of 20") for n in res.notes) and "in-sample" in res.summary()
+    assert res.to_dict()["scales"]["arousal"]["n_training"] == 8 and len(res.to_dict()["notes"]) == 2
+    # cross-validated values: a note, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InSampleWarning)
+        cv = compare_items(_with_training(scales(ids, x, x), flags, cv=True), scales(ids, x, x, name="h"), n_boot=10)
+    assert cv.notes[0].startswith("note: 5 of 20") and "warning" not in cv.summary()
+    # only the compared items count; a table without the column has none
+    sub = compare_items(rater, scales(ids[10:], x[10:], x[10:], name="h"), n_boot=10, on_missing="drop")
+    assert sub.table.loc["valence", "n_training"] == 0 and not sub.notes
+    assert compare_items(scales(ids, x), scales(ids, x, name="h"), n_boot=10).table.loc["valence", "n_training"] == 0
+
+
+def test_category_ratings_of_training_items_are_flagged() -> None:
+    eye = np.eye(7)
+    ids = [str(i) for i in range(10)]
+    labels = [0, 1, 2, 3, 4, 5, 6, 0, 1, 2]
+    rater = cats(ids, eye[labels])
+    data = rater.data.reset_index()
+    data["training_item"] = ["anger disgust fear joy sadness surprise neutral"] * 4 + ["valence"] * 6
+    flagged = Ratings(data, [*rater.columns.values(), ColumnSpec(name="training_item", kind="text")], RaterInfo(name="image"))
+    with pytest.warns(InSampleWarning, match="4 of 10 compared items are training pictures of the rater's emotion6 category head"):
+        res = compare_categories(flagged, cats(ids, eye[labels], name="h"))
+    assert len(res.notes) == 1 and res.notes[0] in res.summary() and res.to_dict()["notes"] == res.notes
+    # re-expressed in another category set, the flags follow the mapped columns
+    mapped = flagged.to_categories("artemis9")
+    artemis = mapped.columns_of("category", taxonomy="artemis9")
+    assert mapped.data["training_item"].tolist() == [" ".join(artemis)] * 4 + ["valence"] * 6
 
 
 # ---- categories -------------------------------------------------------------------------

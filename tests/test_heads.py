@@ -13,6 +13,7 @@ from affectscope.heads import (
     ALPHAS,
     Head,
     HeadError,
+    TrainingItems,
     class_balanced_weights,
     fit_distribution_head,
     fit_scale_head,
@@ -70,6 +71,21 @@ def test_scale_head_clips_to_its_scale_and_round_trips(tmp_path: Path) -> None:
         assert back.scales["valence"] == SAM_VALENCE and back.blocks == ["a", "b"]
 
 
+def test_training_items_round_trip_and_old_files_have_none(tmp_path: Path) -> None:
+    b = _blocks(40)
+    head = fit_scale_head(b, ["a", "b"], 5 + b["a"][:, 0], ["valence"], {"valence": SAM_VALENCE})
+    back = Head.load(head.save(tmp_path / "plain.npz"))
+    assert back.training is None  # a head saved without them (as every head before them)
+    keys = [f"sha256:{i:020x}" for i in range(40)] + ["sha256:" + "0" * 20]  # the last duplicates the first
+    oof = np.r_[np.linspace(2, 8, 40), 9.0][:, None]
+    head.training = TrainingItems(keys, oof)
+    back = Head.load(head.save(tmp_path / "with.npz"))
+    assert back.training is not None and len(back.training) == 41
+    assert back.training.row("sha256:" + f"{7:020x}") == 7 and back.training.row("sha256:unknown") is None
+    assert back.training.row("sha256:" + "0" * 20) == 0  # duplicates resolve to the first item
+    np.testing.assert_allclose(back.training.oof[:, 0], oof[:, 0], rtol=1e-6)
+
+
 def test_head_file_errors(tmp_path: Path) -> None:
     with pytest.raises(HeadError, match="not found"):
         Head.load(tmp_path / "none.npz")
@@ -115,3 +131,22 @@ def test_long_tail_options_raise_rare_class_predictions() -> None:
     assert w[1] > w[0] and w.mean() == pytest.approx(1.0)
     with pytest.raises(HeadError, match="balance"):
         fit_distribution_head(b, ["a"], p, ["common", "rare"], balance="oversample")
+
+
+def test_shipped_heads_list_their_training_pictures() -> None:
+    """The default heads know their OASIS / Emotion6 pictures by content, with one cross-validated
+    prediction each (what the image rater's training_items=cv gives them)."""
+    from affectscope.raters.image import default_head_paths
+
+    sizes = {"image_valence_sam9.npz": 2400, "image_arousal_sam9.npz": 900, "image_basic_emotions.npz": 1500}
+    for path in default_head_paths():
+        head = Head.load(path)
+        tr = head.training
+        n = sizes[Path(path).name]
+        assert tr is not None and len(tr) == len(set(tr.keys)) == n == head.meta["cv"]["n_items"]
+        assert all(k.startswith("sha256:") and len(k) == 27 for k in tr.keys)
+        assert tr.oof.shape == (n, len(head.outputs)) and np.isfinite(tr.oof).all()
+        if head.kind == "scale":
+            assert tr.oof.min() >= 1 and tr.oof.max() <= 9 and tr.oof.std() > 0.5
+        else:
+            np.testing.assert_allclose(tr.oof.sum(axis=1), 1, atol=1e-4)

@@ -74,6 +74,15 @@ def test_compare_page_is_self_contained(results: dict, tmp_path: Path) -> None:
     text = page.read_text()
     assert text.count("data:image/png;base64,") == 2 + 1 + 2  # scatter x2, confusion, RDMs, plan
     assert "t &lt;&amp;&gt;" in text and "http://" not in text and "https://" not in text
+    assert 'class="warn"' not in text
+
+
+def test_compare_page_boxes_in_sample_warnings(results: dict, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    warned = replace(results["items"], notes=["warning: 3 of 24 compared items are training pictures <of> the rater's valence head"])
+    text = write_compare_report({"items": warned}, tmp_path / "w.html").read_text()
+    assert text.count('<div class="warn">warning: 3 of 24 compared items are training pictures &lt;of&gt;') == 1
 
 
 def test_cli_compare_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from affectscope.cli import main
 from affectscope.features import Features
 from affectscope.heads import Head, HeadError
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
-from affectscope.stimuli import StimulusSet
+from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import EMOTION6, PROBABILITY
 from affectscope.train import _splits, train_head, video_frames_as_stimuli
 
@@ -39,6 +39,31 @@ def test_train_head_reports_cross_validated_agreement() -> None:
     assert report.n_items == 120 and len(report.oof) == 120
     assert head.meta["cv"]["metrics"]["valence"]["pearson"] == pytest.approx(scales["valence"]["pearson"])
     assert "5-fold" in report.summary()
+
+
+def test_train_head_records_its_training_items_with_out_of_fold_predictions() -> None:
+    feats, norms = _synthetic()
+    keys = {i: f"sha256:{n:020x}" for n, i in enumerate(feats.item_ids[:100])}  # 20 items without a key
+    head, report = train_head(feats, norms, columns=["valence", "arousal"], folds=5, n_boot=10, item_keys=keys)
+    assert head.training is not None and len(head.training) == 100
+    oof = report.oof.data[["valence", "arousal"]]
+    for i in (feats.item_ids[0], feats.item_ids[99]):
+        np.testing.assert_allclose(head.training.oof[head.training.row(keys[i])], oof.loc[i].to_numpy())
+    # the out-of-fold prediction is not the in-sample one: the final head has seen the item
+    first = feats.subset(feats.item_ids[:1]).blocks
+    assert not np.allclose(head.predict(first)[0], head.training.oof[0])
+    plain, _ = train_head(feats, norms, columns=["valence"], folds=5, n_boot=10)
+    assert plain.training is None
+
+
+def test_train_head_keys_groups_by_video() -> None:
+    feats, norms = _synthetic(n=60)
+    vids = {i: f"v{n // 3}" for n, i in enumerate(feats.item_ids)}  # 20 videos x 3 frames
+    vnorms = scale_ratings(sorted(set(vids.values())), np.linspace(2, 8, 20), name="humans")
+    head, report = train_head(feats, vnorms, columns=["valence"], groups=vids, folds=5, n_boot=10,
+                              item_keys={v: f"sha256:{v}" for v in set(vids.values())})
+    assert head.training is not None and sorted(head.training.keys) == sorted(f"sha256:{v}" for v in set(vids.values()))
+    assert head.training.oof[head.training.row("sha256:v3"), 0] == pytest.approx(report.oof.data.loc["v3", "valence"])
 
 
 def test_train_head_on_noise_reports_no_agreement() -> None:
@@ -150,6 +175,47 @@ def test_cli_train_then_rate_with_the_trained_head(tmp_path: Path, capsys: pytes
     got = pd.read_csv(tmp_path / "r.csv").set_index("item_id")
     truth = Ratings.load(norms).data["valence"]
     assert np.corrcoef(got.loc[truth.index, "valence"], truth)[0, 1] > 0.9
+    # every picture was a training item: flagged, and comparing with the same norms warns
+    assert (got["training_item"] == "valence").all()
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "r.csv"), str(norms), "--n-boot", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 30 of 30 compared items are training pictures of the rater's valence head" in out
+
+
+def test_training_pictures_get_their_cross_validated_ratings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rating a head's own training pictures: flagged by content (a renamed copy too), and with
+    training_items=cv given the out-of-fold prediction; new pictures are rated as usual."""
+    norms = _norming_study(tmp_path / "stim", n=20)
+    head_path = tmp_path / "head.npz"
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "5", "--view", "center",
+                 "--n-boot", "10", "--out", str(head_path), "-q"]) == 0
+    head = Head.load(head_path)
+    assert head.training is not None and len(head.training) == 20
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "renamed_s03.jpg").write_bytes((tmp_path / "stim" / "s03.jpg").read_bytes())
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(new / "unseen.jpg")
+    rated = {}
+    for mode in ("flag", "cv"):
+        out = tmp_path / f"{mode}.csv"
+        assert main(["rate", str(tmp_path / "stim"), str(new), "--rater", "image", "-p", f'heads=["{head_path}"]',
+                     "-p", "concepts=0", "-p", f"training_items={mode}", "--out", str(out), "-q"]) == 0
+        rated[mode] = pd.read_csv(out).set_index("item_id")
+    flag, cv = rated["flag"], rated["cv"]
+    assert flag.loc["renamed_s03.jpg", "training_item"] == "valence" and pd.isna(flag.loc["unseen.jpg", "training_item"])
+    row = head.training.row(Stimulus("s03.jpg", tmp_path / "stim" / "s03.jpg", "image").signature())
+    assert cv.loc["s03.jpg", "valence"] == pytest.approx(head.training.oof[row, 0], abs=1e-9)
+    assert cv.loc["renamed_s03.jpg", "valence"] == pytest.approx(head.training.oof[row, 0], abs=1e-9)
+    assert cv.loc["s03.jpg", "valence"] != pytest.approx(flag.loc["s03.jpg", "valence"], abs=1e-6)
+    assert cv.loc["unseen.jpg", "valence"] == pytest.approx(flag.loc["unseen.jpg", "valence"], abs=1e-9)
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "cv.csv"), str(norms), "--n-boot", "50", "--drop-missing"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 20 of 20 compared items are training pictures" in out and "warning" not in out
+    assert main(["rate", str(new), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "training_items=maybe",
+                 "--out", str(tmp_path / "bad.csv"), "-q"]) == 2
+    assert "training_items must be one of ('flag', 'cv')" in capsys.readouterr().err
 
 
 def test_cli_train_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -307,11 +308,12 @@ def _add_declaration_args(parser: argparse.ArgumentParser, sided: bool = True) -
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from affectscope.compare import CompareError, compare_categories, compare_items, compare_structure
+    from affectscope.compare import CompareError, InSampleWarning, compare_categories, compare_items, compare_structure
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError
     from affectscope.taxonomy import ScaleError
 
+    warnings.simplefilter("ignore", InSampleWarning)  # the summaries print it
     on_missing = "drop" if args.drop_missing else "raise"
     results: dict[str, Any] = {}
     try:
@@ -350,11 +352,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from affectscope.compare import CompareError, compare_categories, compare_items
+    from affectscope.compare import CompareError, InSampleWarning, compare_categories, compare_items
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError
     from affectscope.report import write_report
     from affectscope.taxonomy import ScaleError
+
+    warnings.simplefilter("ignore", InSampleWarning)  # the summaries print it, the page shows it
 
     comparisons: dict[str, Any] = {}
     try:
@@ -438,6 +442,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                              f"(e.g. stimulus {found.item_ids[:1]}, norms {norms.item_ids[:1]}); try --key name or --key stem")
         print(f"train: {len(stimuli)} of {len(found)} stimuli have norms ({len(norms)} normed items)")
         cache = Path(args.cache) if args.cache else out.with_name(out.stem + ".features.sqlite")
+        # what the head is trained on, by content: raters flag (or cross-validate) ratings of these files later
+        item_keys = {s.item_id: k for s in stimuli if (k := s.signature()).startswith("sha256:")}
         groups = None
         if any(s.kind == "video" for s in stimuli):
             stimuli, groups, verr = video_frames_as_stimuli(stimuli, args.frames, cache.with_suffix(".frames"), progress=not args.quiet)
@@ -454,6 +460,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         head, report = train_head(
             feats, norms, columns=args.columns.split(",") if args.columns else None, taxonomy=args.taxonomy, blocks=blocks,
             groups=groups, folds=args.folds, seed=args.seed, n_boot=args.n_boot, head_kw=head_kw, meta=meta,
+            item_keys=item_keys,
         )
     except (HeadError, NormsError, RatingsError, ScaleError, StimulusError, KeyError, ValueError) as exc:
         raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None

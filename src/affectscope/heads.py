@@ -92,6 +92,35 @@ class KernelPart:
 
 
 @dataclass
+class TrainingItems:
+    """The items a head was fitted on, identified by content, and their out-of-fold predictions.
+
+    Attributes
+    ----------
+    keys : list of str
+        Content keys of the training stimuli (:meth:`affectscope.stimuli.Stimulus.signature`,
+        a SHA-256 of the file), so that a renamed or copied training picture is still recognised.
+    oof : ndarray, shape (n_items, n_outputs)
+        Each item's prediction from the cross-validation fold that held it out: what the head
+        says of the item without having been fitted on it.
+    """
+
+    keys: list[str]
+    oof: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.oof = np.asarray(self.oof, np.float64).reshape(len(self.keys), -1)
+        self._row = {k: i for i, k in reversed(list(enumerate(self.keys)))}  # the first item of duplicates
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def row(self, key: str) -> int | None:
+        """Row of ``key`` in :attr:`oof`, or None when the head was not trained on that content."""
+        return self._row.get(key)
+
+
+@dataclass
 class Head:
     """A fitted head: linear, or an RBF kernel ridge on a PCA projection (``kernel`` set).
 
@@ -114,6 +143,10 @@ class Head:
     kernel : KernelPart or None
         For kernel heads: the projection, the training points and the dual coefficients
         (``coef`` is then unused).
+    training : TrainingItems or None
+        What the head was trained on, by file content, with each item's out-of-fold prediction
+        from the cross-validation (written by :func:`affectscope.train.train_head` when it is given
+        the items' content keys). Raters use it to flag, or replace, in-sample ratings.
     """
 
     kind: str
@@ -126,6 +159,7 @@ class Head:
     tau: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
     kernel: "KernelPart | None" = None
+    training: "TrainingItems | None" = None
 
     @property
     def blocks(self) -> list[str]:
@@ -168,6 +202,9 @@ class Head:
             desc["kernel_gamma"] = self.kernel.gamma
             arrays.update(proj_mean=self.kernel.proj_mean, proj=self.kernel.proj.astype(np.float16),
                           train=self.kernel.train.astype(np.float16), dual=self.kernel.dual)
+        if self.training is not None:
+            arrays.update(train_keys=np.asarray(self.training.keys, dtype=str),
+                          train_oof=self.training.oof.astype(np.float32))
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(tmp, description=np.array(json.dumps(desc, default=str)), **arrays)
         os.replace(tmp, path)
@@ -193,6 +230,8 @@ class Head:
             log_prior=arrays.get("log_prior"), tau=float(desc.get("tau", 0.0)), meta=desc.get("meta", {}),
             kernel=KernelPart(arrays["proj_mean"], arrays["proj"].astype(np.float64), arrays["train"].astype(np.float64),
                               arrays["dual"], float(desc["kernel_gamma"])) if "dual" in arrays else None,
+            training=TrainingItems([str(k) for k in arrays["train_keys"]], arrays["train_oof"].astype(np.float64))
+            if "train_keys" in arrays else None,
         )
 
 

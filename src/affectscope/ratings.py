@@ -26,6 +26,9 @@ from affectscope.taxonomy import PROBABILITY, Scale, ScaleError, get_category_se
 ColumnKind = Literal["scale", "category", "feature", "count", "text", "other"]
 META_KEY = "affectscope"
 RESERVED = ("item_id", "path", "error")
+#: A text column naming, per item, the output columns whose model was trained on that item
+#: (space-separated; empty when none). Written by the image rater, read by the compare module.
+TRAINING_COLUMN = "training_item"
 
 
 class RatingsError(ValueError):
@@ -264,6 +267,12 @@ class Ratings:
             for c in cw.target_set.columns
         ] + [ColumnSpec(name=unmapped, kind="other", description=f"{source} mass with no {target} counterpart ({cw.name})")]
         df = pd.concat([self.data.drop(columns=src_cols), mapped], axis=1)
+        if TRAINING_COLUMN in df.columns:  # a model trained on the item made every mapped column
+            names, targets = set(src_cols), " ".join(cw.target_set.columns)
+            df[TRAINING_COLUMN] = [
+                " ".join(dict.fromkeys(targets if w in names else w for w in v.split())) if isinstance(v, str) else v
+                for v in df[TRAINING_COLUMN]
+            ]
         return Ratings(df, specs, self.rater)
 
     # ---- IO ------------------------------------------------------------------------------

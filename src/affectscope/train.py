@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from affectscope.features import Features
-from affectscope.heads import HeadError, Head, fit_distribution_head, fit_scale_head
+from affectscope.heads import Head, HeadError, TrainingItems, fit_distribution_head, fit_scale_head
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import PROBABILITY
@@ -103,6 +103,7 @@ def train_head(
     n_boot: int = 1000,
     head_kw: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
+    item_keys: Mapping[str, str] | None = None,
 ) -> tuple[Head, TrainReport]:
     """Cross-validate, then fit a head on all items.
 
@@ -130,6 +131,11 @@ def train_head(
         Passed to :func:`fit_scale_head` or :func:`fit_distribution_head`.
     meta : mapping
         Stored in the head file (backbone, view, data provenance).
+    item_keys : mapping, optional
+        Norms key (item id, or group id with ``groups``) -> content key of its stimulus
+        (:meth:`Stimulus.signature`). The head then records what it was trained on, with each
+        item's out-of-fold prediction (:class:`affectscope.heads.TrainingItems`), so that raters
+        can flag in-sample ratings of training pictures or give their cross-validated ones.
     """
     from affectscope.compare import compare_categories, compare_items
 
@@ -186,6 +192,10 @@ def train_head(
     m["cv"] = {"folds": folds, "seed": seed, "n_items": len(ids), "grouped": grp is not None,
                "metrics": _headline(kind, cmp.to_dict())}
     final = _fit(kind, {n: f.blocks[n] for n in names}, names, y, outputs, scales, {**kw, "meta": m})
+    if item_keys is not None:
+        rows = [(item_keys[i], r) for r, i in enumerate(ids) if i in item_keys]
+        if rows:
+            final.training = TrainingItems([k for k, _ in rows], oof[[r for _, r in rows]])
     return final, report
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from affectscope.ratings import Alignment, KeyMode, Ratings, align
+from affectscope.ratings import TRAINING_COLUMN, Alignment, KeyMode, Ratings, align
 
 OnMissing = Literal["raise", "drop"]
 
 
 class CompareError(ValueError):
     """Inputs that cannot be compared as given: the message says why and what to do."""
+
+
+class InSampleWarning(UserWarning):
+    """Some compared ratings come from a model fitted on those very items (and those norms)."""
 
 
 @dataclass
@@ -75,3 +81,53 @@ def finite_pairs(x: np.ndarray, y: np.ndarray, column: str, ids: list[str], on_m
             "fix them or pass on_missing='drop' to leave them out (they are then counted in the result)"
         )
     return x[~bad], y[~bad], dropped
+
+
+@dataclass(frozen=True)
+class TrainingOverlap:
+    """Compared items that the rater's model was trained on.
+
+    Attributes
+    ----------
+    what : str
+        The compared output(s), for messages.
+    n : int
+        Items compared.
+    n_training : int
+        Of them, items the model producing ``what`` was trained on.
+    cross_validated : bool
+        The rater gave those items their cross-validated (out-of-fold) predictions
+        (the image rater's ``training_items="cv"``), so they are fair to compare.
+    """
+
+    what: str
+    n: int
+    n_training: int
+    cross_validated: bool
+
+    def note(self) -> str | None:
+        """A line for summaries, or None when no compared item is a training item."""
+        if not self.n_training:
+            return None
+        share = f"{self.n_training} of {self.n} compared items"
+        if self.cross_validated:
+            return (f"note: {share} are training pictures of the rater's {self.what} head; they carry its "
+                    "cross-validated predictions (training_items=cv)")
+        return (f"warning: {share} are training pictures of the rater's {self.what} head: their ratings are "
+                "in-sample and overstate agreement on new pictures. Rate with -p training_items=cv for "
+                "cross-validated values, or compare on pictures the rater was not trained on")
+
+
+def training_overlap(rater: Ratings, ids: Sequence[str], columns: Sequence[str], what: str) -> TrainingOverlap:
+    """How many of ``ids`` (items of ``rater``) were training items for any of ``columns``; warns
+    (:class:`InSampleWarning`) when their ratings are in-sample."""
+    n_training = 0
+    if TRAINING_COLUMN in rater.data.columns and ids:
+        wanted = set(columns)
+        flags = rater.data.loc[list(ids), TRAINING_COLUMN]
+        n_training = int(sum(bool(wanted & set(str(v).split())) for v in flags if isinstance(v, str)))
+    cv = str(rater.rater.params.get("training_items", "")) == "cv"
+    out = TrainingOverlap(what, len(ids), n_training, cv)
+    if n_training and not cv:
+        warnings.warn(out.note() or "", InSampleWarning, stacklevel=3)
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
-from affectscope.compare._pairing import CompareError, OnMissing, pair
+from affectscope.compare._pairing import CompareError, OnMissing, pair, training_overlap
 from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set, get_crosswalk
 
@@ -83,6 +83,7 @@ class CategoryComparison:
     humans: str
     head_classes: list[str] = field(default_factory=list)
     dropped: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         m = self.metrics
@@ -92,6 +93,7 @@ class CategoryComparison:
             + "  ".join(f"top-{k} {m[f'top_{k}']:.3f}" for k in (2, 3) if f"top_{k}" in m),
             f"KL {m['kl']:.3f}  JS {m['js']:.3f}  cross-entropy {m['cross_entropy']:.3f}",
             f"head-class collapse {m['head_collapse']:+.3f} (head: {', '.join(self.head_classes)})",
+            *self.notes,
         ]
         return "\n".join(lines)
 
@@ -100,6 +102,7 @@ class CategoryComparison:
             "rater": self.rater, "humans": self.humans, "taxonomy": self.taxonomy, "metrics": self.metrics,
             "head_classes": self.head_classes, "per_class": self.per_class.to_dict("index"),
             "confusion": self.confusion.to_dict("split"), "dropped": {k: len(v) for k, v in self.dropped.items()},
+            "notes": self.notes,
         }
 
 
@@ -143,10 +146,10 @@ def compare_categories(
         raise CompareError(f"choose taxonomy= among the humans' category sets {human_sets}")
     p = pair(rater, humans, key=key, on_missing=on_missing)
     true = _probabilities(p.right, tax).to_numpy(float)  # type: ignore[union-attr]
+    src = tax if tax in rater_sets else rater_sets[0]
     if tax in rater_sets:
         pred = _probabilities(p.left, tax).to_numpy(float)  # type: ignore[union-attr]
     else:
-        src = rater_sets[0]
         pred = get_crosswalk(src, tax).apply(_probabilities(p.left, src)).drop(columns="unmapped").to_numpy(float)  # type: ignore[arg-type]
     bad = np.isnan(true).any(axis=1) | np.isnan(pred).any(axis=1) | (true.sum(axis=1) <= 0)
     ids = p.left.item_ids
@@ -157,6 +160,8 @@ def compare_categories(
             raise CompareError(f"{len(bad_ids)} items have NaN or empty distributions (e.g. {bad_ids[:3]}); pass on_missing='drop'")
         dropped["nan_or_empty"] = bad_ids
         true, pred = true[~bad], pred[~bad]
+    overlap = training_overlap(p.left, [i for i, b in zip(ids, bad, strict=True) if not b],
+                               p.left.columns_of("category", taxonomy=src), f"{src} category")
     names = list(get_category_set(tax).columns)
     k = len(names)
     y_true = true.argmax(axis=1)
@@ -189,4 +194,5 @@ def compare_categories(
         {"human_count": support, "predicted_count": predicted, "recall": recall, "precision": precision, "f1": f1},
         index=pd.Index(names, name="category"),
     )
-    return CategoryComparison(metrics, per_class, confusion, tax, rater.rater.name, humans.rater.name, [names[i] for i in head], dropped)
+    return CategoryComparison(metrics, per_class, confusion, tax, rater.rater.name, humans.rater.name, [names[i] for i in head], dropped,
+                              [n for n in [overlap.note()] if n])

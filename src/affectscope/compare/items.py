@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from affectscope.compare._pairing import CompareError, OnMissing, check_scales, finite_pairs, pair
+from affectscope.compare._pairing import CompareError, OnMissing, check_scales, finite_pairs, pair, training_overlap
 from affectscope.ratings import KeyMode, Ratings
 
 CeilingMethod = Literal["sd_n", "split_half", "per_rater", "given"]
@@ -131,6 +131,9 @@ class ItemComparison:
     values : dict
         Per scale, the compared values: a DataFrame indexed by item id with columns ``rater``
         and ``human`` (for scatter plots and further analysis).
+    notes : list of str
+        Warnings about the comparison itself, e.g. items the rater was trained on
+        (the table's ``n_training`` column counts them per scale).
     """
 
     table: pd.DataFrame
@@ -139,6 +142,7 @@ class ItemComparison:
     dropped: dict[str, list[str]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     values: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"{self.rater} vs {self.humans}"]
@@ -155,11 +159,12 @@ class ItemComparison:
             lines.append(f"noise ceiling from: {', '.join(sorted(methods))}")
         for k, v in self.dropped.items():
             lines.append(f"left out: {len(v)} {k.replace('_', ' ')}")
+        lines += self.notes
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rater": self.rater, "humans": self.humans, "settings": self.settings,
+            "rater": self.rater, "humans": self.humans, "settings": self.settings, "notes": self.notes,
             "dropped": {k: len(v) for k, v in self.dropped.items()},
             "scales": {k: {c: (None if pd.isna(v) else v) for c, v in row.items()} for k, row in self.table.to_dict("index").items()},
         }
@@ -213,10 +218,14 @@ def compare_items(
     rows = {}
     values: dict[str, pd.DataFrame] = {}
     dropped = dict(p.dropped)
+    notes: list[str] = []
     for c in cols:
         x, y, nan_ids = finite_pairs(p.left.values(c).to_numpy(float), p.right.values(c).to_numpy(float), c, ids, on_missing)
         skip = set(nan_ids)
         values[c] = pd.DataFrame({"rater": x, "human": y}, index=pd.Index([i for i in ids if i not in skip], name="item_id"))
+        overlap = training_overlap(p.left, list(values[c].index), [c], c)
+        if overlap.note():
+            notes.append(overlap.note())  # type: ignore[arg-type]
         if nan_ids:
             dropped[f"nan_{c}"] = nan_ids
         if len(x) < 3:
@@ -236,10 +245,11 @@ def compare_items(
             "ceiling": ceil.ceiling if ceil else np.nan,
             "ceiling_method": ceil.method if ceil else None,
             "r_over_ceiling": r / ceil.ceiling if ceil and ceil.ceiling > 0 else np.nan,
+            "n_training": overlap.n_training,
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "scale"
     return ItemComparison(
         table, rater.rater.name, humans.rater.name, dropped,
-        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing}, values,
+        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing}, values, notes,
     )

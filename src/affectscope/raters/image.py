@@ -20,19 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._checks import check_option
 from affectscope.backbones.base import Backbone
 from affectscope.backbones.efficientnet_lite import make_backbone
 from affectscope.heads import HeadError, Head
 from affectscope.features import load_prepared
 from affectscope.raters.base import ItemError, RateResult, Rater
 from affectscope.raters.registry import register
-from affectscope.ratings import ColumnSpec
+from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
 from affectscope.stimuli import Stimulus
 from affectscope.taxonomy import PROBABILITY
 
 #: Heads shipped in ``affectscope/raters/heads/``.
 DEFAULT_HEADS = ("image_valence_sam9.npz", "image_arousal_sam9.npz", "image_basic_emotions.npz")
 N_CONCEPTS = 3
+#: What to do with pictures a head was trained on (recognised by file content).
+TRAINING_ITEMS = ("flag", "cv")
 
 
 def default_head_paths() -> list[str]:
@@ -64,19 +67,27 @@ class ImageRater(Rater):
         Add an ``explanation`` column: a templated sentence built only from this item's own
         output (valence, arousal, top emotion, the concepts seen with their word norms when the
         Warriner norms are in the cache; :mod:`affectscope.explain`).
+    training_items : {"flag", "cv"}, default "flag"
+        Pictures a head was trained on (the shipped heads: OASIS and Emotion6; recognised by file
+        content, so renamed copies count) have in-sample ratings that overstate agreement with
+        humans. ``"flag"`` rates them like any picture and names the affected outputs in the
+        ``training_item`` column (`affectscope compare` then warns); ``"cv"`` gives those outputs
+        the head's cross-validated prediction instead, made by the fold that held the picture out,
+        which is the honest value for comparing with the norms the head learned from.
     """
 
     kind = "model"
     summary = "default: EfficientNet-Lite (ImageNet) features + heads trained on OASIS/Emotion6 human norms (EmoNet-style)"
-    version = "2"
+    version = "3"
     batch_size = 16
 
     def __init__(self, *, heads: Sequence[str] | str = "default", concepts: int = N_CONCEPTS, threads: int | None = None,
-                 explain: bool = True) -> None:
+                 explain: bool = True, training_items: str = "flag") -> None:
         self.heads = heads
         self.concepts = concepts
         self.threads = threads
         self.explain = explain
+        self.training_items = check_option("training_items", training_items, TRAINING_ITEMS)
 
     @cached_property
     def _word_norm(self) -> Any:
@@ -131,6 +142,12 @@ class ImageRater(Rater):
         if self.explain:
             specs.append(ColumnSpec(name="explanation", kind="text",
                                     description="templated from this item's own output: valence, arousal, top emotion, concepts with word norms"))
+        if any(h.training is not None for h in heads):
+            how = ("their head's cross-validated (out-of-fold) prediction" if self.training_items == "cv"
+                   else "in-sample values that overstate agreement with those norms")
+            specs.append(ColumnSpec(name=TRAINING_COLUMN, kind="text",
+                                    description="outputs whose head was trained on this picture (matched by file content), "
+                                                f"space-separated; they hold {how}"))
         return specs
 
     # ---- rating ---------------------------------------------------------------------------
@@ -163,8 +180,16 @@ class ImageRater(Rater):
             concepts = self._concepts(np.mean(logits, axis=0)) if self.concepts and logits else None
             for row, (i, _) in enumerate(ok):
                 out: dict[str, Any] = {}
+                trained: list[str] = []
                 for h, p in preds:
                     out.update({o: float(p[row, j]) for j, o in enumerate(h.outputs)})
+                    hit = h.training.row(stimuli[i].signature()) if h.training is not None else None
+                    if hit is not None:
+                        trained += h.outputs
+                        if self.training_items == "cv":
+                            out.update({o: float(h.training.oof[hit, j]) for j, o in enumerate(h.outputs)})
+                if any(h.training is not None for h in heads):
+                    out[TRAINING_COLUMN] = " ".join(trained)
                 if concepts is not None:
                     out["concepts"] = concepts[row]
                 if self.explain:

@@ -12,7 +12,8 @@ from affectscope.report.plots import ConfusionDisplay, PlanDisplay, RDMDisplay, 
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
 pre{background:#f6f6f6;padding:.6rem;overflow:auto;font-size:12px} h2{margin-top:1.6rem}
-.plots{display:flex;flex-wrap:wrap;gap:1rem} .plots img{max-width:100%;border:1px solid #eee}"""
+.plots{display:flex;flex-wrap:wrap;gap:1rem} .plots img{max-width:100%;border:1px solid #eee}
+.warn{background:#fff4d6;border:1px solid #e6c36a;padding:.5rem .8rem;border-radius:6px;margin:.8rem 0}"""
 
 
 def _img(display: Any, alt: str) -> str:
@@ -23,16 +24,22 @@ def _img(display: Any, alt: str) -> str:
     return f'<img class="plot" alt="{html.escape(alt)}" src="{uri}">'
 
 
+def _warnings(result: Any) -> list[str]:
+    """Boxed warnings of a comparison (e.g. ratings of the rater's own training pictures)."""
+    return [f'<div class="warn">{html.escape(n)}</div>' for n in getattr(result, "notes", []) if n.startswith("warning")]
+
+
 def compare_sections(results: Mapping[str, Any]) -> list[str]:
     """HTML sections (summary table + plots) for ``{"items": ..., "categories": ..., "structure": ...}``."""
     parts: list[str] = []
     if "items" in results:
         r = results["items"]
         plots = [_img(ScatterDisplay.from_comparison(r, s).plot(), f"scatter {s}") for s in r.values]
-        parts += ["<h2>Item level</h2>", f"<pre>{html.escape(r.summary())}</pre>", f'<div class="plots">{"".join(plots)}</div>']
+        parts += ["<h2>Item level</h2>", *_warnings(r), f"<pre>{html.escape(r.summary())}</pre>",
+                  f'<div class="plots">{"".join(plots)}</div>']
     if "categories" in results:
         r = results["categories"]
-        parts += ["<h2>Categories</h2>", f"<pre>{html.escape(r.summary())}</pre>",
+        parts += ["<h2>Categories</h2>", *_warnings(r), f"<pre>{html.escape(r.summary())}</pre>",
                   f'<div class="plots">{_img(ConfusionDisplay.from_comparison(r).plot(), "confusion matrix")}</div>']
     if "structure" in results:
         r = results["structure"]
