@@ -123,9 +123,14 @@ def main() -> None:
 
     print("\n4. Throughput (2-core CPU; shipped rater)")
     result["throughput"] = throughput(sets["oasis"])
-    t = result["throughput"]
-    print(f"   backbone forward only {t['backbone_img_s']:.2f} img/s; end to end {t['end_to_end_img_s']:.2f} img/s; "
-          f"ratio {t['ratio']:.2f} (median of {t['repeats']} runs over {t['n_images']} images)")
+    result["throughput_bfloat16"] = throughput(sets["oasis"], precision="bfloat16")
+    for label, key in (("float32", "throughput"), ("bfloat16", "throughput_bfloat16")):
+        t = result[key]
+        print(f"   {label:8s}  backbone forward only {t['backbone_img_s']:.2f} img/s; end to end {t['end_to_end_img_s']:.2f} img/s; "
+              f"ratio {t['ratio']:.2f} (median of {t['repeats']} runs over {t['n_images']} images)")
+    agree = result["throughput_bfloat16"]["vs_float32"] = precision_agreement(sets["oasis"])
+    print("   bfloat16 vs float32 ratings of the same pictures: "
+          + ", ".join(f"{k} r {v['r']:.4f} (max |diff| {v['max_abs_diff']:.3f})" for k, v in agree.items()))
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -204,13 +209,31 @@ def channels(oasis, cache: str, out: Path) -> None:
     print(f"\nresults: {out}")
 
 
-def throughput(oasis, n: int = 64, repeats: int = 3) -> dict:
+def precision_agreement(oasis, n: int = 100) -> dict:
+    """Ratings of n OASIS pictures under bfloat16 vs float32 (the heads were fitted on float32 features)."""
+    from affectscope.raters.image import ImageRater
+    from affectscope.stimuli import StimulusSet
+
+    st = list(StimulusSet.from_list(oasis.data["path"].tolist()[::9][:n], ids=oasis.item_ids[::9][:n]))
+    runs = {}
+    for prec in ("float32", "bfloat16"):
+        rater = ImageRater(concepts=0, explain=False, precision=prec)
+        runs[prec] = [rater.rate_batch(st[i:i + rater.batch_size]) for i in range(0, len(st), rater.batch_size)]
+    out = {}
+    for col in ("valence", "arousal", "joy"):
+        a = np.array([r[col] for batch in runs["float32"] for r in batch])
+        b = np.array([r[col] for batch in runs["bfloat16"] for r in batch])
+        out[col] = {"r": float(np.corrcoef(a, b)[0, 1]), "max_abs_diff": float(np.abs(a - b).max()), "n": len(a)}
+    return out
+
+
+def throughput(oasis, n: int = 64, repeats: int = 3, precision: str = "float32") -> dict:
     from affectscope.media.image import load_image
     from affectscope.raters.image import ImageRater
     from affectscope.stimuli import StimulusSet
 
     st = StimulusSet.from_list(oasis.data["path"].tolist()[:n], ids=oasis.item_ids[:n])
-    rater = ImageRater(concepts=3)
+    rater = ImageRater(concepts=3, precision=precision)
     heads, backbone, view = rater._loaded
     prepared = [backbone.prepare(load_image(s.path), view) for s in st]
     bs = rater.batch_size
@@ -227,7 +250,8 @@ def throughput(oasis, n: int = 64, repeats: int = 3) -> dict:
             rater.rate_batch(items[i:i + bs])
         e2e.append(n / (time.perf_counter() - t0))
     b, e = statistics.median(fwd), statistics.median(e2e)
-    return {"backbone_img_s": b, "end_to_end_img_s": e, "ratio": e / b, "n_images": n, "repeats": repeats, "batch_size": bs}
+    return {"backbone_img_s": b, "end_to_end_img_s": e, "ratio": e / b, "n_images": n, "repeats": repeats, "batch_size": bs,
+            "precision": precision}
 
 
 if __name__ == "__main__":

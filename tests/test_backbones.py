@@ -136,6 +136,41 @@ def test_bad_backbone_options_list_the_valid_ones() -> None:
         EfficientNetLite("lite0", pooling="max")
 
 
+def test_bfloat16_features_stay_close_to_float32_and_key_their_own_cache() -> None:
+    f32, bf = make_backbone("lite0+lite1"), make_backbone("lite0+lite1", precision="bfloat16")
+    assert "precision" not in str(f32.params())  # float32 caches keep their keys
+    assert bf.fingerprint() != f32.fingerprint()
+    imgs = [data.coffee(), data.astronaut(), data.chelsea()]
+    a, b = f32.embed(imgs, view="full"), bf.embed(imgs, view="full")
+    for name in a:
+        assert b[name].dtype == np.float32
+        assert np.corrcoef(a[name].ravel(), b[name].ravel())[0, 1] > 0.99, name
+    assert (a["lite0/logits"].argmax(1) == b["lite0/logits"].argmax(1)).all()
+    with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\), got 'float16'"):
+        make_backbone("lite0", precision="float16")
+    with pytest.raises(ValueError, match="EfficientNet-Lite backbones, not for 'hf:x'"):
+        make_backbone("hf:x", precision="bfloat16")
+
+
+def test_image_rater_in_bfloat16_rates_like_float32(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from affectscope.raters.image import ImageRater
+
+    paths = []
+    for name in ("coffee", "astronaut", "chelsea"):
+        Image.fromarray(getattr(data, name)()).save(tmp_path / f"{name}.png")
+        paths.append(tmp_path / f"{name}.png")
+    items = list(StimulusSet.from_list(paths))
+    a = ImageRater(concepts=0, explain=False).rate_batch(items)
+    b = ImageRater(concepts=0, explain=False, precision="bfloat16").rate_batch(items)
+    for ra, rb in zip(a, b, strict=True):
+        assert abs(ra["valence"] - rb["valence"]) < 0.3 and abs(ra["arousal"] - rb["arousal"]) < 0.3
+        assert abs(ra["joy"] - rb["joy"]) < 0.05
+    with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\)"):
+        ImageRater(precision="half")
+
+
 # ---- input size and the face channel ----------------------------------------------------------
 def test_input_size_in_spec_changes_features_and_fingerprint_only_when_set() -> None:
     native, big = make_backbone("lite0"), make_backbone("lite0@288")

@@ -24,6 +24,7 @@ from affectscope.backbones.weights import WEIGHTS, resolve_weights
 
 VARIANTS = ("lite0", "lite1", "lite2")
 POOLINGS = ("mean", "mean+std")
+PRECISIONS = ("float32", "bfloat16")
 MIN_INPUT, MAX_INPUT = 64, 1024
 
 _LOCK = threading.Lock()
@@ -65,12 +66,17 @@ class EfficientNetLite(Backbone):
         Square input side in pixels (None: the resolution the weights were trained at, 224 / 240 /
         260). The networks are fully convolutional, so a larger input gives finer features at more
         compute; ``"lite0@288"`` in a spec string.
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the forward pass. ``"bfloat16"`` runs under CPU autocast: about 1.8x faster
+        on CPUs with AMX or AVX512-BF16, with features within a few per cent of float32's (the
+        shipped heads' ratings agree to r > 0.999; see the image rater's model card).
     """
 
     def __init__(self, variant: str = "lite0", pooling: str = "mean", weights_path: str | None = None,
-                 threads: int | None = None, input_size: int | None = None) -> None:
+                 threads: int | None = None, input_size: int | None = None, precision: str = "float32") -> None:
         self.variant = check_option("variant", variant, VARIANTS)
         self.pooling = check_option("pooling", pooling, POOLINGS)
+        self.precision = check_option("precision", precision, PRECISIONS)
         self.weights_path = weights_path
         self.threads = threads
         self.entry = WEIGHTS[f"efficientnet-{variant}"]
@@ -82,6 +88,8 @@ class EfficientNetLite(Backbone):
         p = {"class": "EfficientNetLite", "variant": self.variant, "pooling": self.pooling, "sha256": self.entry.sha256}
         if self.input_size != self.entry.input_size:  # only when changed: feature caches of the native size stay valid
             p["input_size"] = self.input_size
+        if self.precision != "float32":  # likewise: float32 caches stay valid
+            p["precision"] = self.precision
         return p
 
     @property
@@ -116,7 +124,7 @@ class EfficientNetLite(Backbone):
         x = (torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() - mean) / std
         ends = set(_stage_ends(model)[1:])
         feats: list[torch.Tensor] = []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
             x = model._swish(model._bn0(model._conv_stem(x)))
             for i, block in enumerate(model._blocks):
                 x = block(x)
@@ -128,13 +136,13 @@ class EfficientNetLite(Backbone):
             pooled = x.mean(dim=(2, 3))
             feats.append(pooled)
             feats.append(model._fc(pooled))
-        return {n: f.numpy().astype(np.float32) for n, f in zip(names, feats, strict=True)}
+        return {n: f.float().numpy() for n, f in zip(names, feats, strict=True)}
 
     def __repr__(self) -> str:
         return f"EfficientNetLite(variant={self.variant!r}, pooling={self.pooling!r})"
 
 
-def _member(part: str, pooling: str, threads: int | None) -> Backbone:
+def _member(part: str, pooling: str, threads: int | None, precision: str = "float32") -> Backbone:
     if part == "faces":
         from affectscope.backbones.faces import FaceChannel
 
@@ -143,15 +151,18 @@ def _member(part: str, pooling: str, threads: int | None) -> Backbone:
     if variant not in VARIANTS or (size and not size.isdigit()):
         raise ValueError(f"backbone spec part {part!r}: valid parts are {VARIANTS} (optionally with an input size, "
                          "'lite0@288') and 'faces', joined by '+' (e.g. 'lite0+lite2+faces'), or hf:<hub id or folder>")
-    return EfficientNetLite(variant, pooling=pooling, threads=threads, input_size=int(size) if size else None)
+    return EfficientNetLite(variant, pooling=pooling, threads=threads, input_size=int(size) if size else None, precision=precision)
 
 
-def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None) -> Backbone:
+def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None, precision: str = "float32") -> Backbone:
     """A backbone from a spec string: ``"lite0"``, ``"lite0@288"`` (another input size), an ensemble
     such as ``"lite0+lite1+lite2"`` (blocks named ``"lite0/head"`` ...), ``"faces"`` (the face
     channel, :mod:`affectscope.backbones.faces`) as a member, or ``"hf:<hub id or folder>"`` for a
-    Hugging Face model."""
+    Hugging Face model. ``precision`` applies to the EfficientNet-Lite members."""
+    check_option("precision", precision, PRECISIONS)
     if spec.startswith("hf:"):
+        if precision != "float32":
+            raise ValueError(f"precision={precision!r} is available for the EfficientNet-Lite backbones, not for {spec!r}")
         from affectscope.backbones.hf import HFVision
 
         return HFVision(spec[3:])
@@ -160,7 +171,7 @@ def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None) 
         raise ValueError(f"backbone spec {spec!r} is empty: give e.g. 'lite0', 'lite0+lite1+lite2+faces' or hf:<hub id or folder>")
     if len(set(parts)) < len(parts):
         raise ValueError(f"backbone spec {spec!r} names a part twice")
-    members = [(p, _member(p, pooling, threads)) for p in parts]
+    members = [(p, _member(p, pooling, threads, precision)) for p in parts]
     if len(members) == 1:
         return members[0][1]
     return Ensemble(members)
