@@ -2,7 +2,9 @@
 port) as a reference, and the project's FER+ CNN. Needs ../shared/data/ferplus.
 
 The model knows 7 classes (no contempt): items whose FER+ majority (over the 8 emotions) is
-contempt are left out and counted. Prints a table, writes bench/results/faces_reference.json.
+contempt are left out and counted. The FER+ CNNs are also scored without the validation faces whose
+pixels are identical to a training face (FER2013 holds duplicates across its splits; 279 here), which
+the training saw. Prints a table, writes bench/results/faces_reference.json.
 
 Usage: python bench/faces_reference.py [--data-root DIR]
 """
@@ -69,15 +71,22 @@ def main() -> None:
     print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in recalls.items()))
     from affectscope.faces.ferplus_cnn import VARIANTS
 
-    res["ferplus_cnn"] = {v: ferplus_cnn(images, majority, keep, use, v) for v in VARIANTS}
+    from affectscope.faces.training_faces import is_training_face
+
+    dup = np.array([is_training_face(im) for im in images])
+    res["identical_to_training_faces"] = int((keep & dup).sum())
+    print(f"{res['identical_to_training_faces']} of {int(keep.sum())} scored validation faces are identical to a training face")
+    res["ferplus_cnn"] = {v: ferplus_cnn(images, majority, keep, use, v, keep & ~dup) for v in VARIANTS}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
     print(f"results: {args.out}")
 
 
-def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray, variant: str) -> dict:
-    """One of the project's FER+ CNNs on the same faces, in float32 and bfloat16: all 8 classes and the
-    7-class subset above, and faces/s (median of 3 passes over all faces, after a warm-up)."""
+def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray, variant: str,
+                fresh: np.ndarray) -> dict:
+    """One of the project's FER+ CNNs on the same faces, in float32 and bfloat16: all 8 classes, the
+    8 classes without the faces identical to training faces (``fresh``), the 7-class subset above,
+    and faces/s (median of 3 passes over all faces, after a warm-up)."""
     import torch
 
     from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, load_ferplus_cnn, predict_proba
@@ -100,7 +109,7 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
         else:
             row["max_abs_diff_vs_float32"] = float(np.abs(p - ref).max())
             row["argmax_agreement_vs_float32"] = float((p.argmax(1) == ref.argmax(1)).mean())
-        for label, mask in (("8 classes", keep), ("7 classes (as above)", use)):
+        for label, mask in (("8 classes", keep), ("8 classes, no training duplicates", fresh), ("7 classes (as above)", use)):
             row[label] = scores(pred[mask], majority[mask])
             rec = row[label]["recall"]
             print(f"  {precision}, {label}: n = {row[label]['n']}, accuracy {row[label]['accuracy']:.3f}, "
@@ -112,6 +121,8 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
         out[precision] = row
         if precision == "float32":
             out["prior_correction"] = prior_sweep(p, majority, keep)
+            print("  without the validation faces identical to training faces:")
+            out["prior_correction_no_training_duplicates"] = prior_sweep(p, majority, fresh)
     return out
 
 

@@ -6,6 +6,8 @@ re-weighted by the class-balanced weight of its majority class (Cui et al. 2019)
 mirror image and small shifts. Model selection on FER+ validation (reported as such: the FER+ test
 split is not available here).
 
+``--write-train-keys NPY`` writes the content keys of the FER+ train faces instead of training.
+
 Options: ``--augment affine`` (random rotation +-10 degrees, scale 0.9-1.1, shift +-4 px, mirror)
 instead of mirror + shift; ``--erase P`` random erasing (one grey rectangle per face with probability P); ``--precision bfloat16`` trains under CPU autocast in channels-last layout
 (about 2.3x faster per epoch on CPUs with AMX); ``--teacher W.pt --teacher-width 32`` distils a
@@ -105,7 +107,19 @@ def main() -> None:
     ap.add_argument("--teacher", default=None, help="weights of a larger FER+ CNN to distil")
     ap.add_argument("--teacher-width", type=int, default=32)
     ap.add_argument("--teacher-weight", type=float, default=0.5)
+    ap.add_argument("--write-train-keys", metavar="NPY", default=None,
+                    help="only write the content keys of all FER+ train faces (what the face rater flags as "
+                         "training faces; shipped as faces/weights/fer2013_train_face_keys.npy) and exit")
     args = ap.parse_args()
+    if args.write_train_keys:
+        from affectscope.faces.training_faces import face_keys
+        from affectscope.norms._common import data_root
+
+        with np.load(data_root(args.data_root) / "ferplus" / "ferplus_train.npz", allow_pickle=False) as z:
+            keys = face_keys(z["images"])
+        np.save(args.write_train_keys, keys)
+        print(f"{len(keys)} training-face keys: {args.write_train_keys}")
+        return
     bf16 = args.precision == "bfloat16"
     fmt = torch.channels_last if bf16 else torch.contiguous_format
     torch.manual_seed(args.seed)

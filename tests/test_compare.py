@@ -121,9 +121,10 @@ def test_ratings_of_training_items_are_flagged_in_sample() -> None:
     rater = _with_training(scales(ids, x, x), flags)
     with pytest.warns(InSampleWarning) as caught:
         res = compare_items(rater, scales(ids, x, x, name="h"), n_boot=10)
-    assert [str(w.message)[:70] for w in caught] == [
-        "warning: 5 of 20 compared items are training pictures of the rater's v",
-        "warning: 8 of 20 compared items are training pictures of the rater's a"]
+    msgs = [str(w.message) for w in caught]
+    assert len(msgs) == 2 and all("Rate with -p training_items=cv" in m for m in msgs)
+    assert msgs[0].startswith("warning: 5 of 20 compared items were in the training data of the rater's valence model")
+    assert msgs[1].startswith("warning: 8 of 20 compared items were in the training data of the rater's arousal model")
     assert res.table.loc["valence", "n_training"] == 5 and res.table.loc["arousal", "n_training"] == 8
     assert any(n.startswith("warning: 8 of 20") for n in res.notes) and "in-sample" in res.summary()
     assert res.to_dict()["scales"]["arousal"]["n_training"] == 8 and len(res.to_dict()["notes"]) == 2
@@ -146,7 +147,7 @@ def test_category_ratings_of_training_items_are_flagged() -> None:
     data = rater.data.reset_index()
     data["training_item"] = ["anger disgust fear joy sadness surprise neutral"] * 4 + ["valence"] * 6
     flagged = Ratings(data, [*rater.columns.values(), ColumnSpec(name="training_item", kind="text")], RaterInfo(name="image"))
-    with pytest.warns(InSampleWarning, match="4 of 10 compared items are training pictures of the rater's emotion6 category head"):
+    with pytest.warns(InSampleWarning, match="4 of 10 compared items were in the training data of the rater's emotion6 category model"):
         res = compare_categories(flagged, cats(ids, eye[labels], name="h"))
     assert len(res.notes) == 1 and res.notes[0] in res.summary() and res.to_dict()["notes"] == res.notes
     # re-expressed in another category set, the flags follow the mapped columns

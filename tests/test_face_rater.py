@@ -141,3 +141,46 @@ def test_detection_is_the_same_from_several_threads() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(lambda g: HaarDetector().detect(g), greys))
     assert together == alone and len(alone[0]) == 1 and alone[1] == []
+
+
+def test_shipped_training_face_keys() -> None:
+    from affectscope.faces.training_faces import training_face_keys
+
+    keys = training_face_keys()
+    # the 28,558 FER+ train faces hold 1,224 exact duplicates (FER2013 has repeated images)
+    assert keys.dtype == np.uint64 and len(keys) == 27334 and (np.diff(keys.astype(np.float64)) >= 0).all()
+    assert len(np.unique(keys)) == len(keys)
+
+
+def test_training_faces_are_flagged_by_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A 48x48 face identical to a training face (under any name, grey or RGB) is flagged as
+    in-sample; other faces and other sizes are not; compare then warns."""
+    from affectscope.cli import main
+    from affectscope.faces import training_faces
+
+    rng = np.random.default_rng(0)
+    seen = rng.integers(0, 256, (48, 48), dtype=np.uint8)
+    monkeypatch.setattr(training_faces, "training_face_keys", lambda: np.array([training_faces.face_key(seen)], np.uint64))
+    Image.fromarray(seen).save(tmp_path / "train_face.png")
+    Image.fromarray(seen).convert("RGB").save(tmp_path / "renamed_rgb.png")
+    Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(tmp_path / "new_face.png")
+    Image.fromarray(seen).resize((64, 64)).save(tmp_path / "resized.png")
+    got = _rate(tmp_path, model="ferplus")
+    expected = "neutral happiness surprise sadness anger disgust fear contempt valence arousal"
+    assert got["train_face.png"]["training_item"] == expected == got["renamed_rgb.png"]["training_item"]
+    assert got["new_face.png"]["training_item"] == "" and got["resized.png"]["training_item"] == ""
+    # compare with labels for these faces: a warning that names no cv option (the face rater has none)
+    from conftest import scale_ratings
+
+    from affectscope.raters.face import FaceRater
+    from affectscope.run import rate
+
+    res = rate(StimulusSet.from_paths([tmp_path]), FaceRater(model="ferplus"), store=tmp_path / "s.sqlite", progress=False)
+    res.ratings.save(tmp_path / "r.csv")
+    humans = scale_ratings(list(got), [5.0, 6.0, 4.0, 3.0], name="labels").save(tmp_path / "h.csv")
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "r.csv"), str(humans), "--n-boot", "20", "--level", "items"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 2 of 4 compared items were in the training data of the rater's valence model" in out
+    assert "Compare on items the rater was not trained on" in out and "training_items=cv" not in out

@@ -80,9 +80,9 @@ def test_compare_page_is_self_contained(results: dict, tmp_path: Path) -> None:
 def test_compare_page_boxes_in_sample_warnings(results: dict, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    warned = replace(results["items"], notes=["warning: 3 of 24 compared items are training pictures <of> the rater's valence head"])
+    warned = replace(results["items"], notes=["warning: 3 of 24 compared items were in <the> training data"])
     text = write_compare_report({"items": warned}, tmp_path / "w.html").read_text()
-    assert text.count('<div class="warn">warning: 3 of 24 compared items are training pictures &lt;of&gt;') == 1
+    assert text.count('<div class="warn">warning: 3 of 24 compared items were in &lt;the&gt; training data') == 1
 
 
 def test_cli_compare_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

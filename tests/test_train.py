@@ -180,7 +180,7 @@ def test_cli_train_then_rate_with_the_trained_head(tmp_path: Path, capsys: pytes
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "r.csv"), str(norms), "--n-boot", "50"]) == 0
     out = capsys.readouterr().out
-    assert "warning: 30 of 30 compared items are training pictures of the rater's valence head" in out
+    assert "warning: 30 of 30 compared items were in the training data of the rater's valence model" in out
 
 
 def test_training_pictures_get_their_cross_validated_ratings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -212,7 +212,7 @@ def test_training_pictures_get_their_cross_validated_ratings(tmp_path: Path, cap
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "cv.csv"), str(norms), "--n-boot", "50", "--drop-missing"]) == 0
     out = capsys.readouterr().out
-    assert "note: 20 of 20 compared items are training pictures" in out and "warning" not in out
+    assert "note: 20 of 20 compared items were in the training data" in out and "warning" not in out
     assert main(["rate", str(new), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "training_items=maybe",
                  "--out", str(tmp_path / "bad.csv"), "-q"]) == 2
     assert "training_items must be one of ('flag', 'cv')" in capsys.readouterr().err

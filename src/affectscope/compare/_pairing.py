@@ -98,24 +98,26 @@ class TrainingOverlap:
     cross_validated : bool
         The rater gave those items their cross-validated (out-of-fold) predictions
         (the image rater's ``training_items="cv"``), so they are fair to compare.
+    cv_available : bool
+        The rater could have given cross-validated predictions (it has a ``training_items`` parameter).
     """
 
     what: str
     n: int
     n_training: int
     cross_validated: bool
+    cv_available: bool = False
 
     def note(self) -> str | None:
         """A line for summaries, or None when no compared item is a training item."""
         if not self.n_training:
             return None
-        share = f"{self.n_training} of {self.n} compared items"
+        share = f"{self.n_training} of {self.n} compared items were in the training data of the rater's {self.what} model"
         if self.cross_validated:
-            return (f"note: {share} are training pictures of the rater's {self.what} head; they carry its "
-                    "cross-validated predictions (training_items=cv)")
-        return (f"warning: {share} are training pictures of the rater's {self.what} head: their ratings are "
-                "in-sample and overstate agreement on new pictures. Rate with -p training_items=cv for "
-                "cross-validated values, or compare on pictures the rater was not trained on")
+            return f"note: {share}; they carry its cross-validated predictions (training_items=cv)"
+        fix = ("Rate with -p training_items=cv for cross-validated values, or compare on items the rater was not trained on"
+               if self.cv_available else "Compare on items the rater was not trained on")
+        return f"warning: {share}: their ratings are in-sample and overstate agreement on new items. {fix}"
 
 
 def training_overlap(rater: Ratings, ids: Sequence[str], columns: Sequence[str], what: str) -> TrainingOverlap:
@@ -127,7 +129,7 @@ def training_overlap(rater: Ratings, ids: Sequence[str], columns: Sequence[str],
         flags = rater.data.loc[list(ids), TRAINING_COLUMN]
         n_training = int(sum(bool(wanted & set(str(v).split())) for v in flags if isinstance(v, str)))
     cv = str(rater.rater.params.get("training_items", "")) == "cv"
-    out = TrainingOverlap(what, len(ids), n_training, cv)
+    out = TrainingOverlap(what, len(ids), n_training, cv, "training_items" in rater.rater.params)
     if n_training and not cv:
         warnings.warn(out.note() or "", InSampleWarning, stacklevel=3)
     return out

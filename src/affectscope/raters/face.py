@@ -14,6 +14,10 @@ while processing few frames). The row of a video holds the mean probabilities ov
 with a face, the number of frames processed, and the strongest non-neutral episode (label,
 onset-offset, peak); ``series_dir`` also writes each video's per-frame series as CSV.
 
+Faces the expression models were trained on (48x48 images pixel-identical to a FER+ train /
+FER2013 Training face, under any file name) are named in the ``training_item`` column: their ratings
+are in-sample, and `affectscope compare` warns about them (:mod:`affectscope.faces.training_faces`).
+
 ``valence`` and ``arousal`` (1-9) are derived, documentedly: the probability-weighted Warriner et
 al. (2013) norms of the expression words (:data:`LABEL_VA`), not a model of dimensional face labels.
 """
@@ -30,7 +34,7 @@ from affectscope._checks import check_option
 from affectscope.media.image import load_image
 from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
-from affectscope.ratings import ColumnSpec
+from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
 from affectscope.stimuli import Stimulus
 from affectscope.taxonomy import COUNT, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
 
@@ -97,7 +101,7 @@ class FaceRater(Rater):
 
     kind = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
-    version = "4"  # 4: FER+ CNN retrained (affine augmentation, 30 epochs); 3: Haar frontalface_alt, fused CNN
+    version = "5"  # 5: training_item column; 4: FER+ CNN retrained (affine augmentation, 30 epochs); 3: Haar frontalface_alt, fused CNN
     batch_size = 1
     media = frozenset({"image", "video"})
 
@@ -166,6 +170,9 @@ class FaceRater(Rater):
                                 description="derived: probability-weighted Warriner (2013) arousal of the expression words; NaN when no face"))
         specs.append(ColumnSpec(name="n_frames", kind="count", scale=COUNT, description="frames processed (1 for an image)"))
         specs.append(ColumnSpec(name="episode", kind="text", description="videos: strongest non-neutral episode, label onset-offset (peak); empty if none"))
+        specs.append(ColumnSpec(name=TRAINING_COLUMN, kind="text",
+                                description="outputs of a model trained on this face: set when the image is pixel-identical to a "
+                                            "FER+ train / FER2013 Training face (in-sample ratings); empty otherwise"))
         return specs
 
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
@@ -173,9 +180,19 @@ class FaceRater(Rater):
             raise ValueError("stimulus has no file path")
         if stimulus.kind == "video":
             return self.rate_video(stimulus)
-        out = self.rate_array(load_image(stimulus.path, max_side=1280))
-        out.update({"n_frames": 1.0, "episode": ""})
+        rgb = load_image(stimulus.path, max_side=1280)
+        out = self.rate_array(rgb)
+        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: self._training_item(rgb, out)})
         return out
+
+    def _training_item(self, rgb: np.ndarray, out: dict[str, Any]) -> str:
+        """The outputs made by a model trained on this very picture (a 48x48 training face), else ""."""
+        from affectscope.faces.training_faces import FACE_SIDE, is_training_face
+
+        if rgb.shape[:2] != (FACE_SIDE, FACE_SIDE) or self.whole_face == "never":
+            return ""
+        grey = np.asarray(Image.fromarray(rgb).convert("L"))
+        return " ".join(k for k in (*self._model()[0], "valence", "arousal") if k in out) if is_training_face(grey) else ""
 
     def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:
         """Mean expression over the sampled frames, frames processed, strongest episode."""
@@ -202,6 +219,7 @@ class FaceRater(Rater):
                 tops.append({"t": float(row["time"]), "top": labels[j], "p": round(float(p[j]), 3)})
         out["faces"] = json.dumps(tops)
         out["n_frames"] = float(len(series))
+        out[TRAINING_COLUMN] = ""
         return out
 
     def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:

@@ -1,0 +1,49 @@
+"""Recognising the faces the expression models were trained on.
+
+The FER+ CNNs were trained on FER+ train, and the FER2013 mini-Xception on FER2013 Training, which
+holds the same 48x48 faces. Rating those faces and comparing with their labels measures fit, not
+generalisation. This module lists them by content: the first 8 bytes of the SHA-256 of each face's
+48x48 grey pixels (so a face exported to PNG under any name is still recognised), for the 28,558
+faces of ``ferplus_train.npz``. The list is written by ``scripts/train_ferplus.py --write-train-keys``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+#: Shipped list of training-face keys (sorted uint64), next to the weights.
+KEYS_FILE = "fer2013_train_face_keys.npy"
+FACE_SIDE = 48
+
+
+def face_key(grey: np.ndarray) -> int:
+    """Content key of a ``(48, 48)`` uint8 grey face: the SHA-256 of its pixels, first 8 bytes."""
+    data = np.ascontiguousarray(grey, dtype=np.uint8)
+    return int.from_bytes(hashlib.sha256(data.tobytes()).digest()[:8], "little")
+
+
+def face_keys(faces: np.ndarray) -> np.ndarray:
+    """Sorted, unique uint64 keys of ``(N, 48, 48)`` uint8 faces."""
+    return np.unique(np.array([face_key(f) for f in faces], dtype=np.uint64))
+
+
+@lru_cache(maxsize=1)
+def training_face_keys() -> np.ndarray:
+    """The shipped keys of the FER+ train / FER2013 Training faces (sorted uint64)."""
+    path = resources.files("affectscope.faces") / "weights" / KEYS_FILE
+    with resources.as_file(path) as p:
+        return np.load(p, allow_pickle=False)
+
+
+def is_training_face(grey: np.ndarray) -> bool:
+    """True when ``grey`` is exactly one of the expression models' 48x48 training faces."""
+    if grey.shape != (FACE_SIDE, FACE_SIDE):
+        return False
+    keys = training_face_keys()
+    k = np.uint64(face_key(grey))
+    i = int(np.searchsorted(keys, k))
+    return i < len(keys) and keys[i] == k
