@@ -67,7 +67,7 @@ class EfficientNetLite(Backbone):
         260). The networks are fully convolutional, so a larger input gives finer features at more
         compute; ``"lite0@288"`` in a spec string.
     precision : {"float32", "bfloat16"}
-        Arithmetic of the forward pass. ``"bfloat16"`` runs under CPU autocast: about 1.8x faster
+        Arithmetic of the forward pass. ``"bfloat16"`` runs under CPU autocast: about 2x faster
         on CPUs with AMX or AVX512-BF16, with features within a few per cent of float32's (the
         shipped heads' ratings agree to r > 0.999; see the image rater's model card).
     """

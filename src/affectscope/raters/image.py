@@ -75,7 +75,7 @@ class ImageRater(Rater):
         the head's cross-validated prediction instead, made by the fold that held the picture out,
         which is the honest value for comparing with the norms the head learned from.
     precision : {"float32", "bfloat16"}, default "float32"
-        Arithmetic of the networks. ``"bfloat16"`` (CPU autocast) is about 1.8x faster on CPUs with
+        Arithmetic of the networks. ``"bfloat16"`` (CPU autocast) is about 2x faster on CPUs with
         AMX or AVX512-BF16; on 100 OASIS pictures its ratings agreed with float32's to r > 0.999
         (valence and arousal within 0.1 on the 1-9 scale). The heads were fitted on float32 features.
     """
