@@ -9,8 +9,9 @@ split is not available here).
 ``--write-train-keys NPY`` writes the content keys of the FER+ train faces instead of training.
 
 Options: ``--augment affine`` (random rotation +-10 degrees, scale 0.9-1.1, shift +-4 px, mirror)
-instead of mirror + shift; ``--erase P`` random erasing (one grey rectangle per face with probability P); ``--precision bfloat16`` trains under CPU autocast in channels-last layout
-(about 2.3x faster per epoch on CPUs with AMX); ``--teacher W.pt --teacher-width 32`` distils a
+instead of mirror + shift; ``--erase P`` random erasing (one grey rectangle per face with probability
+P); ``--precision bfloat16`` trains under CPU autocast in channels-last layout (about 2.3x faster per
+epoch on CPUs with AMX); ``--teacher W.pt --teacher-width 32`` distils a
 larger network: the target becomes ``(1 - a) * votes + a * teacher`` (``--teacher-weight a``), the
 teacher's probabilities computed once per training face (face and mirror averaged, no augmentation).
 
