@@ -288,6 +288,27 @@ def test_llm_head_and_its_stack_known_answer(tmp_path: Path) -> None:
                    lexicon=LEX).score(["grey"])
 
 
+def test_kernel_head_learns_what_a_ridge_cannot_and_round_trips(tmp_path: Path) -> None:
+    from affectscope.text.llm_embed import LLMHead, fit_kernel_head
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(700, 6))
+    y = np.stack([5 + 2 * np.sin(2 * x[:, 0]), 5 + x[:, 1] ** 2, np.full(700, 5.0) + 0.1 * x[:, 2]], axis=1)
+    tr, va, te = slice(0, 500), slice(500, 600), slice(600, 700)
+    head, info = fit_kernel_head(x[tr], y[tr], x[va], y[va], n_components=6)
+    assert info["n_components"] == 6 and len(info["validation_sum_r"]) == 9
+    pred = head.predict_embeddings(x[te])
+    linear = np.linalg.lstsq(np.c_[x[tr], np.ones(500)], y[tr], rcond=None)[0]
+    lin = np.c_[x[te], np.ones(100)] @ linear
+    for j in (0, 1):  # sine and square: the kernel fits, a linear head cannot
+        r_kernel, r_linear = np.corrcoef(pred[:, j], y[te, j])[0, 1], abs(np.corrcoef(lin[:, j], y[te, j])[0, 1])
+        assert r_kernel > 0.8 and r_kernel > r_linear + 0.3, (j, r_kernel, r_linear)
+    head.save(tmp_path)
+    again = LLMHead.load(tmp_path)
+    assert again.kernel is not None
+    np.testing.assert_allclose(again.predict_embeddings(x[te]), pred, atol=1e-6)
+
+
 def test_shipped_llm_head_with_real_gemma_embeddings() -> None:
     from test_llm_real_server import _require
 
@@ -299,6 +320,7 @@ def test_shipped_llm_head_with_real_gemma_embeddings() -> None:
     x = GemmaEmbedder().encode(["sunshine", "murder", "a calm lake"])
     assert x.shape == (3, 640) and np.isfinite(x).all()
     head = LLMHead.load(default_weights())
+    assert head.kernel is not None and head.kernel.train.shape == (11132, 128)  # the training 80 % of Warriner
     v = head.predict_embeddings(x)[:, 0]
     assert v[0] > 6 > 3 > v[1]  # Warriner: sunshine 8.1, murder 1.5
     ta = TextAffect(norms=False, llm=True)

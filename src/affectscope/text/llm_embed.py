@@ -97,25 +97,31 @@ class GemmaEmbedder:
 
 
 class LLMHead:
-    """Ridge on standardised :class:`GemmaEmbedder` embeddings: valence/arousal/dominance per text.
+    """Valence/arousal/dominance from standardised :class:`GemmaEmbedder` embeddings: a ridge, or an
+    RBF kernel ridge on a PCA projection (``kernel``; :func:`fit_kernel_head`).
 
-    Stored as ``llm_head.npz`` (the scaler's mean and scale, the coefficients and intercepts);
-    trained by ``scripts/train_text_affect.py --llm``.
+    Stored as ``llm_head.npz`` (the scaler's mean and scale, the intercepts, and the coefficients or
+    the kernel's projection, training points and dual coefficients); trained by
+    ``scripts/train_text_affect.py --llm``.
     """
 
     FILE = "llm_head.npz"
 
     def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 embedder: Any = None) -> None:
+                 embedder: Any = None, kernel: Any = None) -> None:
         self.mean, self.scale = np.asarray(mean, float), np.asarray(scale, float)
         self.coef, self.intercept = np.asarray(coef, float), np.asarray(intercept, float)
         self.embedder = embedder
+        self.kernel = kernel  # affectscope.heads.KernelPart or None
 
     def predict_embeddings(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
         if x.ndim != 2 or x.shape[1] != len(self.mean):
             raise ValueError(f"embeddings of shape {x.shape}; this head takes (n, {len(self.mean)})")
-        return ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
+        xs = (x - self.mean) / self.scale
+        if self.kernel is not None:
+            return self.kernel.gram(xs) @ self.kernel.dual + self.intercept
+        return xs @ self.coef.T + self.intercept
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         embedder = self.embedder or GemmaEmbedder()
@@ -123,15 +129,69 @@ class LLMHead:
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         path = Path(folder) / self.FILE
-        np.savez(path, mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
-                 coef=self.coef.astype(np.float32), intercept=self.intercept)
+        arrays = {"mean": self.mean.astype(np.float32), "scale": self.scale.astype(np.float32),
+                  "coef": self.coef.astype(np.float32), "intercept": self.intercept}
+        if self.kernel is not None:
+            k = self.kernel
+            arrays.update(proj_mean=k.proj_mean, proj=k.proj.astype(np.float16), train=k.train.astype(np.float16),
+                          dual=k.dual, gamma=np.array(k.gamma))
+        np.savez_compressed(path, **arrays)
         return path
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], embedder: Any = None) -> LLMHead | None:
         """The head stored in ``folder``, or ``None`` if there is none."""
+        from affectscope.heads import KernelPart
+
         path = Path(folder) / cls.FILE
         if not path.is_file():
             return None
         with np.load(path) as z:
-            return cls(z["mean"], z["scale"], z["coef"], z["intercept"], embedder=embedder)
+            kernel = (KernelPart(z["proj_mean"], z["proj"].astype(np.float64), z["train"].astype(np.float64), z["dual"],
+                                 float(z["gamma"])) if "dual" in z.files else None)
+            return cls(z["mean"], z["scale"], z["coef"], z["intercept"], embedder=embedder, kernel=kernel)
+
+
+def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
+                    n_components: int = 128, gammas: Sequence[float] = (0.5, 1.0, 2.0),
+                    alphas: Sequence[float] = (0.1, 0.3, 1.0)) -> tuple[LLMHead, dict[str, Any]]:
+    """An RBF kernel ridge head: standardise, PCA to ``n_components``, then kernel ridge on the
+    training embeddings (targets in columns of ``y_train``). ``gamma`` (relative to the median
+    squared distance between training points) and ``alpha`` are chosen by the summed Pearson r on
+    the validation embeddings. Returns the head and what was chosen."""
+    from scipy.linalg import cho_factor, cho_solve
+    from sklearn.decomposition import PCA
+
+    from affectscope.heads import KernelPart
+
+    x_train, x_val = np.asarray(x_train, float), np.asarray(x_val, float)
+    y_train, y_val = np.asarray(y_train, float).reshape(len(x_train), -1), np.asarray(y_val, float).reshape(len(x_val), -1)
+    mean, scale = x_train.mean(0), x_train.std(0)
+    scale[scale < 1e-8] = 1.0
+    xs = (x_train - mean) / scale
+    k = int(min(n_components, xs.shape[0] - 1, xs.shape[1]))
+    pca = PCA(k, random_state=0).fit(xs)
+    proj = pca.components_.T.astype(np.float16).astype(np.float64)  # as stored
+    z = ((xs - pca.mean_) @ proj).astype(np.float16).astype(np.float64)
+    sq = (z**2).sum(1)
+    d = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+    m = min(len(z), 2000)
+    med = float(np.median(d[:m, :m][np.triu_indices(m, 1)])) or 1.0
+    ym = y_train.mean(0)
+    best: tuple[float, float, float, np.ndarray] | None = None
+    scores = {}
+    for g in gammas:
+        kern = np.exp(-(g / med) * d)
+        for a in alphas:
+            dual = cho_solve(cho_factor(kern + a * np.eye(len(z))), y_train - ym)
+            head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca.mean_, proj, z, dual, g / med))
+            pred = head.predict_embeddings(x_val)
+            r = float(sum(np.corrcoef(pred[:, j], y_val[:, j])[0, 1] for j in range(y_train.shape[1])))
+            scores[f"gamma {g}, alpha {a}"] = r
+            if best is None or r > best[0]:
+                best = (r, g, a, dual)
+    assert best is not None
+    _, g, a, dual = best
+    head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca.mean_, proj, z, dual, g / med))
+    return head, {"model": "rbf kernel ridge on PCA", "n_components": k, "gamma_relative": g, "alpha": a,
+                  "median_sqdist": med, "validation_sum_r": scores}
