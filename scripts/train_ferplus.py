@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--teacher-weight", type=float, default=0.5)
     ap.add_argument("--write-train-keys", metavar="NPY", default=None,
                     help="only write the content keys of all FER+ train faces (what the face rater flags as "
-                         "training faces; shipped as faces/weights/fer2013_train_face_keys.npy) and exit")
+                         "training faces; shipped as faces/weights/training_face_keys.npy) and exit")
     args = ap.parse_args()
     if args.write_train_keys:
         from affectscope.faces.training_faces import face_keys

@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 
 #: Shipped list of training-face keys (sorted uint64), next to the weights.
-KEYS_FILE = "fer2013_train_face_keys.npy"
+KEYS_FILE = "training_face_keys.npy"
 FACE_SIDE = 48
 
 
