@@ -86,9 +86,25 @@ class KernelPart:
         return (x - self.proj_mean) @ self.proj
 
     def gram(self, x: np.ndarray) -> np.ndarray:
-        z = self.project(x)
-        d = (z**2).sum(1)[:, None] + (self.train**2).sum(1)[None, :] - 2.0 * z @ self.train.T
-        return np.exp(-self.gamma * np.maximum(d, 0.0))
+        return np.exp(-self.gamma * sq_distances(self.project(x), self.train))
+
+
+def sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of ``a`` and of ``b`` (clipped at 0)."""
+    return np.maximum((a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
+
+
+def pca_as_stored(x: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PCA of ``x`` to at most ``n_components``: ``(mean, projection, projected x)``, the projection
+    and the projected points rounded through float16 as kernel heads store them, so that a head
+    predicts from its file exactly as it was fitted."""
+    from sklearn.decomposition import PCA
+
+    k = int(min(n_components, x.shape[0] - 1, x.shape[1]))
+    pca = PCA(n_components=k, random_state=0).fit(x)
+    proj = pca.components_.T.astype(np.float16).astype(np.float64)
+    z = ((x - pca.mean_) @ proj).astype(np.float16).astype(np.float64)
+    return pca.mean_, proj, z
 
 
 @dataclass
@@ -290,8 +306,7 @@ def kernel_ridge_loo(z: np.ndarray, y: np.ndarray, gammas: Sequence[float], alph
     Returns ``(dual (n, k), intercept (k,), gamma (absolute), alpha (k,), info)``.
     """
     y = np.asarray(y, np.float64).reshape(len(z), -1)
-    sq = (z**2).sum(1)
-    d = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+    d = sq_distances(z, z)
     med = float(np.median(d[np.triu_indices(len(z), 1)])) or 1.0
     ym = y.mean(0)
     yc = y - ym
@@ -340,18 +355,12 @@ def fit_scale_head(
         raise HeadError(f"scale head: {y.shape[1]} target columns for {len(outputs)} output names")
     scaler = BlockScaler.fit(blocks, names, block_weights)
     if model == "kernel":
-        from sklearn.decomposition import PCA
-
-        x = scaler.transform(blocks)
-        k = int(min(n_components, x.shape[0] - 1, x.shape[1]))
-        pca = PCA(n_components=k, random_state=0).fit(x)
-        proj = pca.components_.T.astype(np.float16).astype(np.float64)  # as stored
-        z = ((x - pca.mean_) @ proj).astype(np.float16).astype(np.float64)
+        pca_mean, proj, z = pca_as_stored(scaler.transform(blocks), n_components)
         dual, intercept, gamma, alpha, info = kernel_ridge_loo(z, y, gammas, kernel_alphas)
         m = dict(meta or {})
-        m.update({"model": "kernel", "n_components": k, "kernel_alpha": {o: float(a) for o, a in zip(outputs, alpha, strict=True)},
+        m.update({"model": "kernel", "n_components": proj.shape[1], "kernel_alpha": {o: float(a) for o, a in zip(outputs, alpha, strict=True)},
                   **{f"kernel_{key}": val for key, val in info.items()}})
-        part = KernelPart(pca.mean_, proj, z, dual, gamma)
+        part = KernelPart(pca_mean, proj, z, dual, gamma)
         return Head("scale", list(outputs), scaler, np.zeros((len(outputs), 0)), intercept, dict(scales or {}), meta=m, kernel=part)
     coef, intercept, alpha = ridge_loo(scaler.transform(blocks), y, alphas, sample_weight)
     m = dict(meta or {})

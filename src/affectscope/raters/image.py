@@ -184,17 +184,19 @@ class ImageRater(Rater):
             preds = [(h, h.predict(feats)) for h in heads]
             logits = [v for k, v in feats.items() if k.split("/")[-1] == "logits"]
             concepts = self._concepts(np.mean(logits, axis=0)) if self.concepts and logits else None
+            tracked = any(h.training is not None for h in heads)
             for row, (i, _) in enumerate(ok):
                 out: dict[str, Any] = {}
                 trained: list[str] = []
+                key = stimuli[i].signature() if tracked else ""
                 for h, p in preds:
                     out.update({o: float(p[row, j]) for j, o in enumerate(h.outputs)})
-                    hit = h.training.row(stimuli[i].signature()) if h.training is not None else None
+                    hit = h.training.row(key) if h.training is not None else None
                     if hit is not None:
                         trained += h.outputs
                         if self.training_items == "cv":
                             out.update({o: float(h.training.oof[hit, j]) for j, o in enumerate(h.outputs)})
-                if any(h.training is not None for h in heads):
+                if tracked:
                     out[TRAINING_COLUMN] = " ".join(trained)
                 if concepts is not None:
                     out["concepts"] = concepts[row]

@@ -160,21 +160,15 @@ def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     squared distance between training points) and ``alpha`` are chosen by the summed Pearson r on
     the validation embeddings. Returns the head and what was chosen."""
     from scipy.linalg import cho_factor, cho_solve
-    from sklearn.decomposition import PCA
 
-    from affectscope.heads import KernelPart
+    from affectscope.heads import KernelPart, pca_as_stored, sq_distances
 
     x_train, x_val = np.asarray(x_train, float), np.asarray(x_val, float)
     y_train, y_val = np.asarray(y_train, float).reshape(len(x_train), -1), np.asarray(y_val, float).reshape(len(x_val), -1)
     mean, scale = x_train.mean(0), x_train.std(0)
     scale[scale < 1e-8] = 1.0
-    xs = (x_train - mean) / scale
-    k = int(min(n_components, xs.shape[0] - 1, xs.shape[1]))
-    pca = PCA(k, random_state=0).fit(xs)
-    proj = pca.components_.T.astype(np.float16).astype(np.float64)  # as stored
-    z = ((xs - pca.mean_) @ proj).astype(np.float16).astype(np.float64)
-    sq = (z**2).sum(1)
-    d = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+    pca_mean, proj, z = pca_as_stored((x_train - mean) / scale, n_components)
+    d = sq_distances(z, z)
     m = min(len(z), 2000)
     med = float(np.median(d[:m, :m][np.triu_indices(m, 1)])) or 1.0
     ym = y_train.mean(0)
@@ -184,7 +178,7 @@ def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
         kern = np.exp(-(g / med) * d)
         for a in alphas:
             dual = cho_solve(cho_factor(kern + a * np.eye(len(z))), y_train - ym)
-            head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca.mean_, proj, z, dual, g / med))
+            head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca_mean, proj, z, dual, g / med))
             pred = head.predict_embeddings(x_val)
             r = float(sum(np.corrcoef(pred[:, j], y_val[:, j])[0, 1] for j in range(y_train.shape[1])))
             scores[f"gamma {g}, alpha {a}"] = r
@@ -192,6 +186,6 @@ def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                 best = (r, g, a, dual)
     assert best is not None
     _, g, a, dual = best
-    head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca.mean_, proj, z, dual, g / med))
-    return head, {"model": "rbf kernel ridge on PCA", "n_components": k, "gamma_relative": g, "alpha": a,
+    head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca_mean, proj, z, dual, g / med))
+    return head, {"model": "rbf kernel ridge on PCA", "n_components": proj.shape[1], "gamma_relative": g, "alpha": a,
                   "median_sqdist": med, "validation_sum_r": scores}
