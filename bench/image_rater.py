@@ -10,8 +10,11 @@ Prints a table and writes bench/results/image_rater.json:
 
 5. (--channels, alone) extra channels fused with the shipped features: colour statistics and the
    face channel; and input size (Lite0 at 224 vs 288 px).
+6. (--video, alone) the rater on videos: slideshow clips of OASIS pictures (H.264, 25 fps) rated
+   as videos (8 uniform frames) against the mean rating of the same frames rated as PNG pictures,
+   and seconds of processing per second of video; writes bench/results/image_rater_video.json.
 
-Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick | --channels]
+Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick | --channels | --video]
 """
 
 from __future__ import annotations
@@ -59,8 +62,12 @@ def main() -> None:
     ap.add_argument("--channels", action="store_true",
                     help="only section 5: extra channels (colour statistics, the face channel) and input size; "
                          "writes bench/results/image_rater_channels.json")
+    ap.add_argument("--video", action="store_true",
+                    help="only section 6: OASIS slideshow clips rated as videos vs their pictures; writes bench/results/image_rater_video.json")
     args = ap.parse_args()
     sets = load_sets(args.data_root)
+    if args.video:
+        return video(sets["oasis"], Path(args.out).with_name("image_rater_video.json"))
     if args.channels:
         return channels(sets["oasis"], args.cache, Path(args.out).with_name("image_rater_channels.json"))
     result: dict = {"oasis_cv": [], "cross_dataset": {}, "emotion6_basic": {}, "throughput": {}}
@@ -252,6 +259,66 @@ def throughput(oasis, n: int = 64, repeats: int = 3, precision: str = "float32")
     b, e = statistics.median(fwd), statistics.median(e2e)
     return {"backbone_img_s": b, "end_to_end_img_s": e, "ratio": e / b, "n_images": n, "repeats": repeats, "batch_size": bs,
             "precision": precision}
+
+
+def video(oasis, out: Path, n_clips: int = 24, per_clip: int = 4, seconds_each: float = 2.0, fps: int = 25) -> None:
+    """Section 6: OASIS slideshow clips (``per_clip`` pictures, ``seconds_each`` s each, letterboxed
+    to 480x360, H.264 CRF 23) rated as videos with 8 uniform frames, against the mean of the same
+    letterboxed frames saved losslessly (PNG) and rated as pictures. What it measures is the video
+    path itself (compression, decoding, frame choice, frame means), not agreement with humans."""
+    import tempfile
+
+    from PIL import Image
+
+    from affectscope.media.image import load_image
+    from affectscope.media.video import write_video
+    from affectscope.raters.image import ImageRater
+    from affectscope.stimuli import StimulusSet
+
+    rng = np.random.default_rng(0)
+    paths = oasis.data["path"].tolist()
+    pick = rng.choice(len(paths), n_clips * per_clip, replace=False).reshape(n_clips, per_clip)
+    cols = ("valence", "arousal", "joy", "fear", "sadness")
+    rater = ImageRater(concepts=0, explain=False)
+    print(f"6. Videos: {n_clips} slideshow clips of {per_clip} OASIS pictures x {seconds_each:.0f} s, {fps} fps, 480x360 H.264; "
+          "rated as videos (8 uniform frames) vs the mean of their frames saved as PNG and rated as pictures")
+    with tempfile.TemporaryDirectory() as tmp:
+        clips, stills = [], []
+        for c in range(n_clips):
+            frames = []
+            for i in pick[c]:
+                im = Image.fromarray(load_image(paths[i]))
+                im.thumbnail((480, 360))
+                canvas = Image.new("RGB", (480, 360))
+                canvas.paste(im, ((480 - im.width) // 2, (360 - im.height) // 2))
+                stills.append(Path(tmp) / f"still{len(stills):03d}.png")  # the very frame content, losslessly
+                canvas.save(stills[-1])
+                frames += [np.asarray(canvas)] * int(seconds_each * fps)
+            clips.append(write_video(Path(tmp) / f"clip{c:02d}.mp4", frames, fps=fps, crf=23))
+        pics = list(StimulusSet.from_list(stills))
+        t0 = time.perf_counter()
+        as_pictures = [r for i in range(0, len(pics), rater.batch_size) for r in rater.rate_batch(pics[i:i + rater.batch_size])]
+        t_pics = time.perf_counter() - t0
+        st = list(StimulusSet.from_list(clips))
+        t0 = time.perf_counter()
+        as_videos = rater.rate_batch(st)
+        t_vid = time.perf_counter() - t0
+    per_row = {c: np.array([np.mean([as_pictures[k * per_clip + j][c] for j in range(per_clip)]) for k in range(n_clips)]) for c in cols}
+    got = {c: np.array([r[c] for r in as_videos]) for c in cols}
+    result = {"n_clips": n_clips, "pictures_per_clip": per_clip, "seconds_each": seconds_each, "fps": fps, "frames_per_video": 8,
+              "agreement": {c: {"r": float(np.corrcoef(got[c], per_row[c])[0, 1]), "max_abs_diff": float(np.abs(got[c] - per_row[c]).max())}
+                            for c in cols},
+              "seconds_per_clip": t_vid / n_clips, "video_seconds_per_clip": per_clip * seconds_each,
+              "realtime_factor": per_clip * seconds_each * n_clips / t_vid,
+              "seconds_per_picture_as_picture": t_pics / len(pics)}
+    for c in cols:
+        a = result["agreement"][c]
+        print(f"   {c:8s} video rating vs mean of its frames as pictures: r {a['r']:.4f}, max |diff| {a['max_abs_diff']:.3f}")
+    print(f"   {result['seconds_per_clip']:.2f} s per {per_clip * seconds_each:.0f} s clip (decode every frame, rate 8): "
+          f"{result['realtime_factor']:.1f}x real time; {result['seconds_per_picture_as_picture']:.2f} s per picture rated as a picture")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nresults: {out}")
 
 
 if __name__ == "__main__":

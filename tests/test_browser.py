@@ -117,7 +117,7 @@ def test_full_report_renders_every_section(tmp_path: Path) -> None:
                         series_dir=series_dir)
     html_text = page.read_text()
     assert not re.search(r"(src|href)=\"https?://", html_text)
-    for heading in ("Distributions", "Compared with humans", "Videos: expressions over time", "Items"):
+    for heading in ("Distributions", "Compared with humans", "Videos: ratings over time", "Items"):
         assert f"<h2>{heading}</h2>" in html_text
     dom, console, shot = _open(page, tmp_path)
     assert console == [], console

@@ -24,8 +24,9 @@ def test_rate_writes_table_and_store(tmp_path: Path, capsys: pytest.CaptureFixtu
     table = pd.read_csv(out)
     # the default rater is the trained image rater
     assert list(table.columns) == ["item_id", "path", "valence", "arousal", "anger", "disgust", "fear", "joy", "sadness",
-                                   "surprise", "neutral", "concepts", "explanation", "training_item", "error"]
+                                   "surprise", "neutral", "concepts", "explanation", "n_frames", "training_item", "error"]
     assert table["valence"].between(1, 9).all() and table["concepts"].str.contains(r"\d\.\d\d").all()
+    assert (table["n_frames"] == 1).all()
     assert table["training_item"].isna().all()  # none of these pictures is in the heads' training data
     assert (tmp_path / "r.csv.store.sqlite").exists()
     assert main(["rate", str(tmp_path / "imgs"), "--out", str(out), "-q"]) == EXIT_OK
@@ -56,7 +57,7 @@ def test_partial_failure_exit_code_and_messages(tmp_path: Path, capsys: pytest.C
     "argv, message",
     [
         (["rate", "IN", "--rater", "colour"], "unknown rater 'colour'; available: color"),
-        (["rate", "IN", "-p", "max_sid=3"], "valid: ['heads', 'concepts', 'threads', 'explain', 'training_items', 'precision']"),
+        (["rate", "IN", "-p", "max_sid=3"], "valid: ['heads', 'concepts', 'threads', 'explain', 'training_items', 'precision', 'sampling', 'k', 'fps', 'series_dir']"),
         (["rate", "IN", "--rater", "color", "-p", "max_sid=3"], "valid: ['max_side']"),
         (["rate", "IN", "-p", "heads=[\"nowhere.npz\"]"], "head file not found"),
         (["rate", "IN", "-p", "oops"], "--param expects KEY=VALUE"),

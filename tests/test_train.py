@@ -142,6 +142,44 @@ def test_video_frames_become_grouped_items(tmp_path: Path) -> None:
     assert [f.path for f in again] == [f.path for f in frames]
 
 
+def test_cli_train_on_videos_then_rate_the_videos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Videos with per-video norms: trained on sampled frames (grouped CV), then rated as videos by
+    the image rater with the same uniform frames; the training videos are recognised by content and
+    ``training_items=cv`` gives their per-video out-of-fold prediction."""
+    pytest.importorskip("av")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    levels = [int(v) for v in np.linspace(20, 235, 12)]
+    vids = [_video(folder / f"clip{i:02d}.mp4", lv) for i, lv in enumerate(levels)]
+    norms = scale_ratings([v.name for v in vids], [1 + 8 * lv / 255 for lv in levels], name="lab").save(tmp_path / "norms.csv")
+    head_path = tmp_path / "video_head.npz"
+    assert main(["train", str(norms), str(folder), "--columns", "valence", "--frames", "4", "--folds", "4", "--view", "center",
+                 "--n-boot", "50", "--out", str(head_path), "-q"]) == 0
+    assert "4-fold cross-validation over 12 items" in capsys.readouterr().out  # scored per video, not per frame
+    head = Head.load(head_path)
+    assert head.training is not None and len(head.training) == 12  # one key per video file
+    rated = {}
+    for mode in ("flag", "cv"):
+        out = tmp_path / f"{mode}.csv"
+        assert main(["rate", str(folder), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "k=4",
+                     "-p", f"training_items={mode}", "-p", f"series_dir={tmp_path / 'series'}", "--out", str(out), "-q"]) == 0
+        rated[mode] = pd.read_csv(out).set_index("item_id")
+    flag, cv = rated["flag"], rated["cv"]
+    truth = Ratings.load(norms).data["valence"]
+    assert (flag["n_frames"] == 4).all() and (flag["training_item"] == "valence").all()
+    assert np.corrcoef(flag.loc[truth.index, "valence"], truth)[0, 1] > 0.9
+    assert flag["explanation"].str.contains("the video's frames most resemble").all()
+    for i, v in enumerate(vids):
+        row = head.training.row(Stimulus(v.name, v, "video").signature())
+        assert cv.loc[v.name, "valence"] == pytest.approx(head.training.oof[row, 0], abs=1e-9)
+    # the rater rated the very frames the head was trained on, and the row is their mean
+    frames, _, _ = video_frames_as_stimuli(StimulusSet.from_list(vids[:1]), 4, tmp_path / "frames", progress=False)
+    series = pd.read_csv(tmp_path / "series" / "clip00.mp4.csv")
+    assert list(series["frame"]) == [int(f.item_id.split("#")[1]) for f in frames]
+    assert {"time", "valence", "concept"} <= set(series.columns)
+    assert flag.loc["clip00.mp4", "valence"] == pytest.approx(series["valence"].mean(), abs=1e-9)
+
+
 # ---- the CLI --------------------------------------------------------------------------------------
 def _norming_study(folder: Path, n: int = 30) -> Path:
     """Images whose 'valence' is their brightness; a norms CSV with a sidecar."""

@@ -75,8 +75,10 @@ def warriner_norm() -> WordNorm | None:
     return norm
 
 
-def explain_row(row: Mapping[str, Any], *, word_norm: WordNorm | None = None, max_concepts: int = 2) -> str:
-    """One or two sentences about one item, from its own output only."""
+def explain_row(row: Mapping[str, Any], *, word_norm: WordNorm | None = None, max_concepts: int = 2,
+                subject: str = "picture") -> str:
+    """One or two sentences about one item, from its own output only (``subject``: what the
+    concepts were seen in, e.g. "picture" or "video's frames")."""
     parts: list[str] = []
     v, a = _num(row, "valence"), _num(row, "arousal")
     v = None if v is None else round(v, 1)  # the words follow the numbers as printed
@@ -103,7 +105,8 @@ def explain_row(row: Mapping[str, Any], *, word_norm: WordNorm | None = None, ma
                 bits.append(f"'{name}' ({p:.2f}; word valence {n[1]:.1f}/9)")
             else:
                 bits.append(f"'{name}' ({p:.2f}; valence of the word {n[0]} {n[1]:.1f}/9)")
-        parts.append("the picture most resembles " + " and ".join(bits))
+        verb = "resemble" if subject.endswith("s") else "resembles"
+        parts.append(f"the {subject} most {verb} " + " and ".join(bits))
     face = _face_sentence(row)
     if face:
         parts.append(face)

@@ -2,9 +2,9 @@
 
 Sections, each only when there is something to show: distributions of the rating scales, the
 comparison with human norms (scatter per scale with r [CI], confusion matrix, RDMs and GW plan),
-per-video expression time series (from the face rater's ``series_dir``) with the keyframe at the
-strongest expression, then the sortable, filterable grid of items with thumbnails, ratings and
-explanations. Everything is embedded: the file opens offline.
+per-video time series (from the face or image rater's ``series_dir``: category probabilities and
+rating scales over time) with the keyframe at the strongest non-neutral category, then the
+sortable, filterable grid of items with thumbnails, ratings and explanations. Everything is embedded: the file opens offline.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ MAX_SERIES = 24
 
 
 def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
+    """One row of plots per video with a series file: category probabilities over time (with the
+    frame of the strongest non-neutral category), and the rating scales over time."""
     from affectscope.media.image import MediaError
 
-    labels = [c.name for c in ratings.columns.values() if c.kind == "category" and c.taxonomy in ("ferplus8", "fer2013")]
+    labels = [c.name for c in ratings.columns.values() if c.kind == "category"]
+    scales = [c for c in ratings.columns.values() if c.kind == "scale" and c.scale is not None]
     out = []
     for item_id, row in list(ratings.data.iterrows())[:MAX_SERIES]:
         f = series_dir / (str(item_id).replace("/", "__") + ".csv")
@@ -37,30 +40,43 @@ def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
             continue
         series = pd.read_csv(f)
         use = [c for c in labels if c in series.columns]
-        if not use or not len(series):
+        use_scales = [c for c in scales if c.name in series.columns]
+        if not (use or use_scales) or not len(series) or "time" not in series.columns:
             continue
         episode = row.get("episode")
         episode = episode if isinstance(episode, str) else ""  # an empty CSV cell reads back as NaN
-        plot = _img(TimeSeriesDisplay.from_series(series, use, title=str(item_id), episode=episode).plot(),
-                    f"time series {item_id}")
+        plots = []
+        if use:
+            plots.append(_img(TimeSeriesDisplay.from_series(series, use, title=str(item_id), episode=episode).plot(),
+                              f"time series {item_id}"))
+        # scales sharing one range share a plot (valence and arousal on SAM 1-9)
+        by_range: dict[tuple[float, float], list[str]] = {}
+        for c in use_scales:
+            by_range.setdefault((float(c.scale.low), float(c.scale.high)), []).append(c.name)  # type: ignore[union-attr]
+        for (lo, hi), names in by_range.items():
+            plots.append(_img(TimeSeriesDisplay.from_series(series, names, title=f"{item_id}: {', '.join(names)}",
+                                                            ylabel="rating", ylim=(lo, hi)).plot(),
+                              f"scales over time {item_id}"))
         key = ""
         path = row.get("path")
         non_neutral = [c for c in use if c != "neutral"]
-        if isinstance(path, str) and non_neutral:
+        if isinstance(path, str) and non_neutral and "frame" in series.columns:
             probs = series[non_neutral].to_numpy(float)
             if not np.isnan(probs).all():
                 k = int(np.nanargmax(np.nanmax(probs, axis=1)))
+                j = int(np.nanargmax(probs[k]))
                 try:
                     from affectscope.llm.media import encode_jpeg
                     from affectscope.media.video import read_frames
 
                     (frame,) = read_frames(path, [int(series["frame"].iloc[k])], max_side=160)
                     key = (f'<figure><img alt="keyframe" src="{encode_jpeg(frame.rgb, 160, 80)}">'
-                           f"<figcaption>frame {frame.index} at {frame.time:.2f} s (strongest expression)</figcaption></figure>")
+                           f"<figcaption>frame {frame.index} at {frame.time:.2f} s (strongest: {non_neutral[j]} "
+                           f"{probs[k, j]:.2f})</figcaption></figure>")
                 except (MediaError, ValueError, OSError):
                     key = ""
-        out.append(f'<div class="plots">{plot}{key}</div>')
-    return (["<h2>Videos: expressions over time</h2>", *out]) if out else []
+        out.append(f'<div class="plots">{"".join(plots)}{key}</div>')
+    return (["<h2>Videos: ratings over time</h2>", *out]) if out else []
 
 
 def write_report(

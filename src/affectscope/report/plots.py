@@ -201,28 +201,36 @@ class DistributionDisplay:
 
 @dataclass
 class TimeSeriesDisplay:
-    """Per-frame expression probabilities of one video over time (a face rater series)."""
+    """Per-frame values of one video over time (a face or image rater series).
+
+    ``probs`` are plotted on 0-1 (only those that reach 0.2 somewhere, so the legend stays
+    readable); with ``ylim`` set (e.g. ``(1, 9)`` for SAM scales) every series is plotted.
+    """
 
     time: np.ndarray
     probs: dict[str, np.ndarray]
     title: str = ""
     episode: str = ""
+    ylabel: str = "probability"
+    ylim: tuple[float, float] | None = None
 
     @classmethod
-    def from_series(cls, series: Any, labels: list[str], title: str = "", episode: str = "") -> "TimeSeriesDisplay":
+    def from_series(cls, series: Any, labels: list[str], title: str = "", episode: str = "", *,
+                    ylabel: str = "probability", ylim: tuple[float, float] | None = None) -> "TimeSeriesDisplay":
         missing = [c for c in ["time", *labels] if c not in series.columns]
         if missing:
             raise KeyError(f"the series lacks columns {missing}")
-        return cls(series["time"].to_numpy(float), {c: series[c].to_numpy(float) for c in labels}, title, episode)
+        return cls(series["time"].to_numpy(float), {c: series[c].to_numpy(float) for c in labels}, title, episode, ylabel, ylim)
 
     def plot(self, ax: Any = None) -> "TimeSeriesDisplay":
         plt = _plt()
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 2.6))
         for name, p in self.probs.items():
-            if np.nanmax(p, initial=0) >= 0.2:  # legend stays readable: only expressions that show up
+            if self.ylim is not None or np.nanmax(p, initial=0) >= 0.2:
                 ax.plot(self.time, p, marker=".", ms=4, lw=1.2, label=name)
-        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=self.title + (f"\n{self.episode}" if self.episode else ""))
+        ax.set(xlabel="time (s)", ylabel=self.ylabel, ylim=self.ylim or (0, 1),
+               title=self.title + (f"\n{self.episode}" if self.episode else ""))
         ax.title.set_fontsize(9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper right")
