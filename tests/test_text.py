@@ -119,6 +119,10 @@ def test_text_affect_adds_nrc_and_applies_the_stack_to_model_rows_only(tmp_path:
     assert got.loc["xyzzy", "valence"] == 5.0 and got.loc["xyzzy", "arousal"] == 4.0
     assert set(got.loc[["party", "xyzzy"], "source"]) == {"model+nrc"}
     assert got.loc["party", "nrc_joy"] == 1.0 and got.loc["happy", "nrc_matched"] == 0
+    # texts without a word get NaN and say so, instead of the model's guess for nothing (bug: 5.76 / 3.85 / 5.84 for "")
+    empty = ta.score(["", "   ", "?!", "party"])
+    assert list(empty["source"]) == ["empty", "empty", "empty", "model+nrc"]
+    assert empty.iloc[:3][["valence", "arousal", "dominance"]].isna().all().all() and empty.iloc[3]["valence"] == 7.0
     # a custom model is not stacked unless asked; nrc=False drops the columns
     plain = TextAffect(norms=table, model=Flat(), weights=str(tmp_path), nrc=False, lexicon=LEX).score(["party"])
     assert plain.loc["party", "valence"] == 5.0 and plain.loc["party", "source"] == "model"

@@ -196,6 +196,9 @@ def cmd_text(args: argparse.Namespace) -> int:
     shown = table[["valence", "arousal", "dominance", "source"]].round(2)
     shown["nrc"] = [nrc_summary(row) for _, row in table.iterrows()]
     print(shown.to_string())
+    n_empty = int((table["source"] == "empty").sum())
+    if n_empty:
+        print(f"{n_empty} text(s) without any word (empty, blanks or punctuation) got NaN: pass words or phrases", file=sys.stderr)
     if args.csv:
         table.reset_index().to_csv(args.csv, index=False)
         print(f"wrote {args.csv} (with the NRC columns {', '.join(NRC_COLUMNS)})")

@@ -139,13 +139,18 @@ class TextAffect:
         """``valence``, ``arousal``, ``dominance`` (1-9), ``source`` and (``nrc``) the NRC shares per text.
 
         ``source`` is "norm" (exact human norm), "model", "model+nrc" (the model stacked with the
-        NRC lexicon) or "model+llm+nrc" (``llm=True``).
+        NRC lexicon), "model+llm+nrc" (``llm=True``) or "empty": a text with no word characters
+        (empty, blanks, punctuation) has no affect to measure and gets NaN, not the models'
+        guess for nothing.
         """
         texts = [str(t) for t in texts]
         out = np.full((len(texts), 3), np.nan)
         source = ["model"] * len(texts)
         todo = []
         for i, t in enumerate(texts):
+            if not any(ch.isalnum() for ch in t):
+                source[i] = "empty"
+                continue
             hit = self.lookup(t)
             if hit is not None:
                 out[i], source[i] = hit, "norm"
