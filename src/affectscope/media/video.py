@@ -1,7 +1,9 @@
 """Video decoding with PyAV: frame-exact uniform sampling (the faces/video module builds on it).
 
 Frames are decoded in order and the ones whose index is wanted are kept, so the index of every
-returned frame is exact (no seek-to-keyframe drift).
+returned frame is exact (no seek-to-keyframe drift). Frames come upright: a clip whose container
+says to rotate it for display (phones store portrait clips as landscape frames plus a display
+matrix) is rotated the way players show it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def uniform_indices(n: int, k: int) -> list[int]:
     return sorted({min(n - 1, int((i + 0.5) * n / k)) for i in range(k)})
 
 
+def _upright(frame, rgb: np.ndarray) -> np.ndarray:  # noqa: ANN001 - av frame
+    """``rgb`` turned the way players show the frame: by the display matrix's rotation (PyAV's
+    ``frame.rotation``, degrees counter-clockwise; phones write -90 for a portrait clip)."""
+    k = int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
 def _frame_time(frame, index: int, tb: float, fps: float) -> float:  # noqa: ANN001 - av frame
     """Presentation time in seconds (from pts, else from the index and frame rate)."""
     if frame.pts is not None and tb:
@@ -84,7 +93,7 @@ def read_frames(path: str | os.PathLike[str], indices: list[int], *, max_side: i
                 img = frame.to_image()
                 if max_side and max(img.size) > max_side:
                     img.thumbnail((max_side, max_side))
-                out.append(Frame(i, _frame_time(frame, i, tb, fps), np.asarray(img.convert("RGB"))))
+                out.append(Frame(i, _frame_time(frame, i, tb, fps), _upright(frame, np.asarray(img.convert("RGB")))))
                 if len(out) == len(want):
                     break
     return out
@@ -103,10 +112,11 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = 640) -> 
         fps = float(stream.average_rate) if stream.average_rate else 25.0
         for i, frame in enumerate(c.decode(video=0)):
             t = _frame_time(frame, i, tb, fps)
+            small = frame
             if max_side and max(frame.width, frame.height) > max_side:
                 s = max_side / max(frame.width, frame.height)
-                frame = frame.reformat(width=int(frame.width * s) // 2 * 2, height=int(frame.height * s) // 2 * 2)
-            yield Frame(i, t, frame.to_ndarray(format="rgb24")), fps
+                small = frame.reformat(width=int(frame.width * s) // 2 * 2, height=int(frame.height * s) // 2 * 2)
+            yield Frame(i, t, _upright(frame, small.to_ndarray(format="rgb24"))), fps
 
 
 def video_fps(path: str | os.PathLike[str]) -> float:
