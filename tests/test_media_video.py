@@ -55,3 +55,13 @@ def test_downscaled_frames_of_a_rotated_clip_keep_the_rotation(clips: tuple[Path
     assert frame.rgb.shape[:2] == (48, 32) and frame.rgb[:4].mean() > 200
     (small,) = read_frames(portrait, [0], max_side=48)
     assert small.rgb.shape[:2] == (48, 32) and small.rgb[:4].mean() > 200
+
+
+def test_middle_frame_is_the_middle_one_and_upright(tmp_path: Path, clips: tuple[Path, Path]) -> None:
+    from affectscope.media.video import middle_frame
+
+    frames = [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(9)]
+    clip = write_video(tmp_path / "ramp.mp4", frames, fps=9)
+    mid = middle_frame(clip)
+    assert mid.index == 4 and abs(float(mid.rgb.mean()) - 80) < 8
+    assert middle_frame(clips[1]).rgb.shape[:2] == (96, 64)  # the portrait clip, upright

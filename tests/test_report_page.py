@@ -35,3 +35,29 @@ def test_page_shows_text_evidence_escaped(tmp_path: Path) -> None:
     html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="t")), tmp_path / "p.html", thumbnails=False).read_text()
     assert "<th class=\"l\" title=\"\">concepts</th>" in html
     assert "espresso 0.89; cup 0.03" in html and "&lt;b&gt;x&lt;/b&gt; 0.5" in html and "<b>x</b>" not in html
+
+
+def test_videos_get_their_middle_frame_as_thumbnail(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    pytest.importorskip("av")
+    from affectscope.media.video import write_video
+
+    # dark frames, then red from the middle on: the thumbnail must be the red middle frame
+    frames = [np.full((48, 64, 3), (200, 20, 20) if i >= 5 else (20, 20, 20), np.uint8) for i in range(10)]
+    clip = write_video(tmp_path / "clip.mp4", frames, fps=10)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    frame = pd.DataFrame({"item_id": ["clip.mp4", "broken.mp4"], "path": [str(clip), str(broken)], "valence": [5.0, 4.0]})
+    r = Ratings(frame, [ColumnSpec(name="valence", scale=SAM_VALENCE)], RaterInfo(name="t", kind="model"))
+    html = write_ratings_page(r, tmp_path / "p.html").read_text()
+    uris = [u for u in html.split('src="')[1:] if u.startswith("data:image/jpeg;base64,")]
+    assert len(uris) == 1  # the clip's; the broken file gets none and the page is still written
+    jpeg = base64.b64decode(uris[0].split(",", 1)[1].split('"', 1)[0])
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), float)
+    assert rgb[..., 0].mean() > 150 and rgb[..., 1].mean() < 60

@@ -119,6 +119,23 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = 640) -> 
             yield Frame(i, t, _upright(frame, small.to_ndarray(format="rgb24"))), fps
 
 
+def middle_frame(path: str | os.PathLike[str], *, max_side: int | None = 160) -> Frame:
+    """A representative frame for thumbnails: the middle one by the container's frame count
+    (the first frame when the container does not say), upright, decoded without counting frames."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream", "pass a video file")
+        stream = c.streams.video[0]
+        target = max(0, int(stream.frames or 0) // 2)
+    frames = read_frames(path, [target], max_side=max_side)
+    if not frames:  # the container over-counted: fall back to the first frame
+        frames = read_frames(path, [0], max_side=max_side)
+    if not frames:
+        raise MediaError(path, "the video has no decodable frames", "re-encode it as H.264 MP4")
+    return frames[0]
+
+
 def video_fps(path: str | os.PathLike[str]) -> float:
     """The stream's average frame rate (0.0 when the container does not say)."""
     path = Path(path)

@@ -16,6 +16,18 @@ from affectscope.ratings import Ratings
 #: Thumbnails are shown at most 128x96 px: a 128 px JPEG is all the page needs.
 THUMB_SIDE = 128
 
+def _thumbnail(path: str) -> str:
+    """A JPEG data URI of a picture, or of a video's middle frame."""
+    from affectscope.stimuli import VIDEO_EXTENSIONS
+
+    if Path(path).suffix.lower() in VIDEO_EXTENSIONS:
+        from affectscope.llm.media import encode_jpeg
+        from affectscope.media.video import middle_frame
+
+        return encode_jpeg(middle_frame(path, max_side=THUMB_SIDE).rgb, THUMB_SIDE, 75)
+    return thumbnail_data_uri(path, size=THUMB_SIDE, quality=75)
+
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem;color:#222}
 h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;font-size:.9rem}
@@ -90,8 +102,8 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
             path = row.get("path")
             if isinstance(path, str) and path:
                 try:
-                    img = f'<img loading="lazy" alt="{html.escape(str(item_id))}" src="{thumbnail_data_uri(path, size=THUMB_SIDE, quality=75)}">'
-                except MediaError:
+                    img = f'<img loading="lazy" alt="{html.escape(str(item_id))}" src="{_thumbnail(path)}">'
+                except (MediaError, OSError, ValueError):
                     img = ""
             cells.append(f'<td class="l">{img}</td>')
         for c in cols:
