@@ -100,3 +100,14 @@ def test_video_items_get_a_clear_error_from_image_raters(tmp_path: Path) -> None
     s = _files(tmp_path / "in", ["clip.mp4"])
     res = rate(s, ColorRater(), progress=False)
     assert "video input is not supported by rater 'color'" in res.ratings.errors["clip.mp4"]
+
+
+def test_videos_are_batches_of_their_own_and_order_is_kept(tmp_path: Path) -> None:
+    """Images are batched; a video is a batch alone, so a finished video is saved at once (a kill
+    during the next one loses nothing) and progress moves per video."""
+    from affectscope.run import _batches
+
+    s = _files(tmp_path / "in", ["a.png", "b.png", "v1.mp4", "c.png", "d.png", "e.png", "v2.mp4", "v3.mp4", "f.png"])
+    got = [[x.item_id for x in b] for b in _batches(list(s), 2)]
+    assert got == [["a.png", "b.png"], ["v1.mp4"], ["c.png", "d.png"], ["e.png"], ["v2.mp4"], ["v3.mp4"], ["f.png"]]
+    assert [i for b in got for i in b] == s.item_ids

@@ -67,8 +67,22 @@ def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str |
 
 
 def _batches(items: Sequence[Stimulus], size: int) -> Iterable[Sequence[Stimulus]]:
-    for i in range(0, len(items), max(1, size)):
-        yield items[i : i + size]
+    """Batches of up to ``size`` items, in order; a video is a batch of its own (it is many
+    frames of work already), so each finished video is saved at once and progress moves per video."""
+    batch: list[Stimulus] = []
+    for s in items:
+        if s.kind == "video":
+            if batch:
+                yield batch
+                batch = []
+            yield [s]
+            continue
+        batch.append(s)
+        if len(batch) >= max(1, size):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def rate(
