@@ -196,7 +196,9 @@ class ImageRater(Rater):
 
     # ---- rating ---------------------------------------------------------------------------
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
-        """Rate one picture or video (:meth:`rate_batch` of one item; a failure is raised)."""
+        """Rate one picture (:meth:`rate_batch` of one item; a failure is raised) or video (:meth:`rate_video`)."""
+        if stimulus.kind == "video":
+            return self.rate_video(stimulus)
         got = self.rate_batch([stimulus])[0]
         if isinstance(got, ItemError):
             raise ValueError(got.message)
@@ -212,10 +214,8 @@ class ImageRater(Rater):
         results: list[RateResult | None] = [None] * len(stimuli)
         todo = []
         for i, s in enumerate(stimuli):
-            if s.kind == "video":
-                results[i] = self._rate_video_safely(s)
-            elif s.kind not in self.media:
-                results[i] = self.rate_safely(s)  # the base class words the error
+            if s.kind != "image":
+                results[i] = self.rate_safely(s)  # videos one by one (rate_video); other kinds: the base class words the error
             else:
                 todo.append(i)
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -270,14 +270,6 @@ class ImageRater(Rater):
         return out
 
     # ---- videos ---------------------------------------------------------------------------
-    def _rate_video_safely(self, s: Stimulus) -> RateResult:
-        try:
-            return self.rate_video(s)
-        except Exception as exc:  # noqa: BLE001 - the contract: one bad item never kills a batch
-            from affectscope.raters.base import _describe
-
-            return ItemError(s.item_id, _describe(exc))
-
     def _frames(self, path: Path) -> Any:
         """The frames to rate (see the ``sampling`` parameter), as an iterator of :class:`Frame`."""
         from affectscope.media.video import iter_frames, sample_uniform
