@@ -12,8 +12,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from affectscope.media.image import MediaError
 
@@ -134,6 +138,20 @@ def middle_frame(path: str | os.PathLike[str], *, max_side: int | None = 160) ->
     if not frames:
         raise MediaError(path, "the video has no decodable frames", "re-encode it as H.264 MP4")
     return frames[0]
+
+
+def series_file(folder: str | os.PathLike[str], item_id: str) -> Path:
+    """Where a rater's per-frame series of video ``item_id`` lives in ``folder`` (``series_dir``):
+    ``<folder>/<item_id>.csv`` with ``/`` in the id written ``__``, so ids from sub-folders stay one file."""
+    return Path(folder) / (str(item_id).replace("/", "__") + ".csv")
+
+
+def write_series(folder: str | os.PathLike[str], item_id: str, series: pd.DataFrame) -> Path:
+    """Write a per-frame series to :func:`series_file` (creating ``folder``)."""
+    path = series_file(folder, item_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    series.to_csv(path, index=False)
+    return path
 
 
 def video_fps(path: str | os.PathLike[str]) -> float:

@@ -203,11 +203,9 @@ class FaceRater(Rater):
         spec = SamplingSpec(strategy=self.sampling, k=int(self.k), fps=float(self.fps))
         series, _ = frame_series(stimulus.path, self, spec)  # type: ignore[arg-type]
         if self.series_dir:
-            from pathlib import Path
+            from affectscope.media.video import write_series
 
-            out_dir = Path(self.series_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            series.to_csv(out_dir / (stimulus.item_id.replace("/", "__") + ".csv"), index=False)
+            write_series(self.series_dir, stimulus.item_id, series)
         out = aggregate(series, labels)
         out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
         out["n_faces"] = float(series["n_faces"].max()) if len(series) else 0.0

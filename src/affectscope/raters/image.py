@@ -286,29 +286,29 @@ class ImageRater(Rater):
 
     def rate_video(self, s: Stimulus) -> dict[str, Any]:
         """Rate a video: every sampled frame through the networks and heads, then the frame mean."""
+        import pandas as pd
+
         from affectscope.media.image import MediaError
 
         if s.path is None:
             raise ValueError("stimulus has no file path")
         _, backbone, view = self._loaded
         rows: list[dict[str, Any]] = []
-        values: dict[str, list[np.ndarray]] = {}
+        outputs: list[str] = []
         logit_sum: np.ndarray | None = None
         chunk: list[Any] = []
 
         def flush() -> None:
-            nonlocal logit_sum
+            nonlocal logit_sum, outputs
             v, lg = self._predict([backbone.prepare(f.rgb, view) for f in chunk])
-            for o, a in v.items():
-                values.setdefault(o, []).append(a)
+            outputs = list(v)
+            tops = None
             if lg is not None:
                 logit_sum = lg.sum(axis=0) if logit_sum is None else logit_sum + lg.sum(axis=0)
                 tops = self._concepts(lg, n=1)
-            else:
-                tops = [""] * len(chunk)
             for r, f in enumerate(chunk):
                 rows.append({"frame": f.index, "time": round(f.time, 4), **{o: float(a[r]) for o, a in v.items()},
-                             **({"concept": tops[r]} if lg is not None else {})})
+                             **({"concept": tops[r]} if tops is not None else {})})
             chunk.clear()
 
         for f in self._frames(Path(s.path)):
@@ -319,13 +319,12 @@ class ImageRater(Rater):
             flush()
         if not rows:
             raise MediaError(Path(s.path), "the video has no decodable frames", "re-encode it as H.264 MP4")
+        series = pd.DataFrame(rows)
         if self.series_dir:
-            import pandas as pd
+            from affectscope.media.video import write_series
 
-            out_dir = Path(self.series_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(rows).to_csv(out_dir / (s.item_id.replace("/", "__") + ".csv"), index=False)
-        out = {o: float(np.concatenate(a).mean()) for o, a in values.items()}
+            write_series(self.series_dir, s.item_id, series)
+        out = {o: float(series[o].mean()) for o in outputs}
         concepts = self._concepts(logit_sum[None, :] / len(rows))[0] if logit_sum is not None else None
         return self._finish(s, out, concepts, n_frames=len(rows))
 

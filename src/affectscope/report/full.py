@@ -4,7 +4,8 @@ Sections, each only when there is something to show: distributions of the rating
 comparison with human norms (scatter per scale with r [CI], confusion matrix, RDMs and GW plan),
 per-video time series (from the face or image rater's ``series_dir``: category probabilities and
 rating scales over time) with the keyframe at the strongest non-neutral category, then the
-sortable, filterable grid of items with thumbnails, ratings and explanations. Everything is embedded: the file opens offline.
+sortable, filterable grid of items with thumbnails, ratings and explanations. Everything is
+embedded: the file opens offline.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
     """One row of plots per video with a series file: category probabilities over time (with the
     frame of the strongest non-neutral category), and the rating scales over time."""
     from affectscope.media.image import MediaError
+    from affectscope.media.video import series_file
 
     labels = [c.name for c in ratings.columns.values() if c.kind == "category"]
     scales = [c for c in ratings.columns.values() if c.kind == "scale" and c.scale is not None]
     out = []
     for item_id, row in list(ratings.data.iterrows())[:MAX_SERIES]:
-        f = series_dir / (str(item_id).replace("/", "__") + ".csv")
+        f = series_file(series_dir, str(item_id))
         if not f.is_file():
             continue
         series = pd.read_csv(f)

@@ -16,6 +16,7 @@ from affectscope.ratings import Ratings
 #: Thumbnails are shown at most 128x96 px: a 128 px JPEG is all the page needs.
 THUMB_SIDE = 128
 
+
 def _thumbnail(path: str) -> str:
     """A JPEG data URI of a picture, or of a video's middle frame."""
     from affectscope.stimuli import VIDEO_EXTENSIONS
