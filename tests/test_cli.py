@@ -203,6 +203,9 @@ def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert set(data) == {"structure"} and data["structure"]["rsa"]["n_items"] == 4
     assert main(["compare", str(a), str(b), "--level", "structure", "--no-gw", "--n-perm", "0"]) == 0
     assert "GW" not in capsys.readouterr().out
+    # a GW device this machine cannot use is a usage error that names the fix
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--device", "cuda:7"]) == EXIT_USAGE
+    assert "use device='cpu'" in capsys.readouterr().err
 
 
 def test_rate_to_affection9_categories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

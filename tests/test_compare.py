@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -435,3 +436,58 @@ def test_category_metrics_invariant_to_item_order(seed: int) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert a.metrics["uar"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+
+
+def _torch_devices() -> list:
+    torch = pytest.importorskip("torch")
+    # torch.device("cpu") takes POT's torch backend (the name "cpu" takes numpy); cuda where there is one
+    return [torch.device("cpu")] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", _torch_devices(), ids=str)
+def test_gw_on_a_torch_device_equals_numpy(device: object) -> None:
+    rng = np.random.default_rng(5)
+    centers = rng.normal(scale=4, size=(3, 3))
+    labels = np.repeat([0, 1, 2], 10)
+    x = centers[labels] + rng.normal(size=(30, 3))
+    a, b = rdm(x, metric="euclidean"), rdm(x + 0.05 * rng.normal(size=x.shape), metric="euclidean")
+    kw = {"categories": labels, "n_steps": 4, "n_grid": 8, "max_iter": 300, "n_null": 2, "procrustes": False}
+    ref = gw_align(a, b, **kw)
+    res = gw_align(a, b, device=device, **kw)  # type: ignore[arg-type]
+    assert isinstance(res.plan, np.ndarray)
+    # same epsilons tried, same failures, same plans up to floating-point order
+    assert [(t["stage"], t["epsilon"], t["failed"]) for t in res.trials] == [(t["stage"], t["epsilon"], t["failed"]) for t in ref.trials]
+    np.testing.assert_allclose(res.plan, ref.plan, rtol=0, atol=1e-9 / 900)
+    assert res.value == pytest.approx(ref.value, rel=1e-8)
+    assert res.matching == ref.matching and res.null == ref.null
+
+
+def test_projection_and_objective_on_torch_tensors() -> None:
+    torch = pytest.importorskip("torch")
+    from affectscope.compare.gw import project_to_marginals
+
+    rng = np.random.default_rng(8)
+    plan = rng.uniform(size=(7, 5))
+    plan[2] = 0.0  # an underflowed row: rounding must fill it
+    plan /= plan.sum()
+    p, q = np.full(7, 1 / 7), np.full(5, 1 / 5)
+    ref = project_to_marginals(plan, p, q, max_iter=30)
+    out = project_to_marginals(*(torch.as_tensor(v) for v in (plan, p, q)), max_iter=30)
+    assert isinstance(out, torch.Tensor)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=0, atol=1e-15)
+    c1, c2 = rng.uniform(size=(7, 7)), rng.uniform(size=(5, 5))
+    c1, c2 = c1 + c1.T, c2 + c2.T
+    assert gw_objective(c1, c2, ref, device=torch.device("cpu")) == pytest.approx(gw_objective(c1, c2, ref), rel=1e-12)
+
+
+@pytest.mark.parametrize("device, message", [
+    ("banana", "'cpu', 'cuda' or another torch device name"),
+    ("cuda:7", "no such CUDA GPU here; use device='cpu'"),
+])
+def test_unusable_gw_device_is_a_clear_error_before_any_work(device: str, message: str) -> None:
+    torch = pytest.importorskip("torch")
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    x = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(CompareError, match=re.escape(message)):
+        gw_align(rdm(x), rdm(x), device=device)

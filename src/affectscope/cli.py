@@ -330,7 +330,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
             "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing,
-                                                           n_perm=args.n_perm, gw=not args.no_gw)),
+                                                           n_perm=args.n_perm, gw=not args.no_gw, device=args.device)),
         }
         for level, (in_all, run) in runners.items():
             if args.level != level and not (args.level == "all" and in_all):
@@ -600,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for CIs (default: 2000)")
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
+    c.add_argument("--device", default=None, help="structure level: run the GW solves on this torch device, e.g. cuda "
+                                                   "(default: numpy on the CPU)")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     c.add_argument("--report", default=None, metavar="HTML", help="also write an HTML page with the tables and plots")
     c.set_defaults(func=cmd_compare)

@@ -16,10 +16,15 @@ the better plan:
 Every plan -- the baseline's too -- is projected onto the exact marginals and scored by the exact
 GW objective, so an inexact solve cannot look better than it is. Both RDMs are divided by their mean
 before alignment, so one epsilon range suits any metric.
+
+``device``: by default POT solves on numpy (CPU). ``device="cuda"`` (any torch device name) runs
+the solves, the projection and the objective through POT's torch backend on that device, in
+float64 like the numpy path, so the same epsilons succeed or fail; plans come back as numpy arrays.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -67,6 +72,36 @@ class GWResult:
                 "null": self.null, "seconds": self.seconds}
 
 
+def resolve_device(device: Any) -> Any:
+    """``None`` for the numpy path (``None`` or the name ``"cpu"``), else the ``torch.device`` to
+    solve on. A ``torch.device`` object always takes the torch backend, ``torch.device("cpu")`` too.
+
+    Raises
+    ------
+    CompareError
+        For a name torch does not know, or a CUDA device torch cannot see.
+    """
+    if device is None or (isinstance(device, str) and device == "cpu"):
+        return None
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is a dependency
+        raise CompareError(f"device={device!r} needs torch; use device='cpu'") from exc
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise CompareError(f"device must be 'cpu', 'cuda' or another torch device name such as 'cuda:0', got {device!r}") from exc
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise CompareError(f"device={device!r}: torch sees no such CUDA GPU here; use device='cpu'")
+    return dev
+
+
+def _on(dev: Any, *arrays: Any) -> list[Any]:
+    import torch
+
+    return [None if a is None else torch.as_tensor(a, dtype=torch.float64, device=dev) for a in arrays]
+
+
 def _normalised(r: RDM) -> np.ndarray:
     m = r.matrix()
     mean = m[np.triu_indices(r.n, 1)].mean()
@@ -86,34 +121,42 @@ def project_to_marginals(plan: np.ndarray, p: np.ndarray, q: np.ndarray, *, tol:
 
     An entropic solver stopped early, or one whose Sinkhorn loop hit its iteration cap, leaves the
     marginals off, and a plan off its marginals can score a deceptively low GW objective: every plan
-    is projected before it is scored, the baseline's included."""
-    t = np.array(plan, dtype=float, copy=True)
+    is projected before it is scored, the baseline's included.
+
+    ``plan``, ``p`` and ``q`` are numpy arrays, or torch tensors on one device (the result is then a
+    tensor there)."""
+    t = plan.clone().double() if hasattr(plan, "clone") else np.array(plan, dtype=float, copy=True)
     for _ in range(max_iter):
-        t *= (p / np.maximum(t.sum(axis=1), 1e-300))[:, None]
-        t *= (q / np.maximum(t.sum(axis=0), 1e-300))[None, :]
-        if np.abs(t.sum(axis=1) - p).max() <= tol * p.max():
+        t *= (p / t.sum(axis=1).clip(min=1e-300))[:, None]
+        t *= (q / t.sum(axis=0).clip(min=1e-300))[None, :]
+        if abs(t.sum(axis=1) - p).max() <= tol * p.max():
             break
-    t *= np.minimum(p / np.maximum(t.sum(axis=1), 1e-300), 1.0)[:, None]
-    t *= np.minimum(q / np.maximum(t.sum(axis=0), 1e-300), 1.0)[None, :]
+    t *= (p / t.sum(axis=1).clip(min=1e-300)).clip(max=1.0)[:, None]
+    t *= (q / t.sum(axis=0).clip(min=1e-300)).clip(max=1.0)[None, :]
     err_p, err_q = p - t.sum(axis=1), q - t.sum(axis=0)
     if err_p.sum() > 0:
-        t += np.outer(err_p, err_q) / err_p.sum()
+        t += err_p[:, None] * err_q[None, :] / err_p.sum()
     return t
 
 
-def gw_objective(c1: np.ndarray, c2: np.ndarray, plan: np.ndarray) -> float:
+def gw_objective(c1: np.ndarray, c2: np.ndarray, plan: np.ndarray, *, device: str | None = None) -> float:
     """The exact (unregularised) square-loss GW objective of ``plan``:
     sum over i,j,k,l of (c1[i,k] - c2[j,l])^2 plan[i,j] plan[k,l], computed through POT's
-    decomposition with the plan's own marginals (so it is exact for any plan)."""
+    decomposition with the plan's own marginals (so it is exact for any plan); on ``device``
+    when given (see :func:`resolve_device`)."""
     import ot
 
+    dev = resolve_device(device)
+    if dev is not None:
+        c1, c2, plan = _on(dev, c1, c2, plan)
     p, q = plan.sum(axis=1), plan.sum(axis=0)
     const_c, h1, h2 = ot.gromov.init_matrix(c1, c2, p, q, loss_fun="square_loss")
     return float(ot.gromov.gwloss(const_c, h1, h2, plan))
 
 
 def solve_entropic(c1: np.ndarray, c2: np.ndarray, epsilon: float, *, g0: np.ndarray | None = None,
-                   max_iter: int = 1000, tol: float = 1e-9, inner_iter: int | None = None) -> np.ndarray | None:
+                   max_iter: int = 1000, tol: float = 1e-9, inner_iter: int | None = None,
+                   device: str | None = None) -> np.ndarray | None:
     """POT's entropic GW with uniform marginals (and an optional starting plan).
 
     Parameters
@@ -123,6 +166,9 @@ def solve_entropic(c1: np.ndarray, c2: np.ndarray, epsilon: float, *, g0: np.nda
         from one outer iteration to the next (POT's ``warmstart``): much faster, slightly inexact;
         ``None`` keeps POT's defaults. Either way the plan is projected onto the exact marginals
         (:func:`project_to_marginals`): a converged POT solve can still miss them by ~1 %.
+    device : str, optional
+        Solve on this torch device (e.g. ``"cuda"``) through POT's torch backend, in float64;
+        ``None`` or ``"cpu"``: numpy.
 
     Returns
     -------
@@ -134,21 +180,28 @@ def solve_entropic(c1: np.ndarray, c2: np.ndarray, epsilon: float, *, g0: np.nda
 
     n, m = len(c1), len(c2)
     p, q = np.full(n, 1 / n), np.full(m, 1 / m)
+    dev = resolve_device(device)
+    if dev is not None:
+        c1, c2, p, q, g0 = _on(dev, c1, c2, p, q, g0)
     extra: dict[str, Any] = {} if inner_iter is None else {"warmstart": True, "numItermax": inner_iter}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plan = ot.gromov.entropic_gromov_wasserstein(
             c1, c2, p, q, loss_fun="square_loss", epsilon=epsilon, G0=g0, max_iter=max_iter, tol=tol, symmetric=True, **extra,
         )
-    if not np.isfinite(plan).all() or abs(plan.sum() - 1) > 1e-3 or (plan <= 0).all():
+    # the same failure tests on either backend; a NaN or infinite entry makes the sum non-finite
+    total = float(plan.sum())
+    if not math.isfinite(total) or abs(total - 1) > 1e-3 or bool((plan <= 0).all()):
         return None
-    if np.allclose(plan, np.outer(p, q), rtol=0, atol=1e-12 / (n * m)):
+    if float(abs(plan - p[:, None] * q[None, :]).max()) <= 1e-12 / (n * m):
         return None
-    return project_to_marginals(plan, p, q)
+    plan = project_to_marginals(plan, p, q)
+    return plan if dev is None else plan.cpu().numpy()
 
 
-def _trial(c1: np.ndarray, c2: np.ndarray, eps: float, t0: float, plan: np.ndarray | None, **info: Any) -> dict[str, Any]:
-    value = gw_objective(c1, c2, plan) if plan is not None else float("inf")
+def _trial(c1: np.ndarray, c2: np.ndarray, eps: float, t0: float, plan: np.ndarray | None, device: str | None = None,
+           **info: Any) -> dict[str, Any]:
+    value = gw_objective(c1, c2, plan, device=device) if plan is not None else float("inf")
     return {"epsilon": float(eps), "value": value, "seconds": time.perf_counter() - t0, "plan": plan, "failed": plan is None, **info}
 
 
@@ -157,14 +210,14 @@ ANNEAL_INNER_ITER = 50
 
 
 def _descend(c1: np.ndarray, c2: np.ndarray, epsilons: Any, *, max_iter: int, inner_iter: int | None,
-             stop_on_failure: bool, tol: float = 1e-9) -> list[dict[str, Any]]:
+             stop_on_failure: bool, tol: float = 1e-9, device: str | None = None) -> list[dict[str, Any]]:
     """Solve at each epsilon in turn (largest first), each solve starting from the last good plan."""
     trials: list[dict[str, Any]] = []
     g0 = None
     for eps in epsilons:
         t = time.perf_counter()
-        plan = solve_entropic(c1, c2, float(eps), g0=g0, max_iter=max_iter, inner_iter=inner_iter, tol=tol)
-        trials.append(_trial(c1, c2, eps, t, plan, stage="anneal"))
+        plan = solve_entropic(c1, c2, float(eps), g0=g0, max_iter=max_iter, inner_iter=inner_iter, tol=tol, device=device)
+        trials.append(_trial(c1, c2, eps, t, plan, device, stage="anneal"))
         if plan is not None:
             g0 = plan
         elif stop_on_failure:
@@ -173,18 +226,18 @@ def _descend(c1: np.ndarray, c2: np.ndarray, epsilons: Any, *, max_iter: int, in
 
 
 def search_anneal(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_steps: int, max_iter: int,
-                  inner_iter: int = ANNEAL_INNER_ITER, polish: bool = True) -> list[dict[str, Any]]:
+                  inner_iter: int = ANNEAL_INNER_ITER, polish: bool = True, device: str | None = None) -> list[dict[str, Any]]:
     """Warm-started annealing: solve from the largest epsilon down, each solve starting from the
     previous plan, with capped inner iterations; stop at the first epsilon that fails (smaller ones
     fail too). Then polish: one fully converged solve at the best epsilon, started from its plan."""
     trials = _descend(c1, c2, np.geomspace(eps_range[1], eps_range[0], n_steps), max_iter=max_iter,
-                      inner_iter=inner_iter, stop_on_failure=True)
+                      inner_iter=inner_iter, stop_on_failure=True, device=device)
     ok = [tr for tr in trials if tr["plan"] is not None]
     if polish and ok:
         best = min(ok, key=lambda tr: tr["value"])
         t = time.perf_counter()
-        plan = solve_entropic(c1, c2, best["epsilon"], g0=best["plan"], max_iter=max_iter)
-        trials.append(_trial(c1, c2, best["epsilon"], t, plan, stage="polish"))
+        plan = solve_entropic(c1, c2, best["epsilon"], g0=best["plan"], max_iter=max_iter, device=device)
+        trials.append(_trial(c1, c2, best["epsilon"], t, plan, device, stage="polish"))
     return trials
 
 
@@ -204,16 +257,16 @@ def _boundary_tol(n: int) -> float:
 PROBE_ITER = 3
 
 
-def _probe(c1: np.ndarray, c2: np.ndarray, eps: float) -> dict[str, Any]:
+def _probe(c1: np.ndarray, c2: np.ndarray, eps: float, device: str | None = None) -> dict[str, Any]:
     t = time.perf_counter()
-    ok = solve_entropic(c1, c2, eps, max_iter=PROBE_ITER) is not None
+    ok = solve_entropic(c1, c2, eps, max_iter=PROBE_ITER, device=device) is not None
     # a probe is not a candidate plan: it only says whether a cold solve at eps survives
     return {"epsilon": float(eps), "value": float("inf"), "seconds": time.perf_counter() - t, "plan": None,
             "failed": not ok, "stage": "probe"}
 
 
 def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_grid: int, max_iter: int,
-                    n_bisect: int = 3) -> list[dict[str, Any]]:
+                    n_bisect: int = 3, device: str | None = None) -> list[dict[str, Any]]:
     """Find the smallest epsilon a cold solve survives, then solve there once, to convergence.
 
     Smaller epsilon means a sharper plan and, until the solver underflows, a lower exact objective;
@@ -226,7 +279,7 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     tol = _boundary_tol(len(c1))
     k = None
     for i, eps in enumerate(grid):
-        trials.append(_probe(c1, c2, eps))
+        trials.append(_probe(c1, c2, eps, device))
         if not trials[-1]["failed"]:
             k = i
             break
@@ -236,7 +289,7 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     lo, hi = (np.log(grid[k - 1]), np.log(grid[k])) if k > 0 else (None, None)
     for _ in range(n_bisect if lo is not None else 0):
         mid = (lo + hi) / 2
-        trials.append(_probe(c1, c2, float(np.exp(mid))))
+        trials.append(_probe(c1, c2, float(np.exp(mid)), device))
         if trials[-1]["failed"]:
             lo = mid
         else:
@@ -244,14 +297,15 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
             feasible.insert(0, float(np.exp(mid)))
     for eps in feasible + [float(e) for e in grid[k + 1:]]:
         t = time.perf_counter()
-        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol)
-        trials.append(_trial(c1, c2, eps, t, plan, stage="boundary"))
+        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
+        trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
         if plan is not None:
             break
     return trials
 
 
-def search_optuna(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_trials: int, max_iter: int, seed: int) -> list[dict[str, Any]]:
+def search_optuna(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_trials: int, max_iter: int, seed: int,
+                  device: str | None = None) -> list[dict[str, Any]]:
     """The GWTune-style baseline: Optuna TPE over log-epsilon, each trial solved from scratch with
     POT's defaults and scored by the same exact objective."""
     import optuna
@@ -262,8 +316,8 @@ def search_optuna(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float]
     def objective(trial: Any) -> float:
         eps = trial.suggest_float("epsilon", eps_range[0], eps_range[1], log=True)
         t = time.perf_counter()
-        plan = solve_entropic(c1, c2, eps, max_iter=max_iter)
-        trials.append(_trial(c1, c2, eps, t, plan, stage="optuna"))
+        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, device=device)
+        trials.append(_trial(c1, c2, eps, t, plan, device, stage="optuna"))
         return trials[-1]["value"] if plan is not None else 1e12
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
@@ -331,6 +385,7 @@ def gw_align(
     n_null: int = 0,
     procrustes: bool = True,
     random_state: int = 0,
+    device: str | None = None,
 ) -> GWResult:
     """Align two RDMs over the same items with entropic GW and measure how well items match.
 
@@ -351,19 +406,25 @@ def gw_align(
         Shuffled-null repetitions: ``b``'s dissimilarities reassigned at random, then aligned by the
         procedure that produced the chosen plan (the annealed path down to the chosen epsilon, or
         one cold solve at it).
+    device : str, optional
+        Run the POT solves on this torch device, e.g. ``"cuda"`` (float64, same results up to
+        floating-point order); ``None`` or ``"cpu"``: numpy. An unknown or absent device raises
+        :class:`CompareError` before any work.
     """
     if a.item_ids != b.item_ids:
         raise CompareError("the two RDMs must list the same items in the same order (use RDM.subset)")
+    resolve_device(device)
     t0 = time.perf_counter()
     c1, c2 = _normalised(a), _normalised(b)
     if search == "auto":
-        trials = search_anneal(c1, c2, eps_range, n_steps, max_iter, polish=False) + search_boundary(c1, c2, eps_range, n_grid, max_iter)
+        trials = (search_anneal(c1, c2, eps_range, n_steps, max_iter, polish=False, device=device)
+                  + search_boundary(c1, c2, eps_range, n_grid, max_iter, device=device))
     elif search == "anneal":
-        trials = search_anneal(c1, c2, eps_range, n_steps, max_iter)
+        trials = search_anneal(c1, c2, eps_range, n_steps, max_iter, device=device)
     elif search == "boundary":
-        trials = search_boundary(c1, c2, eps_range, n_grid, max_iter)
+        trials = search_boundary(c1, c2, eps_range, n_grid, max_iter, device=device)
     elif search == "optuna":
-        trials = search_optuna(c1, c2, eps_range, n_trials, max_iter, random_state)
+        trials = search_optuna(c1, c2, eps_range, n_trials, max_iter, random_state, device=device)
     else:
         raise CompareError(f"search must be one of 'auto', 'anneal', 'boundary', 'optuna', not {search!r}")
     ok = [t for t in trials if t["plan"] is not None]
@@ -387,7 +448,8 @@ def gw_align(
         inner = ANNEAL_INNER_ITER if annealed else None
         tol = _boundary_tol(len(c1)) if best["stage"] == "boundary" else 1e-9
         for _ in range(n_null):
-            path = _descend(c1, shuffled_rdm(c2, rng), schedule, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol)
+            path = _descend(c1, shuffled_rdm(c2, rng), schedule, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol,
+                            device=device)
             plans = [tr["plan"] for tr in path if tr["plan"] is not None]
             if not plans:
                 raise CompareError(f"the shuffled-null GW solve failed at epsilon {result.epsilon:g}; raise the epsilon range")
