@@ -122,6 +122,10 @@ def main() -> None:
         print(f"{len(keys)} training-face keys: {args.write_train_keys}")
         return
     bf16 = args.precision == "bfloat16"
+    if bf16:
+        from affectscope._cpu import warn_if_slow_bfloat16
+
+        warn_if_slow_bfloat16("train_ferplus.py")
     fmt = torch.channels_last if bf16 else torch.contiguous_format
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)

@@ -208,3 +208,35 @@ def test_face_channel_block_reads_faces_and_is_zero_without_them() -> None:
     np.testing.assert_allclose(got["faces/expressions"][0], smile, atol=1e-6)
     with pytest.raises(ValueError, match="view must be one of"):
         ch.prepare(data.astronaut(), "sideways")
+
+
+def test_bfloat16_support_is_read_from_the_cpu_flags() -> None:
+    from affectscope._cpu import bfloat16_from_cpuinfo
+
+    amd = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse avx2 avx512f avx512bw\n"
+    assert bfloat16_from_cpuinfo(amd) is False
+    assert bfloat16_from_cpuinfo(amd.replace("avx512bw", "avx512bw avx512_bf16")) is True
+    assert bfloat16_from_cpuinfo("flags : fpu amx_tile amx_bf16 amx_int8\n") is True
+    assert bfloat16_from_cpuinfo("Processor : ARMv8\nFeatures : fp asimd\n") is None
+
+
+@pytest.mark.parametrize("fast", [False, True, None])
+def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns(monkeypatch: pytest.MonkeyPatch, fast: bool | None) -> None:
+    import warnings
+
+    from affectscope import _cpu
+    from affectscope.backbones.efficientnet_lite import EfficientNetLite
+    from affectscope.faces.ferplus_cnn import predict_proba
+
+    monkeypatch.setattr(_cpu, "fast_bfloat16", lambda: fast)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        EfficientNetLite("lite0", precision="bfloat16").embed_arrays(np.zeros((1, 64, 64, 3), np.uint8))
+        predict_proba(np.zeros((1, 48, 48), np.uint8), precision="bfloat16")
+        EfficientNetLite("lite0").embed_arrays(np.zeros((1, 64, 64, 3), np.uint8))  # float32: never
+    slow = [str(w.message) for w in seen if issubclass(w.category, RuntimeWarning) and "bfloat16" in str(w.message)]
+    if fast is False:
+        assert len(slow) == 2 and all("Fix: precision='float32'" in m for m in slow)
+        assert slow[0].startswith("EfficientNet-Lite0") and slow[1].startswith("the FER+ expression network")
+    else:  # fast, or cannot be told: no warning
+        assert slow == []

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from affectscope._checks import check_option
+from affectscope._cpu import warn_if_slow_bfloat16
 from affectscope.backbones.base import Backbone, Ensemble
 from affectscope.backbones.weights import WEIGHTS, resolve_weights
 
@@ -119,6 +120,8 @@ class EfficientNetLite(Backbone):
         names = list(self.blocks())
         if len(batch) == 0:
             return {n: np.zeros((0, w), np.float32) for n, w in self.blocks().items()}
+        if self.precision == "bfloat16":
+            warn_if_slow_bfloat16(f"EfficientNet-{self.variant.capitalize()}")
         mean = torch.tensor(self.entry.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.entry.std).view(1, 3, 1, 1)
         x = (torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() - mean) / std

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._cpu import warn_if_slow_bfloat16
 from affectscope.backbones.weights import verify
 from affectscope.faces import face_input
 
@@ -198,6 +199,8 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
 
     check_option("precision", precision, PRECISIONS)
     check_prior_correction(prior_correction)  # before the work
+    if precision == "bfloat16":
+        warn_if_slow_bfloat16("the FER+ expression network")
     model = model or load_ferplus_cnn()
     x = torch.from_numpy(preprocess(grey))
     out = []
