@@ -22,7 +22,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def _train_ferplus():  # noqa: ANN202
+def _train_ferplus():
     spec = importlib.util.spec_from_file_location("train_ferplus", HERE.parent / "scripts" / "train_ferplus.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -33,7 +33,7 @@ def main() -> None:
     import copy
 
     import torch
-    from torch.nn import functional as F  # noqa: N812
+    from torch.nn import functional as F
 
     from affectscope.backbones.efficientnet_lite import EfficientNetLite
 
@@ -53,7 +53,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     xtr, ptr = tf.load(args.data_root, "train")
     xva, pva = tf.load(args.data_root, "valid")
-    norm = lambda x: ((x.astype(np.float32) - 127.0) / 128.0)[:, None]  # noqa: E731
+    norm = lambda x: ((x.astype(np.float32) - 127.0) / 128.0)[:, None]
     xtr, xva = norm(xtr), norm(xva)
     if args.limit:
         keep = rng.permutation(len(xtr))[: args.limit]
@@ -67,7 +67,7 @@ def main() -> None:
     net = copy.deepcopy(EfficientNetLite("lite0").model)
     net._fc = torch.nn.Linear(net._fc.in_features, ptr.shape[1])
 
-    def forward(xb):  # noqa: ANN001, ANN202
+    def forward(xb):
         xb = F.interpolate(xb, size=(args.size, args.size), mode="bilinear", align_corners=False)
         return net(xb.expand(-1, 3, -1, -1))
 
