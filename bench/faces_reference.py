@@ -123,7 +123,32 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
             out["prior_correction"] = prior_sweep(p, majority, keep)
             print("  without the validation faces identical to training faces:")
             out["prior_correction_no_training_duplicates"] = prior_sweep(p, majority, fresh)
+    out["onnxruntime"] = onnx_speed(images, model, ref)
     return out
+
+
+def onnx_speed(images: np.ndarray, model: object, ref: np.ndarray) -> dict | None:
+    """faces/s of the same network through ONNX Runtime (``runtime="onnxruntime"``; median of 3 passes
+    after a warm-up) and its agreement with torch's float32 probabilities; None without onnxruntime."""
+    from affectscope.faces.ferplus_cnn import predict_proba
+
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        print("  onnxruntime: not installed (pip install 'affectscope[faces-onnx]')")
+        return None
+    predict_proba(images[:256], model, runtime="onnxruntime")
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        p = predict_proba(images, model, runtime="onnxruntime")
+        times.append(time.perf_counter() - t0)
+    row = {"faces_per_s": len(images) / float(np.median(times)), "max_abs_diff_vs_float32": float(np.abs(p - ref).max()),
+           "argmax_agreement_vs_float32": float((p.argmax(1) == ref.argmax(1)).mean())}
+    print(f"  onnxruntime float32: {row['faces_per_s']:.0f} faces/s; vs torch: argmax agreement "
+          f"{row['argmax_agreement_vs_float32']:.4f}, max |dp| {row['max_abs_diff_vs_float32']:.1e}")
+    return row
 
 
 def prior_sweep(p: np.ndarray, majority: np.ndarray, keep: np.ndarray) -> dict:

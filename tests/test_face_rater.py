@@ -118,6 +118,25 @@ def test_precision_parameter_is_checked() -> None:
     with pytest.raises(ValueError, match="prior_correction needs a FER\\+ model"):
         FaceRater(model="fer2013", prior_correction=0.5).outputs()
     assert FaceRater(prior_correction=0.5).fingerprint() != FaceRater().fingerprint()
+    with pytest.raises(ValueError, match=r"runtime must be one of \('torch', 'onnxruntime'\)"):
+        FaceRater(runtime="onnx").outputs()
+    with pytest.raises(ValueError, match="runtime='onnxruntime' needs a FER\\+ model"):
+        FaceRater(model="fer2013", runtime="onnxruntime").outputs()
+    with pytest.raises(ValueError, match="float32 only"):
+        FaceRater(precision="bfloat16", runtime="onnxruntime").outputs()
+
+
+def test_onnxruntime_rates_as_torch_does(folder: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    ref = _rate(folder, model="ferplus")
+    got = _rate(folder, model="ferplus", runtime="onnxruntime")
+    assert ref.keys() == got.keys()
+    for item, row in ref.items():
+        assert got[item]["n_faces"] == row["n_faces"]
+        for label in ("neutral", "happiness", "sadness", "valence"):
+            if row[label] == row[label]:  # not NaN (no face)
+                assert got[item][label] == pytest.approx(row[label], abs=1e-4), (item, label)
 
 
 def test_prior_correction_reaches_the_ratings(folder: Path) -> None:

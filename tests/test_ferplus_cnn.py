@@ -117,3 +117,38 @@ def test_prior_correction_moves_decisions_to_rare_expressions() -> None:
     np.testing.assert_allclose(p1, correct_prior(p0, 0.5), rtol=1e-5)
     with pytest.raises(ValueError, match=r"prior_correction must lie in \[0, 2\]"):
         predict_proba(faces, prior_correction=-1)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_onnxruntime_gives_torch_probabilities(variant: str) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    faces = np.random.default_rng(1).integers(0, 256, (37, 48, 48)).astype(np.uint8)  # 37: a ragged last batch
+    model = load_ferplus_cnn(variant=variant)
+    ref = predict_proba(faces, model, prior_correction=0.5)
+    got = predict_proba(faces, model, prior_correction=0.5, runtime="onnxruntime", batch_size=16)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    assert (got.argmax(1) == ref.argmax(1)).all()
+    assert predict_proba(faces[:0], model, runtime="onnxruntime").shape == (0, len(FERPLUS_LABELS))
+    from affectscope.faces.ferplus_cnn import onnx_session
+
+    assert onnx_session(model) is onnx_session(model)  # exported once per network
+
+
+def test_runtime_is_checked() -> None:
+    faces = np.zeros((1, 48, 48), np.uint8)
+    with pytest.raises(ValueError, match=r"runtime must be one of \('torch', 'onnxruntime'\)"):
+        predict_proba(faces, runtime="tensorrt")
+    with pytest.raises(ValueError, match="float32 only.*precision='float32'"):
+        predict_proba(faces, precision="bfloat16", runtime="onnxruntime")
+
+
+def test_missing_onnxruntime_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from affectscope.faces import ferplus_cnn
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"affectscope\[faces-onnx\]"):
+        ferplus_cnn.onnx_session(build(8).eval())
