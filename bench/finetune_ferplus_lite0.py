@@ -58,11 +58,7 @@ def main() -> None:
     if args.limit:
         keep = rng.permutation(len(xtr))[: args.limit]
         xtr, ptr = xtr[keep], ptr[keep]
-    counts = np.bincount(ptr.argmax(1), minlength=ptr.shape[1]).astype(float)
-    beta = 0.999
-    cw = (1 - beta) / (1 - beta ** np.maximum(counts, 1))
-    cw = cw / (cw * counts).sum() * counts.sum()
-    sample_w = torch.from_numpy(cw[ptr.argmax(1)].astype(np.float32))
+    sample_w = torch.from_numpy(tf.class_balanced_weights(ptr))
 
     net = copy.deepcopy(EfficientNetLite("lite0").model)
     net._fc = torch.nn.Linear(net._fc.in_features, ptr.shape[1])

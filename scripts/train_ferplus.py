@@ -56,6 +56,15 @@ def evaluate(model, x: np.ndarray, p: np.ndarray) -> dict:  # noqa: ANN001
     return {"accuracy": float((pred == y).mean()), "uar": float(np.mean(list(rec.values()))), "recall": rec}
 
 
+def class_balanced_weights(p: np.ndarray, beta: float = 0.999) -> np.ndarray:
+    """Loss weight of each face: the class-balanced weight (Cui et al. 2019) of its majority class in
+    the vote distributions ``p`` ``(N, 8)``, scaled so that the weights average 1 over the faces."""
+    counts = np.bincount(p.argmax(1), minlength=p.shape[1]).astype(float)
+    cw = (1 - beta) / (1 - beta ** np.maximum(counts, 1))
+    cw = cw / (cw * counts).sum() * counts.sum()
+    return cw[p.argmax(1)].astype(np.float32)
+
+
 def affine_batch(xb, rng: np.random.Generator, max_deg: float = 10.0, max_shift_px: float = 4.0):  # noqa: ANN001, ANN201
     """Random rotation, scale, shift and mirror of a ``(N, 1, H, W)`` float tensor (border pixels repeated)."""
     import torch
@@ -133,11 +142,7 @@ def main() -> None:
     xva, pva = load(args.data_root, "valid")
     norm = lambda x: ((x.astype(np.float32) / 255.0 - 0.5) * 2.0)[:, None]  # noqa: E731
     xtr, xva = norm(xtr), norm(xva)
-    counts = np.bincount(ptr.argmax(1), minlength=len(EMOTIONS)).astype(float)
-    beta = 0.999
-    cw = (1 - beta) / (1 - beta ** np.maximum(counts, 1))
-    cw = cw / (cw * counts).sum() * counts.sum()
-    sample_w = torch.from_numpy(cw[ptr.argmax(1)].astype(np.float32))
+    sample_w = torch.from_numpy(class_balanced_weights(ptr))
     model = build(args.width).to(memory_format=fmt)
     teacher = None
     if args.teacher:
