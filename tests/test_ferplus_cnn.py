@@ -152,3 +152,15 @@ def test_missing_onnxruntime_says_which_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(ImportError, match=r"affectscope\[faces-onnx\]"):
         ferplus_cnn.onnx_session(build(8).eval())
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_batch_size_below_one_means_one_face_per_pass(runtime: str) -> None:
+    if runtime == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnx")
+    faces = np.random.default_rng(2).integers(0, 256, (3, 48, 48)).astype(np.uint8)
+    ref = predict_proba(faces, runtime=runtime)
+    got = predict_proba(faces, runtime=runtime, batch_size=0)  # used to slice empty batches and return nothing
+    assert got.shape == (3, len(FERPLUS_LABELS))
+    np.testing.assert_allclose(got, ref, atol=1e-5)

@@ -214,7 +214,8 @@ def _logits_onnx(x: np.ndarray, model: Any, batch_size: int) -> np.ndarray:
     """Face-and-mirror averaged logits of ``(N, 1, 48, 48)`` inputs through ONNX Runtime."""
     session = onnx_session(model)
     out = []
-    for i in range(0, len(x), max(1, batch_size)):
+    batch_size = max(1, batch_size)
+    for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
         logits = session.run(None, {"x": np.ascontiguousarray(np.concatenate([xb, xb[..., ::-1]]))})[0]
         out.append((logits[: len(xb)] + logits[len(xb):]) / 2)
@@ -263,7 +264,8 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
     x = torch.from_numpy(preprocess(grey))
     out = []
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
-        for i in range(0, len(x), max(1, batch_size)):
+        batch_size = max(1, batch_size)
+        for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size]
             both = torch.cat([xb, torch.flip(xb, dims=[3])]).contiguous(memory_format=torch.channels_last)
             logits = model(both).float()
