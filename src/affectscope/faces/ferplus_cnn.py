@@ -179,6 +179,17 @@ def correct_prior(probs: np.ndarray, tau: float) -> np.ndarray:
     return (q / q.sum(axis=1, keepdims=True)).astype(probs.dtype)
 
 
+def check_runtime(runtime: str, precision: str = "float32") -> str:
+    """``runtime`` if it is one of :data:`RUNTIMES` and runs ``precision``, else ``ValueError`` with the fix."""
+    from affectscope._checks import check_option
+
+    check_option("runtime", runtime, RUNTIMES)
+    if runtime == "onnxruntime" and precision != "float32":
+        raise ValueError(f"runtime='onnxruntime' runs in float32 only, got precision={precision!r}. "
+                         "Fix: precision='float32', or runtime='torch' for bfloat16")
+    return runtime
+
+
 def onnx_session(model: Any) -> Any:
     """An ONNX Runtime session running ``model`` (a FER+ CNN), exported in memory on first use and
     kept as long as the network lives. Threads: as many as torch uses (``torch.get_num_threads()``)."""
@@ -250,10 +261,7 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
     from affectscope._checks import check_option
 
     check_option("precision", precision, PRECISIONS)
-    check_option("runtime", runtime, RUNTIMES)
-    if runtime == "onnxruntime" and precision != "float32":
-        raise ValueError(f"runtime='onnxruntime' runs in float32 only, got precision={precision!r}. "
-                         "Fix: precision='float32', or runtime='torch' for bfloat16")
+    check_runtime(runtime, precision)
     check_prior_correction(prior_correction)  # before the work
     if precision == "bfloat16":
         warn_if_slow_bfloat16("the FER+ expression network")

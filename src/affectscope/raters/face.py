@@ -150,7 +150,7 @@ class FaceRater(Rater):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
-        from affectscope.faces.ferplus_cnn import PRECISIONS, RUNTIMES, VARIANTS, check_prior_correction
+        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS, check_prior_correction, check_runtime
 
         check_option("model", self.model, (*VARIANTS, "fer2013"))
         fer_plus = self.model in VARIANTS
@@ -158,12 +158,9 @@ class FaceRater(Rater):
             raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
         if self.precision != "float32" and not fer_plus:
             raise ValueError(f"precision={self.precision!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in float32)")
-        check_option("runtime", self.runtime, RUNTIMES)
+        check_runtime(self.runtime, self.precision)
         if self.runtime != "torch" and not fer_plus:
             raise ValueError(f"runtime={self.runtime!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in torch)")
-        if self.runtime == "onnxruntime" and self.precision != "float32":
-            raise ValueError(f"runtime='onnxruntime' runs in float32 only, got precision={self.precision!r}. "
-                             "Fix: precision='float32', or runtime='torch' for bfloat16")
         if check_prior_correction(self.prior_correction) and not fer_plus:
             raise ValueError("prior_correction needs a FER+ model, e.g. model='ferplus' (its training prior is known)")
 
