@@ -89,21 +89,16 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
     and faces/s (median of 3 passes over all faces, after a warm-up)."""
     import torch
 
-    from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, load_ferplus_cnn, predict_proba
+    from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, load_ferplus_cnn
 
     model = load_ferplus_cnn(variant=variant)
     print(f"FER+ CNN model={variant!r}")
     out: dict = {"threads": torch.get_num_threads()}
     ref = None
     for precision in ("float32", "bfloat16"):
-        predict_proba(images[:256], model, precision=precision)
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            p = predict_proba(images, model, precision=precision)
-            times.append(time.perf_counter() - t0)
+        p, faces_per_s = timed_predict(images, model, precision=precision)
         pred = np.array(FERPLUS_LABELS)[p.argmax(1)]
-        row: dict = {"faces_per_s": len(images) / float(np.median(times))}
+        row: dict = {"faces_per_s": faces_per_s}
         if ref is None:
             ref = p
         else:
@@ -127,24 +122,31 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
     return out
 
 
-def onnx_speed(images: np.ndarray, model: object, ref: np.ndarray) -> dict | None:
-    """faces/s of the same network through ONNX Runtime (``runtime="onnxruntime"``; median of 3 passes
-    after a warm-up) and its agreement with torch's float32 probabilities; None without onnxruntime."""
+def timed_predict(images: np.ndarray, model: object, **options: object) -> tuple[np.ndarray, float]:
+    """``predict_proba(images, model, **options)`` and its faces/s: median of 3 passes over all faces,
+    after a warm-up on 256 of them."""
     from affectscope.faces.ferplus_cnn import predict_proba
 
+    predict_proba(images[:256], model, **options)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        p = predict_proba(images, model, **options)
+        times.append(time.perf_counter() - t0)
+    return p, len(images) / float(np.median(times))
+
+
+def onnx_speed(images: np.ndarray, model: object, ref: np.ndarray) -> dict | None:
+    """faces/s of the same network through ONNX Runtime (``runtime="onnxruntime"``, :func:`timed_predict`)
+    and its agreement with torch's float32 probabilities; None without onnxruntime."""
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError:
         print("  onnxruntime: not installed (pip install 'affectscope[faces-onnx]')")
         return None
-    predict_proba(images[:256], model, runtime="onnxruntime")
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        p = predict_proba(images, model, runtime="onnxruntime")
-        times.append(time.perf_counter() - t0)
-    row = {"faces_per_s": len(images) / float(np.median(times)), "max_abs_diff_vs_float32": float(np.abs(p - ref).max()),
+    p, faces_per_s = timed_predict(images, model, runtime="onnxruntime")
+    row = {"faces_per_s": faces_per_s, "max_abs_diff_vs_float32": float(np.abs(p - ref).max()),
            "argmax_agreement_vs_float32": float((p.argmax(1) == ref.argmax(1)).mean())}
     print(f"  onnxruntime float32: {row['faces_per_s']:.0f} faces/s; vs torch: argmax agreement "
           f"{row['argmax_agreement_vs_float32']:.4f}, max |dp| {row['max_abs_diff_vs_float32']:.1e}")
