@@ -326,7 +326,7 @@ def test_shipped_llm_head_with_real_gemma_embeddings() -> None:
     head = LLMHead.load(default_weights())
     assert head.kernel is not None and head.kernel.train.shape == (11132, 128)  # the training 80 % of Warriner
     v = head.predict_embeddings(x)[:, 0]
-    assert v[0] > 6 > 3 > v[1]  # Warriner: sunshine 8.1, murder 1.5
+    assert v[0] > 6 and v[1] < 3  # Warriner: sunshine 8.1, murder 1.5
     ta = TextAffect(norms=False, llm=True)
     got = ta.score(["a sunny picnic with friends", "a bloody murder in the night"])
     assert (got["source"] == "model+llm+nrc").all()
