@@ -155,6 +155,29 @@ def test_compare_plain_csv_files_with_declared_columns(tmp_path: Path, capsys: p
     assert "--scale expects [rater:|human:]COLUMN=SCALE" in capsys.readouterr().err
 
 
+def test_compare_rename_meets_a_lab_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lab spreadsheet's 'Valence_mean' meets the rater's 'valence' through --rename, not by editing the file."""
+    model, lab = tmp_path / "model.csv", tmp_path / "lab.csv"
+    pd.DataFrame({"item_id": list("abcdef"), "valence": [2.0, 3.0, 4.5, 5.0, 7.0, 8.0]}).to_csv(model, index=False)
+    pd.DataFrame({"stimulus": list("abcdef"), "Valence_mean": [1.5, 2.0, 3.5, 4.0, 5.5, 6.5]}).to_csv(lab, index=False)
+    base = ["compare", str(model), str(lab), "--scale", "rater:valence=valence:sam9", "--scale", "human:Valence_mean=valence:1-7",
+            "--id-column", "human:stimulus", "--n-boot", "20"]
+    capsys.readouterr()
+    assert main([*base, "--to-scale", "valence=valence:sam9"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no column 'valence'" in err and "['Valence_mean']" in err and "--rename human:OLD=valence" in err
+    assert main(base) == EXIT_USAGE
+    assert "columns are matched by name" in capsys.readouterr().err
+    assert main([*base, "--rename", "human:Valence_mean=valence", "--to-scale", "valence=valence:sam9",
+                 "--json", str(tmp_path / "c.json")]) == EXIT_OK
+    got = json.loads((tmp_path / "c.json").read_text())["items"]["scales"]["valence"]
+    assert got["n"] == 6 and got["pearson"] > 0.98
+    assert main([*base, "--rename", "human:Valence_mean"]) == EXIT_USAGE
+    assert "--rename expects [rater:|human:]OLD=NEW" in capsys.readouterr().err
+    assert main([*base, "--rename", "human:Arousal=arousal"]) == EXIT_USAGE
+    assert "cannot rename ['Arousal']: no such rating column" in capsys.readouterr().err
+
+
 def test_table_rater_reads_a_plain_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_good_images(tmp_path / "imgs")
     names = sorted(p.stem for p in (tmp_path / "imgs").iterdir())

@@ -101,6 +101,28 @@ def test_convert_is_explicit() -> None:
     assert oasis.values("valence").iloc[0] == 4.0  # original untouched
 
 
+def test_rename_keeps_scales_and_training_marks() -> None:
+    spec = [ColumnSpec(name="Valence_mean", scale=OASIS_VALENCE), ColumnSpec(name="training_item", kind="text")]
+    lab = Ratings(pd.DataFrame({"item_id": ["a", "b"], "Valence_mean": [4.0, 6.0], "training_item": ["Valence_mean", None]}),
+                  spec, RaterInfo(name="lab"))
+    r = lab.rename({"Valence_mean": "valence"})
+    assert list(r.columns) == ["valence", "training_item"] and r.columns["valence"].scale == OASIS_VALENCE
+    assert r.values("valence").tolist() == [4.0, 6.0]
+    assert r.data["training_item"].iloc[0] == "valence" and pd.isna(r.data["training_item"].iloc[1])
+    assert list(lab.columns)[0] == "Valence_mean"  # original untouched
+    assert r.convert("valence", "valence:sam9").values("valence").tolist() == pytest.approx([5.0, 1 + 5 * 8 / 6])
+    with pytest.raises(RatingsError, match="cannot rename \\['valance'\\]: no such rating column"):
+        lab.rename({"valance": "valence"})
+    with pytest.raises(RatingsError, match="reserved"):
+        lab.rename({"Valence_mean": "path"})
+    with pytest.raises(RatingsError, match="reserved"):
+        lab.rename({"training_item": "notes"})
+    with pytest.raises(RatingsError, match="two columns the name"):
+        make(["a"], [5.0], [3.0]).rename({"arousal": "valence"})
+    swapped = make(["a"], [5.0], [3.0]).rename({"arousal": "valence", "valence": "arousal"})
+    assert swapped.values("valence").tolist() == [3.0] and swapped.columns["valence"].scale.dimension == "arousal"
+
+
 def test_align_reports_what_did_not_match() -> None:
     a = make(["1.jpg", "2.jpg", "3.jpg"], [1.0, 2.0, 3.0], rater="model")
     b = make(["3.jpg", "1.jpg", "9.jpg"], [7.0, 5.0, 1.0], rater="humans")

@@ -241,12 +241,18 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _convert(table: Any, to_scale: Sequence[str]) -> Any:
-    """Apply ``--to-scale COLUMN=SCALE`` conversions to a Ratings table, in order."""
+def _convert(table: Any, to_scale: Sequence[str], side: str | None = "human") -> Any:
+    """Apply ``--to-scale COLUMN=SCALE`` conversions to a Ratings table, in order (``side``: the
+    ``--rename`` prefix for that table, None where the command reads one table)."""
     for conv in to_scale:
         col, sep, scale = conv.partition("=")
         if not sep:
             raise UsageError(f"--to-scale expects COLUMN=SCALE (e.g. valence=valence:sam9), got {conv!r}")
+        if col not in table.columns:
+            prefix = f"{side}:" if side else ""
+            raise UsageError(f"--to-scale {conv}: the {side or 'norms'} table has no column {col!r}; its rating columns are "
+                             f"{list(table.columns)}. Convert one of those, or give one the name first "
+                             f"(--rename {prefix}OLD={col})")
         table = table.convert(col, scale)
     return table
 
@@ -255,13 +261,15 @@ SIDES = ("rater", "human")
 
 
 def _declarations(args: argparse.Namespace, sided: bool = True) -> dict[str, dict[str, Any]]:
-    """``--scale``, ``--categories``, ``--id-column`` per input side, for files without metadata.
+    """``--scale``, ``--categories``, ``--id-column`` per input side, for files without metadata,
+    and ``--rename`` for any input.
 
     A value may start with ``rater:`` or ``human:`` to apply to that file only (``--scale
     human:valence=valence:1-7``); otherwise it applies to every input file without metadata.
     ``sided=False`` (one input table): a prefix is an error, not a declaration that goes nowhere.
     """
-    out: dict[str, dict[str, Any]] = {side: {"scales": {}, "categories": None, "id_column": "item_id"} for side in SIDES}
+    out: dict[str, dict[str, Any]] = {side: {"scales": {}, "categories": None, "id_column": "item_id", "rename": {}}
+                                      for side in SIDES}
 
     def sides_of(value: str) -> tuple[tuple[str, ...], str]:
         head, sep, rest = value.partition(":")
@@ -278,6 +286,13 @@ def _declarations(args: argparse.Namespace, sided: bool = True) -> dict[str, dic
             raise UsageError(f"--scale expects [rater:|human:]COLUMN=SCALE (e.g. valence=valence:1-7), got {decl!r}")
         for side in sides:
             out[side]["scales"][col] = scale
+    for decl in getattr(args, "rename", None) or []:
+        sides, rest = sides_of(decl)
+        old, sep, new = rest.partition("=")
+        if not sep or not old or not new:
+            raise UsageError(f"--rename expects [rater:|human:]OLD=NEW (e.g. human:Valence_mean=valence), got {decl!r}")
+        for side in sides:
+            out[side]["rename"][old] = new
     for key, flag in (("categories", "--categories"), ("id_column", "--id-column")):
         for decl in getattr(args, key, None) or []:
             sides, rest = sides_of(decl)
@@ -289,13 +304,18 @@ def _declarations(args: argparse.Namespace, sided: bool = True) -> dict[str, dic
 
 
 def _load_table(spec: str, data_root: str | None, declared: dict[str, Any] | None = None) -> Any:
-    """A ratings table from ``norms:NAME``, an affectscope file, or a plain file with ``declared`` columns."""
+    """A ratings table from ``norms:NAME``, an affectscope file, or a plain file with ``declared``
+    columns; then ``declared["rename"]`` (``--rename``), whatever the source."""
     from affectscope.norms import load_norms
     from affectscope.ratings import Ratings
 
+    declared = dict(declared or {})
+    rename = declared.pop("rename", None) or {}
     if spec.startswith("norms:"):
-        return load_norms(spec.split(":", 1)[1], data_root)
-    return Ratings.load(spec, **(declared or {}))
+        table = load_norms(spec.split(":", 1)[1], data_root)
+    else:
+        table = Ratings.load(spec, **declared)
+    return table.rename(rename) if rename else table
 
 
 def _add_declaration_args(parser: argparse.ArgumentParser, sided: bool = True) -> None:
@@ -308,6 +328,9 @@ def _add_declaration_args(parser: argparse.ArgumentParser, sided: bool = True) -
                              f"(0-1), e.g. emotion6{where}")
     parser.add_argument("--id-column", action="append", default=[], metavar="NAME",
                         help=f"plain files: the item id column (default: item_id){where}")
+    parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                        help=f"rename a rating column after reading (--scale names the file's column), so that it "
+                             f"meets the other table's column, e.g. Valence_mean=valence{where} (repeatable)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -430,7 +453,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.taxonomy and not declared["categories"]:
             declared["categories"] = args.taxonomy
         norms = _load_table(args.norms, args.data_root, declared)
-        norms = _convert(norms, args.to_scale)
+        norms = _convert(norms, args.to_scale, side=None)
         if args.paths:
             found = StimulusSet.from_paths(args.paths)
         elif "path" in norms.data.columns:

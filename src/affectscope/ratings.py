@@ -205,6 +205,39 @@ class Ratings:
         keep = [c for c in ("path",) if c in self.data] + cols + [c for c in ("error",) if c in self.data]
         return Ratings(self.data[keep], [self.columns[c] for c in cols], self.rater)
 
+    def rename(self, columns: Mapping[str, str]) -> "Ratings":
+        """A new Ratings with columns renamed, e.g. ``{"Valence_mean": "valence"}`` so that a lab
+        spreadsheet's column meets the rater's ``valence`` in a comparison.
+
+        Scales, kinds and taxonomies stay with the values. Companion columns (``<column>_sd``,
+        ``<column>_n``) are columns like any other: rename them too where they exist. The
+        ``training_item`` column, which names outputs, follows the new names.
+
+        Raises
+        ------
+        RatingsError
+            For a column not in the table, a reserved new name, or a new name that another
+            column already has or receives.
+        """
+        mapping = {str(k): str(v) for k, v in columns.items() if k != v}
+        unknown = [c for c in mapping if c not in self.columns]
+        if unknown:
+            raise RatingsError(f"cannot rename {unknown}: no such rating column; the columns are {list(self.columns)}")
+        reserved = [v for v in (*mapping, *mapping.values()) if v in (*RESERVED, TRAINING_COLUMN) or not v]
+        if reserved:
+            raise RatingsError(f"cannot rename {mapping}: {reserved} are reserved or empty names ({[*RESERVED, TRAINING_COLUMN]})")
+        new_names = [mapping.get(c, c) for c in self.columns]
+        clash = sorted({n for n in new_names if new_names.count(n) > 1})
+        if clash:
+            raise RatingsError(f"renaming {mapping} would give two columns the name(s) {clash}; rename or select "
+                               "the other column first")
+        df = self.data.rename(columns=mapping)
+        if TRAINING_COLUMN in df.columns:
+            df[TRAINING_COLUMN] = [" ".join(mapping.get(w, w) for w in v.split()) if isinstance(v, str) else v
+                                   for v in df[TRAINING_COLUMN]]
+        specs = [s.model_copy(update={"name": mapping.get(s.name, s.name)}) for s in self.columns.values()]
+        return Ratings(df, specs, self.rater)
+
     def convert(self, column: str, to: "Scale | str") -> "Ratings":
         """A new Ratings with ``column`` mapped explicitly onto another scale (its ``<column>_sd``
         companion, if any, is rescaled with it)."""

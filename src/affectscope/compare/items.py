@@ -206,7 +206,8 @@ def compare_items(
     """
     cols = list(columns) if columns is not None else [c for c in rater.columns_of("scale") if c in humans.columns_of("scale")]
     if not cols:
-        raise CompareError(f"no scale in common: rater has {rater.columns_of('scale')}, humans have {humans.columns_of('scale')}")
+        raise CompareError(f"no scale in common: rater has {rater.columns_of('scale')}, humans have {humans.columns_of('scale')}; "
+                           "columns are matched by name: rename one (Ratings.rename; CLI: --rename human:OLD=NEW)")
     for c in cols:
         for side, r in (("rater", rater), ("humans", humans)):
             if c not in r.columns:
