@@ -13,8 +13,11 @@ Prints a table and writes bench/results/image_rater.json:
 6. (--video, alone) the rater on videos: slideshow clips of OASIS pictures (H.264, 25 fps) rated
    as videos (8 uniform frames) against the mean rating of the same frames rated as PNG pictures,
    and seconds of processing per second of video; writes bench/results/image_rater_video.json.
+7. (--multiscale, alone) the three networks also read at ~1.3x their native input size: scale-averaged
+   features and native + large blocks side by side, OASIS 10-fold CV; writes
+   bench/results/image_rater_multiscale.json.
 
-Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick | --channels | --video]
+Usage: python bench/image_rater.py [--data-root DIR] [--cache FILE] [--quick | --channels | --video | --multiscale]
 """
 
 from __future__ import annotations
@@ -64,8 +67,12 @@ def main() -> None:
                          "writes bench/results/image_rater_channels.json")
     ap.add_argument("--video", action="store_true",
                     help="only section 6: OASIS slideshow clips rated as videos vs their pictures; writes bench/results/image_rater_video.json")
+    ap.add_argument("--multiscale", action="store_true",
+                    help="only section 7: the networks at ~1.3x input size too; writes bench/results/image_rater_multiscale.json")
     args = ap.parse_args()
     sets = load_sets(args.data_root)
+    if args.multiscale:
+        return multiscale(sets["oasis"], args.cache, Path(args.out).with_name("image_rater_multiscale.json"))
     if args.video:
         return video(sets["oasis"], Path(args.out).with_name("image_rater_video.json"))
     if args.channels:
@@ -211,6 +218,56 @@ def channels(oasis, cache: str, out: Path) -> None:
         print(f"   {sp:12s} valence r {s['valence']['pearson']:.4f}  arousal r {s['arousal']['pearson']:.4f}  "
               f"(features {secs:.0f} s, 0 if cached)", flush=True)
         result["input_size"].append({"spec": sp, "valence": s["valence"]["pearson"], "arousal": s["arousal"]["pearson"]})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nresults: {out}")
+
+
+#: ~1.3x each network's native input (224, 240, 260), rounded to a multiple of 16.
+LARGE_SPEC = "lite0@288+lite1@304+lite2@336"
+
+
+def multiscale(oasis, cache: str, out: Path) -> None:
+    """Section 7: the shipped features plus the same three networks read at ~1.3x their input size
+    (the networks are fully convolutional), as scale-averaged blocks or as extra blocks beside the
+    native ones. OASIS 10-fold CV, the shipped kernel head."""
+    from affectscope.features import Features
+
+    _, spec, view, stages, _ = SHIPPED
+    names = block_names(spec, stages)
+    timings = {}
+    t0 = time.perf_counter()
+    f = features_for(oasis, spec, view, cache)
+    timings["native_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    g = features_for(oasis, LARGE_SPEC, view, cache)
+    timings["large_s"] = time.perf_counter() - t0
+    if g.item_ids != f.item_ids:
+        failed = {**f.errors, **g.errors}
+        sys.exit(f"{len(failed)} pictures failed in feature extraction (run again to retry them): {list(failed.items())[:5]}")
+    large_names = block_names(LARGE_SPEC, stages)
+    # name of the native block each large block is the same layer of: "lite0@288/stage5" -> "lite0/stage5"
+    native_of = {lg: nat for lg, nat in zip(large_names, names)}
+    averaged = {f"avg:{nat}": (f.blocks[nat] + g.blocks[lg]) / 2 for lg, nat in native_of.items()}
+    feats = Features(f.item_ids, {**f.blocks, **g.blocks, **averaged})
+    avg_names = [f"avg:{n}" for n in names]
+    rows = [("shipped (native sizes)", names, shipped_weights(names)),
+            (f"large only ({LARGE_SPEC})", large_names, shipped_weights(large_names)),
+            ("mean of native and large features", avg_names, shipped_weights(avg_names))]
+    for w in (0.5, 1.0):
+        rows.append((f"native + large blocks (large weight {w})", names + large_names,
+                     {**shipped_weights(names), **{k: v * w for k, v in shipped_weights(large_names).items()}}))
+    print(f"7. Multi-scale features (OASIS 10-fold CV, shipped kernel head); extraction {timings['native_s']:.0f} s native, "
+          f"{timings['large_s']:.0f} s large (0 if cached)")
+    result: dict = {"large_spec": LARGE_SPEC, "timings": timings, "rows": []}
+    for label, bl, weights in rows:
+        _, rep = train_head(feats, oasis, columns=["valence", "arousal"], blocks=bl,
+                            head_kw={**KERNEL, "block_weights": weights}, n_boot=1000)
+        s = rep.metrics["scales"]
+        print(f"   {label:46s} valence r {s['valence']['pearson']:.4f} [{s['valence']['pearson_lo']:.3f}, {s['valence']['pearson_hi']:.3f}]"
+              f"  arousal r {s['arousal']['pearson']:.4f} [{s['arousal']['pearson_lo']:.3f}, {s['arousal']['pearson_hi']:.3f}]", flush=True)
+        result["rows"].append({"configuration": label, **{c: {k: s[c][k] for k in ("pearson", "pearson_lo", "pearson_hi")}
+                                                          for c in ("valence", "arousal")}})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\nresults: {out}")
