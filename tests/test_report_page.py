@@ -61,3 +61,25 @@ def test_videos_get_their_middle_frame_as_thumbnail(tmp_path: Path) -> None:
     jpeg = base64.b64decode(uris[0].split(",", 1)[1].split('"', 1)[0])
     rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), float)
     assert rgb[..., 0].mean() > 150 and rgb[..., 1].mean() < 60
+
+
+def test_empty_columns_are_left_out_and_long_text_gets_room(tmp_path: Path) -> None:
+    """A column no item fills (training_item on new pictures, error when nothing failed) is not shown; the page says so."""
+    from affectscope.taxonomy import PROBABILITY
+
+    expl = "Likely positive (valence 7.1/9): the picture most resembles 'Egyptian cat' (0.78; word valence 7.0/9)."
+    frame = pd.DataFrame({"item_id": ["a", "b"], "valence": [7.1, 3.0], "joy": [0.0476, 0.5],
+                          "concepts": ["cat 0.78", "dog 0.5"], "explanation": [expl, expl],
+                          "training_item": [None, ""]})
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE), ColumnSpec(name="joy", kind="category", scale=PROBABILITY, taxonomy="emotion6"),
+             ColumnSpec(name="concepts", kind="text"), ColumnSpec(name="explanation", kind="text"),
+             ColumnSpec(name="training_item", kind="text")]
+    html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="t")), tmp_path / "p.html", thumbnails=False).read_text()
+    assert ">training_item</th>" not in html and "not shown: training_item" in html
+    assert ">error</th>" not in html and 'class="err"' not in html
+    assert html.count('class="l txt long"') == 2 and html.count('class="l txt"') == 2  # explanation wide, concepts not
+    assert 'data-v="0.0476" title="0.0476">0.05<' in html and 'data-v="7.1" title="7.1">7.1<' in html
+    frame.loc[1, "training_item"] = "valence"
+    frame["error"] = [None, "broken file"]
+    html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="t")), tmp_path / "q.html", thumbnails=False).read_text()
+    assert ">training_item</th>" in html and ">error</th>" in html and "not shown" not in html

@@ -8,10 +8,15 @@ from __future__ import annotations
 import html
 import math
 import os
+import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from affectscope.media.image import MediaError, thumbnail_data_uri
 from affectscope.ratings import Ratings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Thumbnails are shown at most 128x96 px: a 128 px JPEG is all the page needs.
 THUMB_SIDE = 128
@@ -36,7 +41,7 @@ h1{font-size:1.4rem;margin:0 0 .3rem} .meta{color:#555;font-size:.9rem}
 table{border-collapse:collapse;font-size:.85rem;margin-top:1rem}
 th,td{border-bottom:1px solid #e3e3e3;padding:.3rem .5rem;text-align:right;vertical-align:middle}
 th{cursor:pointer;background:#f6f6f6;position:sticky;top:0} th.l,td.l{text-align:left}
-td.err{color:#a00;text-align:left;max-width:28rem} td.txt{max-width:16rem;font-size:.85em} td img{display:block;max-height:96px;max-width:128px}
+td.err{color:#a00;text-align:left;min-width:12rem;max-width:28rem} td.txt{min-width:8rem;max-width:16rem;font-size:.85em} td.long{min-width:18rem;max-width:28rem} td img{display:block;max-height:96px;max-width:128px}
 .plots{display:flex;flex-wrap:wrap;gap:.8rem} .plots img{max-width:100%;border:1px solid #eee}
 .bar{height:6px;background:#ddd;border-radius:3px;margin-top:2px} .bar>i{display:block;height:6px;background:#4a7bd0;border-radius:3px}
 """
@@ -63,7 +68,21 @@ def _cell(value: object, low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         frac = min(max((v - low) / (high - low), 0.0), 1.0)
         bar = f'<div class="bar"><i style="width:{frac * 100:.0f}%"></i></div>'
-    return f'<td data-v="{v:.6g}">{v:.3g}{bar}</td>'
+    shown = f"{v:.2f}" if (low, high) == (0.0, 1.0) else f"{v:.3g}"  # probabilities and shares: 2 decimals
+    return f'<td data-v="{v:.6g}" title="{v:.6g}">{shown}{bar}</td>'
+
+
+#: Text columns whose typical (median) entry is longer than this many characters get a wider cell.
+LONG_TEXT = 60
+
+
+def _has_text(values: pd.Series) -> bool:
+    return bool(values.map(lambda v: isinstance(v, str) and v.strip() != "").any())
+
+
+def _typical_length(values: pd.Series) -> float:
+    lengths = [len(v) for v in values if isinstance(v, str) and v.strip()]
+    return float(statistics.median(lengths)) if lengths else 0.0
 
 
 def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: str = "affectscope ratings", thumbnails: bool = True,
@@ -88,13 +107,18 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     out = Path(out)
     cols = [c for c in ratings.columns.values() if c.kind in ("scale", "category", "feature")]
     texts = [c for c in ratings.columns.values() if c.kind == "text" and c.name not in ("path",)]
+    # text columns that no item fills (e.g. training_item on new pictures) would only take width
+    empty = [c.name for c in texts if not _has_text(ratings.data[c.name])]
+    texts = [c for c in texts if c.name not in empty]
+    long_text = {c.name for c in texts if _typical_length(ratings.data[c.name]) > LONG_TEXT}
+    show_errors = not ratings.errors.empty
     rater = ratings.rater
     head = ['<th class="l">item</th>'] + (['<th class="l">image</th>'] if thumbnails else [])
     head += [
         f'<th title="{html.escape(c.description or "")} [{html.escape(c.scale.label if c.scale else "")}]">{html.escape(c.name)}</th>'
         for c in cols
     ] + [f'<th class="l" title="{html.escape(c.description or "")}">{html.escape(c.name)}</th>' for c in texts]
-    head += ['<th class="l">error</th>']
+    head += ['<th class="l">error</th>'] if show_errors else []
     rows = []
     for item_id, row in ratings.data.iterrows():
         cells = [f'<td class="l">{html.escape(str(item_id))}</td>']
@@ -113,11 +137,14 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
             cells.append(_cell(row[c.name], lo, hi))
         for c in texts:
             v = row.get(c.name)
-            cells.append(f'<td class="l txt">{html.escape(v) if isinstance(v, str) else ""}</td>')
-        err = row.get("error")
-        cells.append(f'<td class="err">{html.escape(err) if isinstance(err, str) else ""}</td>')
+            cls = "l txt long" if c.name in long_text else "l txt"
+            cells.append(f'<td class="{cls}">{html.escape(v) if isinstance(v, str) else ""}</td>')
+        if show_errors:
+            err = row.get("error")
+            cells.append(f'<td class="err">{html.escape(err) if isinstance(err, str) else ""}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     n_err = len(ratings.errors)
+    hidden = f"<br>empty for every item, so not shown: {html.escape(', '.join(empty))}" if empty else ""
     warn = ""
     if rater.kind == "baseline":
         warn = f'<div class="warn"><b>Baseline rater</b> ({html.escape(rater.source)}). Expect low agreement with human norms.</div>'
@@ -128,7 +155,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
 <body>
 <h1>{html.escape(title)}</h1>
 <div class="meta">rater <b>{html.escape(rater.name)}</b> (v{html.escape(rater.version)}, {html.escape(rater.kind)}) &middot;
-{len(ratings)} items, {n_err} failed &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}</div>
+{len(ratings)} items, {n_err} failed &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}{hidden}</div>
 {warn}
 {sections}
 <p><input id="filter" type="search" placeholder="filter rows (any text: id, concept, emotion, error)" size="50"></p>
