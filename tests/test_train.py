@@ -333,3 +333,27 @@ def test_select_blocks_mixes_network_blocks_and_channels() -> None:
     assert select_blocks(make_backbone("lite0"), ["head"]) == ["head"]
     with pytest.raises(UsageError, match="available"):
         select_blocks(make_backbone("lite0+faces"), ["head", "stage9"])
+
+
+def test_cli_train_recipe_shipped_sets_the_default_raters_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--recipe shipped trains like scripts/train_default_heads.py; an explicit flag still wins over the recipe."""
+    norms = _norming_study(tmp_path / "stim", n=16)
+    head_path = tmp_path / "head.npz"
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "4", "--view", "center",
+                 "--recipe", "shipped", "--n-boot", "10", "--out", str(head_path), "-q"]) == 0
+    head = Head.load(head_path)
+    assert head.meta["backbone"]["spec"] == "lite0+lite1+lite2" and head.meta["model"] == "kernel"
+    assert head.meta["recipe"] == "shipped" and head.meta["stage_weight"] == 0.6
+    assert head.meta["n_components"] == 15  # 128 asked; at most n_items - 1 with 16 items
+    assert "lite2/logits" in head.blocks and "lite0/stage5" in head.blocks
+    assert main(["rate", str(tmp_path / "stim"), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "concepts=0",
+                 "--out", str(tmp_path / "r.csv"), "-q"]) == 0
+    assert pd.read_csv(tmp_path / "r.csv")["valence"].notna().all()
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "4", "--view", "center",
+                 "--recipe", "shipped", "--backbone", "lite0", "--model", "linear", "--n-boot", "10", "--out", str(head_path), "-q"]) == 0
+    head = Head.load(head_path)
+    assert head.meta["backbone"]["spec"] == "lite0" and head.meta.get("model") != "kernel" and "logits" in head.blocks
+    capsys.readouterr()
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--stage-weight", "0",
+                 "--out", str(head_path)]) == 2
+    assert "--stage-weight > 0" in capsys.readouterr().err
