@@ -213,6 +213,25 @@ def test_rsa_equals_rsatoolbox() -> None:
         ), ours
 
 
+def test_structure_on_rating_scales_uses_euclidean_not_a_degenerate_correlation() -> None:
+    """Bug: valence/arousal tables got 1 - r over 2 values per item, so every distance was 0 or 2
+    and a rater that matched humans closely could show no RSA at all."""
+    rng = np.random.default_rng(0)
+    ids = [f"i{k}" for k in range(40)]
+    v, a = rng.uniform(1, 9, 40), rng.uniform(1, 9, 40)
+    human = scales(ids, v, a, name="h")
+    close = scales(ids, np.clip(v + rng.normal(0, 0.3, 40), 1, 9), np.clip(a + rng.normal(0, 0.3, 40), 1, 9))
+    res = compare_structure(close, human, n_perm=50, gw=False)
+    assert res.settings["metric"] == "euclidean" and "RDM metric euclidean" in res.summary()
+    assert res.rsa["statistic"] > 0.9
+    assert set(np.round(res.rdm_b.vector, 6)) - {0.0, 2.0}  # real distances, not signs
+    with pytest.raises(CompareError, match="at least 3 values per item.*valence, arousal.*metric='euclidean'"):
+        compare_structure(close, human, metric="correlation", gw=False)
+    p = rng.dirichlet(np.ones(7), 40)
+    assert compare_structure(cats(ids, p), cats(ids, p, name="h"), n_perm=0, gw=False).settings["metric"] == "correlation"
+    assert compare_structure(rdm(np.c_[v, a], metric="euclidean", item_ids=ids), res.rdm_b, n_perm=0, gw=False).settings["metric"] == "euclidean"
+
+
 def test_tau_a_with_ties_matches_brute_force() -> None:
     rng = np.random.default_rng(2)
     a, b = rng.integers(0, 4, 40).astype(float), rng.integers(0, 3, 40).astype(float)
@@ -315,7 +334,7 @@ def test_boundary_search_stops_at_the_first_feasible_epsilon() -> None:
 
 
 def test_unknown_search_lists_the_options() -> None:
-    x = np.random.default_rng(0).normal(size=(10, 2))
+    x = np.random.default_rng(0).normal(size=(10, 3))
     with pytest.raises(CompareError, match="'auto', 'anneal', 'boundary', 'optuna'"):
         gw_align(rdm(x), rdm(x), search="tpe")  # type: ignore[arg-type]
 
@@ -488,6 +507,6 @@ def test_unusable_gw_device_is_a_clear_error_before_any_work(device: str, messag
     torch = pytest.importorskip("torch")
     if device.startswith("cuda") and torch.cuda.device_count() > 7:
         pytest.skip("this machine has a cuda:7")
-    x = np.random.default_rng(0).normal(size=(10, 2))
+    x = np.random.default_rng(0).normal(size=(10, 3))
     with pytest.raises(CompareError, match=re.escape(message)):
         gw_align(rdm(x), rdm(x), device=device)

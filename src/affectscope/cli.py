@@ -352,7 +352,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         runners = {
             "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
-            "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing,
+            "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing, metric=args.metric,
                                                            n_perm=args.n_perm, gw=not args.no_gw, device=args.device)),
         }
         for level, (in_all, run) in runners.items():
@@ -641,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_declaration_args(c)
     c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for CIs (default: 2000)")
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
+    c.add_argument("--metric", default="auto", choices=["auto", "correlation", "cosine", "euclidean"],
+                   help="structure level: RDM distance between item patterns (default auto: correlation for category "
+                        "distributions, euclidean for rating scales)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
     c.add_argument("--device", default=None, help="structure level: run the GW solves on this torch device, e.g. cuda "
                                                    "(default: numpy on the CPU)")

@@ -68,6 +68,12 @@ def rdm(data: "Ratings | np.ndarray", *, columns: Sequence[str] | None = None, m
         rows = [ids[i] for i in np.flatnonzero(np.isnan(x).any(axis=1))]
         raise CompareError(f"{len(rows)} items have NaN values (e.g. {rows[:3]}); drop or impute them before computing an RDM")
     if metric == "correlation":
+        if x.ndim != 2 or x.shape[1] < 3:
+            what = f" ({', '.join(cols)})" if isinstance(data, Ratings) else ""
+            raise CompareError(
+                f"correlation distance needs at least 3 values per item; these items have {x.shape[1] if x.ndim == 2 else 1}"
+                f"{what}, and with 2 every pair of items is 0 or 2 apart (the sign of one difference). "
+                "Use metric='euclidean' (CLI: --metric euclidean)")
         flat = np.flatnonzero(x.std(axis=1) == 0)
         if len(flat):
             raise CompareError(f"correlation distance is undefined for items with constant patterns: {[ids[i] for i in flat[:3]]}")

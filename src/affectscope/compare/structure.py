@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -13,6 +13,15 @@ from affectscope.compare.gw import GWResult, gw_align
 from affectscope.compare.rsa import RDM, RDMMetric, RSAMethod, bootstrap_items, permutation_test, rdm, rsa_statistic
 from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set
+
+
+def pattern_columns(r: Ratings, columns: Sequence[str] | None = None) -> list[str]:
+    """The columns whose values make an item's pattern: ``columns``, else the category columns,
+    else the scale columns."""
+    cols = list(columns) if columns is not None else (r.columns_of("category") or r.columns_of("scale"))
+    if not cols:
+        raise CompareError(f"{r.rater.name} has no category or scale columns to compare structures on")
+    return cols
 
 
 def top_category(r: Ratings, taxonomy: str) -> np.ndarray:
@@ -80,7 +89,7 @@ def compare_structure(
     *,
     columns_a: Sequence[str] | None = None,
     columns_b: Sequence[str] | None = None,
-    metric: RDMMetric = "correlation",
+    metric: "RDMMetric | Literal['auto']" = "auto",
     method: RSAMethod = "spearman",
     n_perm: int = 1000,
     n_boot: int = 0,
@@ -98,7 +107,11 @@ def compare_structure(
     a, b : Ratings or RDM
         Ratings are paired by item and turned into RDMs over ``columns_a`` / ``columns_b``
         (default: category columns, else scale columns).
-    metric : {"correlation", "cosine", "euclidean"}
+    metric : {"auto", "correlation", "cosine", "euclidean"}
+        How item patterns become dissimilarities. ``"auto"``: ``"correlation"`` for category
+        distributions (their shape, as in rsatoolbox and Cowen & Keltner), ``"euclidean"`` where
+        either side's patterns are rating scales (a position in the affective space; 1 - r across
+        valence and arousal is degenerate).
     method : {"pearson", "spearman", "kendall_tau_a"}
     n_perm, n_boot : int
         Permutation test and item-bootstrap CI of the RSA statistic (0 skips).
@@ -110,7 +123,11 @@ def compare_structure(
     """
     if isinstance(a, Ratings) and isinstance(b, Ratings):
         p = pair(a, b, key=key, on_missing=on_missing)
-        ra, rb = rdm(p.left, columns=columns_a, metric=metric), rdm(p.right, columns=columns_b, metric=metric)
+        cols_a, cols_b = pattern_columns(p.left, columns_a), pattern_columns(p.right, columns_b)
+        if metric == "auto":
+            categorical = all(t.columns[c].kind == "category" for t, cols in ((p.left, cols_a), (p.right, cols_b)) for c in cols)
+            metric = "correlation" if categorical else "euclidean"
+        ra, rb = rdm(p.left, columns=cols_a, metric=metric), rdm(p.right, columns=cols_b, metric=metric)
         names = (a.rater.name, b.rater.name)
     elif isinstance(a, RDM) and isinstance(b, RDM):
         if a.item_ids != b.item_ids:
@@ -120,6 +137,8 @@ def compare_structure(
             a, b = a.subset(shared), b.subset(shared)
         ra, rb = a, b
         names = ("a", "b")
+        if metric == "auto":  # the RDMs carry their own
+            metric = ra.metric if ra.metric == rb.metric else f"{ra.metric} / {rb.metric}"
     else:
         raise CompareError("give two Ratings or two RDMs")
     rng = np.random.default_rng(random_state)
