@@ -229,6 +229,13 @@ def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[s
     # a GW device this machine cannot use is a usage error that names the fix
     assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--device", "cuda:7"]) == EXIT_USAGE
     assert "use device='cpu'" in capsys.readouterr().err
+    # the metric follows the data (two colour tables: rating scales -> euclidean) unless asked
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--no-gw"]) == 0
+    assert "RDM metric euclidean" in capsys.readouterr().out
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--no-gw", "--metric", "cosine"]) == 0
+    assert "RDM metric cosine" in capsys.readouterr().out
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--gw-categories", "genre"]) == EXIT_USAGE
+    assert "no column 'genre'" in capsys.readouterr().err
 
 
 def test_rate_to_affection9_categories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -510,3 +510,65 @@ def test_unusable_gw_device_is_a_clear_error_before_any_work(device: str, messag
     x = np.random.default_rng(0).normal(size=(10, 3))
     with pytest.raises(CompareError, match=re.escape(message)):
         gw_align(rdm(x), rdm(x), device=device)
+
+
+def test_shuffled_null_moves_up_the_grid_where_the_chosen_epsilon_underflows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug: one shuffled problem that underflowed at the chosen epsilon (a cold solve at the boundary
+    search's edge) raised and lost the whole comparison (seen on 900 OASIS items)."""
+    from affectscope.compare import gw
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3))
+    a, b = rdm(x, metric="euclidean"), rdm(x + 0.05 * rng.normal(size=x.shape), metric="euclidean")
+    kw = {"search": "boundary", "eps_range": (1e-3, 1e-1), "n_grid": 8, "procrustes": False}
+    chosen = gw_align(a, b, **kw).epsilon
+    shuffled: list[np.ndarray] = []
+    real_shuffle, real_solve = gw.shuffled_rdm, gw.solve_entropic
+
+    def shuffle(c, g):  # noqa: ANN001, ANN202
+        shuffled.append(real_shuffle(c, g))
+        return shuffled[-1]
+
+    def solve(c1, c2, eps, **k):  # noqa: ANN001, ANN202 - shuffled problems underflow at and below the chosen epsilon
+        if any(c2 is s for s in shuffled) and eps <= chosen * (1 + 1e-9):
+            return None
+        return real_solve(c1, c2, eps, **k)
+
+    monkeypatch.setattr(gw, "shuffled_rdm", shuffle)
+    monkeypatch.setattr(gw, "solve_entropic", solve)
+    res = gw_align(a, b, n_null=3, **kw)
+    assert res.epsilon == pytest.approx(chosen)
+    assert len(res.null_epsilons) == 3 and all(e > chosen for e in res.null_epsilons)
+    assert set(res.null) == {"item_top1", "item_top5", "item_top10"}
+    summary = compare_structure(a, b, n_perm=0, n_null=3, **kw).summary()
+    assert "underflowed at epsilon" in summary and "3 of 3 repetitions" in summary
+    with pytest.raises(CompareError, match="n_null must be >= 0"):
+        gw_align(a, b, n_null=-1, **kw)
+
+
+def test_gw_category_matching_reads_the_human_tables_categories() -> None:
+    """categories= a column of the human table (OASIS's 'category') or 'top', read after pairing."""
+    rng = np.random.default_rng(1)
+    ids = [f"i{k:02d}" for k in range(24)]
+    v, a = rng.uniform(1, 9, 24), rng.uniform(1, 9, 24)
+    labels = rng.choice(["Animal", "Object", "Person", "Scene"], 24)
+    human = Ratings(pd.DataFrame({"item_id": ids, "valence": v, "arousal": a, "category": labels}),
+                    [ColumnSpec(name="valence", scale=scale_ratings(["x"], [1.0]).columns["valence"].scale),
+                     ColumnSpec(name="arousal", scale=scale_ratings(["x"], [1.0], [1.0]).columns["arousal"].scale),
+                     ColumnSpec(name="category", kind="text")], RaterInfo(name="h"))
+    vr, ar = np.clip(v + rng.normal(0, 1.5, 24), 1, 9), np.clip(a + rng.normal(0, 1.5, 24), 1, 9)
+    rater = scales(ids[::-1], vr[::-1], ar[::-1])  # reversed order: categories must follow the pairing
+    kw = {"n_perm": 0, "eps_range": (1e-2, 1e-1), "n_steps": 3, "n_grid": 4, "procrustes": False}
+    res = compare_structure(rater, human, categories="category", **kw)
+    by_pair = compare_structure(rater, human, categories=labels[::-1], **kw)  # an array follows the pairing: the rater's order
+    wrong = compare_structure(rater, human, categories=labels, **kw)
+    assert wrong.gw.matching["category_top1"] != pytest.approx(res.gw.matching["category_top1"])
+    assert res.gw.matching["category_top1"] == pytest.approx(by_pair.gw.matching["category_top1"])
+    assert res.gw.matching["category_top1"] >= res.gw.matching["item_top1"] and res.gw.matching["item_top1"] < 1
+    p = rng.dirichlet(np.ones(7), 24)
+    top = compare_structure(cats(ids, p), cats(ids, p, name="h"), categories="top", **kw)
+    assert "category_top1" in top.gw.matching
+    with pytest.raises(CompareError, match="no column 'genre'"):
+        compare_structure(rater, human, categories="genre", **kw)
+    with pytest.raises(CompareError, match="needs category columns"):
+        compare_structure(rater, human, categories="top", **kw)

@@ -353,6 +353,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
             "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing, metric=args.metric,
+                                                           categories=_gw_categories(humans, args.gw_categories), n_null=args.n_null,
                                                            n_perm=args.n_perm, gw=not args.no_gw, device=args.device)),
         }
         for level, (in_all, run) in runners.items():
@@ -375,6 +376,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         page = write_compare_report(results, args.report, title=f"affectscope: {Path(args.rater_file).name} vs {args.human_file}")
         print(f"report: {page.resolve()}")
     return EXIT_OK
+
+
+def _gw_categories(humans: Any, choice: str) -> str | None:
+    """``--gw-categories``: ``auto`` -> ``top`` with category columns, else a ``category`` column, else none."""
+    if choice == "none":
+        return None
+    if choice != "auto":
+        return choice
+    if humans.columns_of("category"):
+        return "top"
+    return "category" if "category" in humans.data.columns else None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -644,6 +656,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--metric", default="auto", choices=["auto", "correlation", "cosine", "euclidean"],
                    help="structure level: RDM distance between item patterns (default auto: correlation for category "
                         "distributions, euclidean for rating scales)")
+    c.add_argument("--gw-categories", default="auto", metavar="COLUMN",
+                   help="structure level: each item's category for GW category-level matching: a column of the human table, "
+                        "'top' (its most chosen category), 'none', or auto (default: 'top' where the human table has "
+                        "category columns, else its 'category' column if any, e.g. OASIS's)")
+    c.add_argument("--n-null", type=int, default=0,
+                   help="structure level: shuffled-null GW repetitions, giving the matching rates' chance level and 95%% "
+                        "interval (default 0; each repetition costs about one GW solve, minutes at 1,000 items on 2 cores)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
     c.add_argument("--device", default=None, help="structure level: run the GW solves on this torch device, e.g. cuda "
                                                    "(default: numpy on the CPU)")

@@ -56,6 +56,9 @@ class GWResult:
         Matching rates (see :func:`matching_rates`).
     null : dict
         Shuffled-null matching rates: mean and 95 % interval.
+    null_epsilons : list of float
+        The epsilon of each null repetition's plan: the chosen one, or the next one up the search
+        grid where a cold solve of the shuffled problem underflowed there.
     seconds : float
     """
 
@@ -65,11 +68,12 @@ class GWResult:
     trials: list[dict[str, float]]
     matching: dict[str, float] = field(default_factory=dict)
     null: dict[str, dict[str, float]] = field(default_factory=dict)
+    null_epsilons: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "epsilon": self.epsilon, "trials": self.trials, "matching": self.matching,
-                "null": self.null, "seconds": self.seconds}
+                "null": self.null, "null_epsilons": self.null_epsilons, "seconds": self.seconds}
 
 
 def resolve_device(device: Any) -> Any:
@@ -413,6 +417,8 @@ def gw_align(
     """
     if a.item_ids != b.item_ids:
         raise CompareError("the two RDMs must list the same items in the same order (use RDM.subset)")
+    if n_null < 0:
+        raise CompareError(f"n_null must be >= 0 (0 skips the shuffled null), not {n_null}")
     resolve_device(device)
     t0 = time.perf_counter()
     c1, c2 = _normalised(a), _normalised(b)
@@ -447,13 +453,22 @@ def gw_align(
                           reverse=True) if annealed else [result.epsilon]
         inner = ANNEAL_INNER_ITER if annealed else None
         tol = _boundary_tol(len(c1)) if best["stage"] == "boundary" else 1e-9
+        # a cold solve that underflows at the chosen epsilon on a shuffled problem moves up the search
+        # grid, as the boundary search itself does; the epsilons used are recorded
+        up = [float(e) for e in np.geomspace(eps_range[0], eps_range[1], n_grid) if e > result.epsilon * (1 + 1e-9)]
         for _ in range(n_null):
-            path = _descend(c1, shuffled_rdm(c2, rng), schedule, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol,
-                            device=device)
-            plans = [tr["plan"] for tr in path if tr["plan"] is not None]
-            if not plans:
-                raise CompareError(f"the shuffled-null GW solve failed at epsilon {result.epsilon:g}; raise the epsilon range")
-            rows.append(matching_rates(plans[-1], categories))
+            shuffled = shuffled_rdm(c2, rng)
+            for sched in [schedule] + ([[e] for e in up] if not annealed else []):
+                path = _descend(c1, shuffled, sched, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol,
+                                device=device)
+                done = [tr for tr in path if tr["plan"] is not None]
+                if done:
+                    break
+            if not done:
+                raise CompareError(f"the shuffled-null GW solve failed at every epsilon from {result.epsilon:g} to {eps_range[1]:g}; "
+                                   "raise the epsilon range")
+            rows.append(matching_rates(done[-1]["plan"], categories))
+            result.null_epsilons.append(float(done[-1]["epsilon"]))
         result.null = {
             k: {"mean": float(np.mean([r[k] for r in rows])), "lo": float(np.quantile([r[k] for r in rows], 0.025)),
                 "hi": float(np.quantile([r[k] for r in rows], 0.975))}

@@ -24,6 +24,21 @@ def pattern_columns(r: Ratings, columns: Sequence[str] | None = None) -> list[st
     return cols
 
 
+def item_categories(r: Ratings, source: str) -> np.ndarray:
+    """Each item's category from ``source``: a column of ``r`` (missing values become ``"?"``), or
+    ``"top"``: the most chosen of ``r``'s category columns."""
+    if source == "top":
+        cats = r.columns_of("category")
+        if not cats:
+            raise CompareError(f"categories='top' needs category columns; {r.rater.name} has none. "
+                               f"Name a column instead (one of {list(r.columns)})")
+        return np.array(cats)[r.data[cats].to_numpy(float).argmax(axis=1)]
+    if source not in r.data.columns:
+        raise CompareError(f"no column {source!r} in {r.rater.name} to take item categories from; "
+                           f"columns are {list(r.columns)} (or 'top' for the most chosen category)")
+    return r.data[source].astype(object).where(r.data[source].notna(), "?").astype(str).to_numpy()
+
+
 def top_category(r: Ratings, taxonomy: str) -> np.ndarray:
     """Each item's most chosen category of ``taxonomy`` (ties: first in taxonomy order)."""
     cols = list(get_category_set(taxonomy).columns)
@@ -72,6 +87,12 @@ class StructureComparison:
         if self.gw is not None:
             g = self.gw
             lines.append(f"GW: objective {g.value:.4g} at epsilon {g.epsilon:.3g} ({len(g.trials)} epsilons, {g.seconds:.1f} s)")
+            moved = [e for e in g.null_epsilons if not np.isclose(e, g.epsilon)]
+            if moved:
+                lines.append(f"  (the shuffled null underflowed at epsilon {g.epsilon:.3g} in {len(moved)} of {len(g.null_epsilons)} "
+                             f"repetitions; those were solved at {min(moved):.3g}-{max(moved):.3g}, the next epsilons up the grid)")
+            if not g.null_epsilons:
+                lines.append("  (no shuffled null: its chance level is unknown; n_null=10, CLI --n-null 10, measures it)")
             for k, v in g.matching.items():
                 null = g.null.get(k)
                 nul = f"   null {null['mean']:.3f} [{null['lo']:.3f}, {null['hi']:.3f}]" if null else ""
@@ -94,7 +115,7 @@ def compare_structure(
     n_perm: int = 1000,
     n_boot: int = 0,
     gw: bool = True,
-    categories: "Sequence[str] | np.ndarray | None" = None,
+    categories: "Sequence[str] | np.ndarray | str | None" = None,
     key: KeyMode = "item_id",
     on_missing: OnMissing = "raise",
     random_state: int = 0,
@@ -118,8 +139,11 @@ def compare_structure(
     gw : bool
         Also align with Gromov-Wasserstein (see :func:`affectscope.compare.gw.gw_align` for
         ``gw_options``: eps_range, search, n_steps, n_null ...).
-    categories : array-like, optional
-        A category per item (in the items' order) for category-level matching.
+    categories : array-like or str, optional
+        A category per item for category-level matching (any item of the same category counts):
+        an array in the items' order, or, with two Ratings, a column of ``b`` holding each item's
+        category (e.g. OASIS's ``category``), or ``"top"`` for each item's most chosen category
+        among ``b``'s category columns. Read after pairing, so dropped items cannot shift it.
     """
     if isinstance(a, Ratings) and isinstance(b, Ratings):
         p = pair(a, b, key=key, on_missing=on_missing)
@@ -129,7 +153,11 @@ def compare_structure(
             metric = "correlation" if categorical else "euclidean"
         ra, rb = rdm(p.left, columns=cols_a, metric=metric), rdm(p.right, columns=cols_b, metric=metric)
         names = (a.rater.name, b.rater.name)
+        if isinstance(categories, str):
+            categories = item_categories(p.right, categories)
     elif isinstance(a, RDM) and isinstance(b, RDM):
+        if isinstance(categories, str):
+            raise CompareError(f"categories={categories!r} names a column, which needs two Ratings; with RDMs give an array")
         if a.item_ids != b.item_ids:
             shared = [i for i in a.item_ids if i in set(b.item_ids)]
             if on_missing == "raise" or not shared:
