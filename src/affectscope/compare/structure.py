@@ -141,7 +141,7 @@ def compare_structure(
         ``gw_options``: eps_range, search, n_steps, n_null ...).
     categories : array-like or str, optional
         A category per item for category-level matching (any item of the same category counts):
-        an array in the items' order, or, with two Ratings, a column of ``b`` holding each item's
+        an array in the paired order (``a``'s order of the shared items), or, with two Ratings, a column of ``b`` holding each item's
         category (e.g. OASIS's ``category``), or ``"top"`` for each item's most chosen category
         among ``b``'s category columns. Read after pairing, so dropped items cannot shift it.
     """
