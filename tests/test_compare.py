@@ -572,3 +572,22 @@ def test_gw_category_matching_reads_the_human_tables_categories() -> None:
         compare_structure(rater, human, categories="genre", **kw)
     with pytest.raises(CompareError, match="needs category columns"):
         compare_structure(rater, human, categories="top", **kw)
+
+
+def test_structure_compares_the_columns_both_tables_share() -> None:
+    """Bug: a rater with emotion probabilities and valence/arousal, compared with valence/arousal
+    norms, was compared on its emotions' RDM (its own category columns) against the humans' scales."""
+    rng = np.random.default_rng(3)
+    ids = [f"i{k}" for k in range(30)]
+    v, a = rng.uniform(1, 9, 30), rng.uniform(1, 9, 30)
+    probs = rng.dirichlet(np.ones(7), 30)
+    rater_frame = cats(ids, probs).data.assign(valence=v, arousal=a)
+    specs = [*cats(ids, probs).columns.values(), *scales(ids, v, a).columns.values()]
+    rater = Ratings(rater_frame, specs, RaterInfo(name="model"))
+    res = compare_structure(rater, scales(ids, v, a, name="h"), n_perm=0, gw=False)
+    assert res.settings["columns_a"] == ["valence", "arousal"] == res.settings["columns_b"]
+    assert res.rsa["statistic"] == pytest.approx(1.0) and "patterns over valence, arousal" in res.summary()
+    # nothing shared (two different descriptions of the items): each table's own columns
+    other = compare_structure(cats(ids, probs), scales(ids, v, a, name="h"), n_perm=0, gw=False)
+    assert other.settings["columns_a"] == list(EMOTION6.columns) and other.settings["columns_b"] == ["valence", "arousal"]
+    assert "(r) and valence, arousal (h)" in other.summary()

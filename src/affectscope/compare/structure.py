@@ -15,10 +15,19 @@ from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set
 
 
-def pattern_columns(r: Ratings, columns: Sequence[str] | None = None) -> list[str]:
-    """The columns whose values make an item's pattern: ``columns``, else the category columns,
-    else the scale columns."""
-    cols = list(columns) if columns is not None else (r.columns_of("category") or r.columns_of("scale"))
+def pattern_columns(r: Ratings, columns: Sequence[str] | None = None, other: Ratings | None = None) -> list[str]:
+    """The columns whose values make an item's pattern: ``columns``; else the category columns,
+    or the scale columns, that ``r`` shares by name with ``other`` (so that a rater with emotion
+    probabilities and valence is compared with valence norms on valence, not on its emotions);
+    else ``r``'s own category columns, else its scale columns."""
+    if columns is not None:
+        return list(columns)
+    if other is not None:
+        for kind in ("category", "scale"):
+            shared = [c for c in r.columns_of(kind) if c in other.columns and other.columns[c].kind == kind]
+            if shared:
+                return shared
+    cols = r.columns_of("category") or r.columns_of("scale")
     if not cols:
         raise CompareError(f"{r.rater.name} has no category or scale columns to compare structures on")
     return cols
@@ -81,6 +90,10 @@ class StructureComparison:
     def summary(self) -> str:
         r = self.rsa
         lines = [f"{self.a_name} vs {self.b_name}: {r['n_items']} items, RDM metric {self.settings.get('metric')}"]
+        if self.settings.get("columns_a") is not None:
+            ca, cb = self.settings["columns_a"], self.settings["columns_b"]
+            lines.append(f"patterns over {', '.join(ca)}" if ca == cb else
+                         f"patterns over {', '.join(ca)} ({self.a_name}) and {', '.join(cb)} ({self.b_name})")
         p = f", p = {r['p_value']:.4f} ({r['n_perm']} permutations)" if r.get("p_value") is not None else ""
         ci = f", 95% CI [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" if r.get("ci") else ""
         lines.append(f"RSA {r['method']}: {r['statistic']:.3f}{p}{ci}")
@@ -127,7 +140,8 @@ def compare_structure(
     ----------
     a, b : Ratings or RDM
         Ratings are paired by item and turned into RDMs over ``columns_a`` / ``columns_b``
-        (default: category columns, else scale columns).
+        (default: the category columns both tables share by name, else the shared scale columns,
+        else each table's own category columns, else its scale columns; the summary names them).
     metric : {"auto", "correlation", "cosine", "euclidean"}
         How item patterns become dissimilarities. ``"auto"``: ``"correlation"`` for category
         distributions (their shape, as in rsatoolbox and Cowen & Keltner), ``"euclidean"`` where
@@ -147,7 +161,7 @@ def compare_structure(
     """
     if isinstance(a, Ratings) and isinstance(b, Ratings):
         p = pair(a, b, key=key, on_missing=on_missing)
-        cols_a, cols_b = pattern_columns(p.left, columns_a), pattern_columns(p.right, columns_b)
+        cols_a, cols_b = pattern_columns(p.left, columns_a, p.right), pattern_columns(p.right, columns_b, p.left)
         if metric == "auto":
             categorical = all(t.columns[c].kind == "category" for t, cols in ((p.left, cols_a), (p.right, cols_b)) for c in cols)
             metric = "correlation" if categorical else "euclidean"
@@ -178,5 +192,8 @@ def compare_structure(
         boots = bootstrap_items(ra, rb, method, n_boot=n_boot, rng=rng)
         rsa["ci"] = (float(np.nanquantile(boots, 0.025)), float(np.nanquantile(boots, 0.975)))
     result = gw_align(ra, rb, categories=None if categories is None else np.asarray(categories), random_state=random_state, **gw_options) if gw else None
-    return StructureComparison(rsa, result, names[0], names[1], {"metric": metric, "method": method, "random_state": random_state},
+    settings = {"metric": metric, "method": method, "random_state": random_state}
+    if isinstance(a, Ratings):
+        settings.update(columns_a=cols_a, columns_b=cols_b)
+    return StructureComparison(rsa, result, names[0], names[1], settings,
                                rdm_a=ra, rdm_b=rb)
