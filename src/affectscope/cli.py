@@ -279,20 +279,16 @@ def _declarations(args: argparse.Namespace, sided: bool = True) -> dict[str, dic
             return (head,), rest
         return SIDES, value
 
-    for decl in getattr(args, "scale", None) or []:
-        sides, rest = sides_of(decl)
-        col, sep, scale = rest.partition("=")
-        if not sep or not col or not scale:
-            raise UsageError(f"--scale expects [rater:|human:]COLUMN=SCALE (e.g. valence=valence:1-7), got {decl!r}")
-        for side in sides:
-            out[side]["scales"][col] = scale
-    for decl in getattr(args, "rename", None) or []:
-        sides, rest = sides_of(decl)
-        old, sep, new = rest.partition("=")
-        if not sep or not old or not new:
-            raise UsageError(f"--rename expects [rater:|human:]OLD=NEW (e.g. human:Valence_mean=valence), got {decl!r}")
-        for side in sides:
-            out[side]["rename"][old] = new
+    pairs = (("scale", "scales", "COLUMN=SCALE (e.g. valence=valence:1-7)"),
+             ("rename", "rename", "OLD=NEW (e.g. human:Valence_mean=valence)"))
+    for flag, key, form in pairs:
+        for decl in getattr(args, flag, None) or []:
+            sides, rest = sides_of(decl)
+            name, sep, value = rest.partition("=")
+            if not sep or not name or not value:
+                raise UsageError(f"--{flag} expects [rater:|human:]{form}, got {decl!r}")
+            for side in sides:
+                out[side][key][name] = value
     for key, flag in (("categories", "--categories"), ("id_column", "--id-column")):
         for decl in getattr(args, key, None) or []:
             sides, rest = sides_of(decl)
