@@ -41,7 +41,7 @@ def item_categories(r: Ratings, source: str) -> np.ndarray:
         if not cats:
             raise CompareError(f"categories='top' needs category columns; {r.rater.name} has none. "
                                f"Name a column instead (one of {list(r.columns)})")
-        return np.array(cats)[r.data[cats].to_numpy(float).argmax(axis=1)]
+        return _most_chosen(r, cats)
     if source not in r.data.columns:
         raise CompareError(f"no column {source!r} in {r.rater.name} to take item categories from; "
                            f"columns are {list(r.columns)} (or 'top' for the most chosen category)")
@@ -54,6 +54,11 @@ def top_category(r: Ratings, taxonomy: str) -> np.ndarray:
     missing = [c for c in cols if c not in r.columns]
     if missing:
         raise CompareError(f"{r.rater.name} lacks category columns {missing[:3]} of {taxonomy}")
+    return _most_chosen(r, cols)
+
+
+def _most_chosen(r: Ratings, cols: list[str]) -> np.ndarray:
+    """Each item's column of ``cols`` with the largest value (ties: the first)."""
     return np.array(cols)[r.data[cols].to_numpy(float).argmax(axis=1)]
 
 
