@@ -76,11 +76,8 @@ def _cell(value: object, low: float | None, high: float | None) -> str:
 LONG_TEXT = 60
 
 
-def _has_text(values: pd.Series) -> bool:
-    return bool(values.map(lambda v: isinstance(v, str) and v.strip() != "").any())
-
-
 def _typical_length(values: pd.Series) -> float:
+    """Median length of the non-blank strings; 0 when there are none."""
     lengths = [len(v) for v in values if isinstance(v, str) and v.strip()]
     return float(statistics.median(lengths)) if lengths else 0.0
 
@@ -108,9 +105,10 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     cols = [c for c in ratings.columns.values() if c.kind in ("scale", "category", "feature")]
     texts = [c for c in ratings.columns.values() if c.kind == "text" and c.name not in ("path",)]
     # text columns that no item fills (e.g. training_item on new pictures) would only take width
-    empty = [c.name for c in texts if not _has_text(ratings.data[c.name])]
+    typical = {c.name: _typical_length(ratings.data[c.name]) for c in texts}
+    empty = [name for name, length in typical.items() if length == 0]
     texts = [c for c in texts if c.name not in empty]
-    long_text = {c.name for c in texts if _typical_length(ratings.data[c.name]) > LONG_TEXT}
+    long_text = {name for name, length in typical.items() if length > LONG_TEXT}
     show_errors = not ratings.errors.empty
     rater = ratings.rater
     head = ['<th class="l">item</th>'] + (['<th class="l">image</th>'] if thumbnails else [])
