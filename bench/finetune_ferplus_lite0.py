@@ -76,9 +76,7 @@ def main() -> None:
         rec = [float((pred[y == c] == c).mean()) for c in range(pva.shape[1]) if (y == c).any()]
         return {"accuracy": float((pred == y).mean()), "uar": float(np.mean(rec)), "recall": rec}
 
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps = args.epochs * int(np.ceil(len(xtr) / args.batch))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
+    opt, sched = tf.one_cycle(net.parameters(), args.lr, args.epochs, len(xtr), args.batch)
     report = {"args": vars(args), "n_train": len(xtr), "n_valid": len(xva), "history": []}
     for epoch in range(args.epochs):
         net.train()

@@ -56,6 +56,15 @@ def evaluate(model, x: np.ndarray, p: np.ndarray) -> dict:  # noqa: ANN001
     return {"accuracy": float((pred == y).mean()), "uar": float(np.mean(list(rec.values()))), "recall": rec}
 
 
+def one_cycle(params, lr: float, epochs: int, n_train: int, batch: int):  # noqa: ANN001, ANN201
+    """AdamW (weight decay 1e-4) under a one-cycle schedule peaking at ``lr``, stepped once per batch."""
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    steps = epochs * int(np.ceil(n_train / batch))
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+
+
 def class_balanced_weights(p: np.ndarray, beta: float = 0.999) -> np.ndarray:
     """Loss weight of each face: the class-balanced weight (Cui et al. 2019) of its majority class in
     the vote distributions ``p`` ``(N, 8)``, scaled so that the weights average 1 over the faces."""
@@ -156,9 +165,7 @@ def main() -> None:
         teacher_p = torch.cat(soft).numpy()
         agree = float((teacher_p.argmax(1) == ptr.argmax(1)).mean())
         print(f"teacher {Path(args.teacher).name}: agrees with the train majority on {agree:.3f} of faces", flush=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps = args.epochs * int(np.ceil(len(xtr) / args.batch))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
+    opt, sched = one_cycle(model.parameters(), args.lr, args.epochs, len(xtr), args.batch)
     history = []
     best = (-1.0, None)
     for epoch in range(args.epochs):
