@@ -63,18 +63,18 @@ def main() -> None:
     net = copy.deepcopy(EfficientNetLite("lite0").model)
     net._fc = torch.nn.Linear(net._fc.in_features, ptr.shape[1])
 
-    def forward(xb):
-        xb = F.interpolate(xb, size=(args.size, args.size), mode="bilinear", align_corners=False)
-        return net(xb.expand(-1, 3, -1, -1))
+    class Upsampled(torch.nn.Module):
+        """The grey 48x48 face upsampled to ``--size`` and repeated to 3 channels, then Lite0."""
 
-    def evaluate() -> dict:
-        net.eval()
-        with torch.inference_mode():
-            logits = torch.cat([forward(torch.from_numpy(xva[i:i + 256])) + forward(torch.from_numpy(xva[i:i + 256, ..., ::-1].copy()))
-                                for i in range(0, len(xva), 256)])
-        pred, y = logits.argmax(1).numpy(), pva.argmax(1)
-        rec = [float((pred[y == c] == c).mean()) for c in range(pva.shape[1]) if (y == c).any()]
-        return {"accuracy": float((pred == y).mean()), "uar": float(np.mean(rec)), "recall": rec}
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, xb):  # noqa: ANN001, ANN202
+            xb = F.interpolate(xb, size=(args.size, args.size), mode="bilinear", align_corners=False)
+            return self.net(xb.expand(-1, 3, -1, -1))
+
+    forward = Upsampled()
 
     opt, sched = tf.one_cycle(net.parameters(), args.lr, args.epochs, len(xtr), args.batch)
     report = {"args": vars(args), "n_train": len(xtr), "n_valid": len(xva), "history": []}
@@ -91,7 +91,7 @@ def main() -> None:
             loss.backward()
             opt.step()
             sched.step()
-        ev = evaluate()
+        ev = tf.evaluate(forward, xva, pva)  # the training script's scoring: mirror-averaged, accuracy, UAR
         ev.update(epoch=epoch + 1, seconds=time.perf_counter() - t0)
         report["history"].append(ev)
         Path(args.out).write_text(json.dumps(report, indent=2))
