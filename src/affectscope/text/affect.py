@@ -55,11 +55,19 @@ class TextAffect:
         (see ``docs/text.md``), much slower. Needs the stack.
     llm_embedder : object or None
         Anything with ``encode(texts) -> (n, d)`` in place of Gemma (tests).
+    mpnet : bool
+        Also embed each text with all-mpnet-base-v2 (:mod:`affectscope.text.mpnet`; fetched once
+        with ``affectscope text fetch-mpnet``, a few ms per text) and use the stack that adds its
+        head's predictions (``mpnet_head.npz`` and ``stack_mpnet.json``, or ``stack_mpnet_llm.json``
+        with ``llm=True``). More accurate than the default at little cost (see ``docs/text.md``).
+        Needs the stack.
+    mpnet_embedder : object or None
+        Anything with ``encode(texts) -> (n, d)`` in place of MPNet (tests).
     """
 
     def __init__(self, norms: pd.DataFrame | None | bool = None, weights: str | None = None, model: Any = None,
                  nrc: bool = True, stack: bool | None = None, lexicon: Any = None, llm: bool = False,
-                 llm_embedder: Any = None) -> None:
+                 llm_embedder: Any = None, mpnet: bool = False, mpnet_embedder: Any = None) -> None:
         self.norms = norms
         self.weights = weights
         self.model = model
@@ -68,6 +76,8 @@ class TextAffect:
         self.lexicon = lexicon
         self.llm = llm
         self.llm_embedder = llm_embedder
+        self.mpnet = mpnet
+        self.mpnet_embedder = mpnet_embedder
 
     @cached_property
     def _lookup(self) -> dict[str, np.ndarray]:
@@ -100,16 +110,31 @@ class TextAffect:
 
     @cached_property
     def _stack(self) -> dict[str, Any] | None:
-        if self.stack is False or (self.stack is None and self.model is not None and not self.llm):
+        if self.stack is False or (self.stack is None and self.model is not None and not self._extras):
             return None
-        from affectscope.text.stack import LLM_STACK_FILE, STACK_FILE, load_stack
+        from affectscope.text.stack import load_stack, stack_file
 
-        name = LLM_STACK_FILE if self.llm else STACK_FILE
+        name = stack_file(self._extras)
         params = load_stack(self._folder, name)
-        if params is None and (self.stack or self.llm):
-            raise FileNotFoundError(f"{self._folder} has no {name}; train one with "
-                                    f"scripts/train_text_affect.py {'--llm' if self.llm else '--stack'}")
+        if params is None and (self.stack or self._extras):
+            flags = " ".join(f"--{e}" for e in self._extras) or "--stack"
+            raise FileNotFoundError(f"{self._folder} has no {name}; train one with scripts/train_text_affect.py {flags}")
         return params
+
+    @property
+    def _extras(self) -> list[str]:
+        """The extra heads this scorer stacks, in :data:`affectscope.text.stack.EXTRA_ORDER`."""
+        return [name for name, on in (("mpnet", self.mpnet), ("llm", self.llm)) if on]
+
+    @cached_property
+    def _mpnet_head(self) -> Any:
+        from affectscope.text.mpnet import MPNetHead
+
+        head = MPNetHead.load(self._folder, embedder=self.mpnet_embedder)
+        if head is None:
+            raise FileNotFoundError(f"mpnet=True but {self._folder} has no {MPNetHead.FILE}; "
+                                    "train one with scripts/train_text_affect.py --mpnet")
+        return head
 
     @cached_property
     def _llm_head(self) -> Any:
@@ -139,7 +164,8 @@ class TextAffect:
         """``valence``, ``arousal``, ``dominance`` (1-9), ``source`` and (``nrc``) the NRC shares per text.
 
         ``source`` is "norm" (exact human norm), "model", "model+nrc" (the model stacked with the
-        NRC lexicon), "model+llm+nrc" (``llm=True``) or "empty": a text with no word characters
+        NRC lexicon), "model+mpnet+nrc" (``mpnet=True``), "model+llm+nrc" (``llm=True``),
+        "model+mpnet+llm+nrc" (both) or "empty": a text with no word characters
         (empty, blanks, punctuation) has no affect to measure and gets NaN, not the models'
         guess for nothing.
         """
@@ -161,17 +187,18 @@ class TextAffect:
             from affectscope.text.nrc import nrc_scores
 
             nrc = nrc_scores(texts, self._lexicon)
-        if self.llm and self.stack is False:
-            raise ValueError("llm=True combines the two models through stack_llm.json; it cannot run with stack=False")
+        if self._extras and self.stack is False:
+            flags = " and ".join(f"{e}=True" for e in self._extras)
+            raise ValueError(f"{flags} combines the models through a stack file; it cannot run with stack=False")
         if todo:
             pred = np.asarray(self._model.predict([texts[i] for i in todo]), float)
             if self._stack is not None:
                 from affectscope.text.stack import apply_stack
 
-                llm = self._llm_head.predict([texts[i] for i in todo]) if self.llm else None
-                pred = apply_stack(self._stack, pred, nrc.iloc[todo], llm)
+                extra = {e: getattr(self, f"_{e}_head").predict([texts[i] for i in todo]) for e in self._extras}
+                pred = apply_stack(self._stack, pred, nrc.iloc[todo], extra)
                 for i in todo:
-                    source[i] = "model+llm+nrc" if self.llm else "model+nrc"
+                    source[i] = "+".join(["model", *self._extras, "nrc"])
             out[todo] = np.clip(pred, 1.0, 9.0)
         frame = pd.DataFrame(out, columns=list(TARGETS), index=pd.Index(texts, name="text"))
         frame["source"] = source

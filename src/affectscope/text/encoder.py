@@ -69,6 +69,8 @@ class MiniLMEncoder:
         Tokens per text (longer texts are truncated).
     """
 
+    dim = 384
+
     def __init__(self, folder: str | None = None, *, batch_size: int = 256, max_length: int = 64) -> None:
         self.folder = folder
         self.batch_size = batch_size
@@ -78,7 +80,7 @@ class MiniLMEncoder:
         return _load(self.folder or minilm_folder())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """``(n, 384)`` float32 unit vectors."""
+        """``(n, dim)`` float32 unit vectors."""
         import torch
 
         tok, model = self.parts()
@@ -89,7 +91,7 @@ class MiniLMEncoder:
                             max_length=self.max_length, return_tensors="pt")
                 hidden = model(**batch).last_hidden_state
                 out.append(pool(hidden, batch["attention_mask"]).numpy())
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
 
 
 def pool(hidden: Any, mask: Any) -> Any:

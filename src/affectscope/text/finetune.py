@@ -1,6 +1,7 @@
 """Fine-tuning the sentence encoder for word/phrase affect: LoRA adapters + a linear head.
 
-The packaged all-MiniLM-L6-v2 stays frozen; low-rank adapters (``peft``'s LoRA) on every
+The base encoder (the packaged all-MiniLM-L6-v2, or with ``FitConfig(base="mpnet")`` the fetched
+all-mpnet-base-v2, :mod:`affectscope.text.mpnet`) stays frozen; low-rank adapters (``peft``'s LoRA) on every
 attention and feed-forward projection and a linear head on the mean-pooled output are trained to
 predict standardised valence, arousal and dominance (MSE). Only the adapters and the head are
 saved (about a megabyte in float16), so the shipped model is the package's MiniLM plus
@@ -21,6 +22,20 @@ import numpy as np
 from affectscope.text.encoder import _load, minilm_folder, pool, quiet_loading
 
 TARGET_MODULES = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
+#: Every attention and feed-forward projection of each base encoder (peft matches name suffixes).
+BASE_TARGETS = {"minilm": TARGET_MODULES,
+                "mpnet": ["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"]}
+
+
+def base_folder(base: str) -> str:
+    """The local folder of a base encoder: ``minilm`` (packaged) or ``mpnet`` (fetched)."""
+    if base == "minilm":
+        return minilm_folder()
+    if base == "mpnet":
+        from affectscope.text.mpnet import mpnet_folder
+
+        return str(mpnet_folder())
+    raise ValueError(f"unknown base encoder {base!r}; valid: {sorted(BASE_TARGETS)}")
 
 
 @dataclass
@@ -34,13 +49,15 @@ class FitConfig:
     weight_decay: float = 0.01
     seed: int = 0
     threads: int | None = None
+    base: str = "minilm"
 
 
 class AffectRegressor:
     """MiniLM + LoRA + linear head; ``predict(texts)`` gives ``(n, k)`` on the targets' scale."""
 
-    def __init__(self, model: Any, tokenizer: Any, head: Any, mean: np.ndarray, std: np.ndarray, targets: Sequence[str]) -> None:
-        self.model, self.tokenizer, self.head = model, tokenizer, head
+    def __init__(self, model: Any, tokenizer: Any, head: Any, mean: np.ndarray, std: np.ndarray, targets: Sequence[str],
+                 base: str = "minilm") -> None:
+        self.model, self.tokenizer, self.head, self.base = model, tokenizer, head, base
         self.mean, self.std, self.targets = np.asarray(mean, float), np.asarray(std, float), list(targets)
 
     def _forward(self, texts: Sequence[str]) -> Any:
@@ -70,7 +87,8 @@ class AffectRegressor:
         sd = {k: v.half() for k, v in self.head.state_dict().items()}
         torch.save(sd, folder / "head.pt")
         (folder / "affect_meta.json").write_text(json.dumps({
-            "targets": self.targets, "mean": self.mean.tolist(), "std": self.std.tolist(), **(meta or {})}, indent=2))
+            "targets": self.targets, "mean": self.mean.tolist(), "std": self.std.tolist(), "base": self.base,
+            **(meta or {})}, indent=2))
         return folder
 
     @classmethod
@@ -80,14 +98,15 @@ class AffectRegressor:
 
         folder = Path(folder)
         meta = json.loads((folder / "affect_meta.json").read_text())
-        tok, base = _load(minilm_folder())
+        name = meta.get("base", "minilm")  # models saved before the base was recorded are MiniLM
+        tok, base = _load(base_folder(name))
         import copy
 
         with quiet_loading():
             model = PeftModel.from_pretrained(copy.deepcopy(base), str(folder)).eval()
         head = torch.nn.Linear(base.config.hidden_size, len(meta["targets"]))
         head.load_state_dict({k: v.float() for k, v in torch.load(folder / "head.pt", weights_only=True).items()})
-        return cls(model, tok, head.eval(), np.array(meta["mean"]), np.array(meta["std"]), meta["targets"])
+        return cls(model, tok, head.eval(), np.array(meta["mean"]), np.array(meta["std"]), meta["targets"], base=name)
 
 
 def fit(texts: Sequence[str], y: np.ndarray, targets: Sequence[str], config: FitConfig | None = None,
@@ -102,14 +121,14 @@ def fit(texts: Sequence[str], y: np.ndarray, targets: Sequence[str], config: Fit
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    tok, base = _load(minilm_folder())
+    tok, base = _load(base_folder(cfg.base))
     model = get_peft_model(copy.deepcopy(base), LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                                                         target_modules=TARGET_MODULES))
+                                                         target_modules=BASE_TARGETS[cfg.base]))
     y = np.asarray(y, float)
     mean, std = y.mean(axis=0), y.std(axis=0)
     std = np.where(std > 1e-12, std, 1.0)  # a constant target would divide by zero
     head = torch.nn.Linear(base.config.hidden_size, y.shape[1])
-    reg = AffectRegressor(model, tok, head, mean, std, targets)
+    reg = AffectRegressor(model, tok, head, mean, std, targets, base=cfg.base)
     params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = len(texts)

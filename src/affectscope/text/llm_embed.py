@@ -123,8 +123,12 @@ class LLMHead:
             return self.kernel.gram(xs) @ self.kernel.dual + self.intercept
         return xs @ self.coef.T + self.intercept
 
+    def default_embedder(self) -> Any:
+        """The embedder this head was trained on (used when ``embedder`` is not given)."""
+        return GemmaEmbedder()
+
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        embedder = self.embedder or GemmaEmbedder()
+        embedder = self.embedder or self.default_embedder()
         return self.predict_embeddings(embedder.encode(texts))
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
@@ -154,11 +158,13 @@ class LLMHead:
 
 def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
                     n_components: int = 128, gammas: Sequence[float] = (0.5, 1.0, 2.0),
-                    alphas: Sequence[float] = (0.1, 0.3, 1.0)) -> tuple[LLMHead, dict[str, Any]]:
+                    alphas: Sequence[float] = (0.1, 0.3, 1.0), head_class: type[LLMHead] | None = None,
+                    ) -> tuple[LLMHead, dict[str, Any]]:
     """An RBF kernel ridge head: standardise, PCA to ``n_components``, then kernel ridge on the
     training embeddings (targets in columns of ``y_train``). ``gamma`` (relative to the median
     squared distance between training points) and ``alpha`` are chosen by the summed Pearson r on
-    the validation embeddings. Returns the head and what was chosen."""
+    the validation embeddings. Returns the head (a ``head_class``, default :class:`LLMHead`) and
+    what was chosen."""
     from scipy.linalg import cho_factor, cho_solve
 
     from affectscope.heads import KernelPart, pca_as_stored, sq_distances
@@ -186,6 +192,7 @@ def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                 best = (r, g, a, dual)
     assert best is not None
     _, g, a, dual = best
-    head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca_mean, proj, z, dual, g / med))
+    head = (head_class or LLMHead)(mean, scale, np.zeros((y_train.shape[1], 0)), ym,
+                                   kernel=KernelPart(pca_mean, proj, z, dual, g / med))
     return head, {"model": "rbf kernel ridge on PCA", "n_components": proj.shape[1], "gamma_relative": g, "alpha": a,
                   "median_sqdist": med, "validation_sum_r": scores}
