@@ -96,7 +96,8 @@ def main() -> None:
         extra_stack = load_stack(default_weights(), stack_file(list(kw)))
         out[f"warriner_{'_'.join(kw)}_stacked_test_r"] = extra_stack["test_r"] if extra_stack else None
         if extra_stack:
-            print(f"Warriner (2013), {label} (MiniLM + NRC + {' + '.join(kw)} head, fitted on validation), same test "
+            model = "LoRA-MPNet" if "mpnet" in kw else "MiniLM"
+            print(f"Warriner (2013), {label} ({model} + NRC + {' + '.join(kw)} head, fitted on validation), same test "
                   f"words: {fmt_r(extra_stack['test_r'])}")
         t0 = time.perf_counter()
         variants[label] = TextAffect(**kw).score(terms)

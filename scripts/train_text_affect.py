@@ -187,6 +187,7 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
     the stack with both extra heads when the other one is in ``folder`` with cached embeddings. Each
     stack file records its test r, the test r of the NRC stack on the same words and the paired
     bootstrap CI of the gain."""
+    from affectscope.text.affect import MPNET_MODEL
     from affectscope.text.llm_embed import TEMPLATE, LLMHead
     from affectscope.text.mpnet import MPNetHead
     from affectscope.text.stack import (
@@ -207,16 +208,25 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
     nrc_stack = load_stack(folder)
     before = apply_stack(nrc_stack, pred_te, nrc_te) if nrc_stack else pred_te
     show("test r, MiniLM + NRC stack:", r_per_target(before, y[te]))
+    # stacks with the MPNet head are built on the LoRA-adapted MPNet (TextAffect(mpnet=True) runs it
+    # in place of MiniLM); train it with --base mpnet --out <folder>/mpnet
+    mpnet_model = Path(folder) / MPNET_MODEL
+    if "mpnet" in preds and not (mpnet_model / "affect_meta.json").is_file():
+        raise SystemExit(f"{mpnet_model} holds no model; train it first: --base mpnet --out {mpnet_model}")
+    mpnet_va, mpnet_te = split_inputs(str(mpnet_model), words, va, te)[:2] if "mpnet" in preds else (None, None)
     from affectscope.text.stack import EXTRA_ORDER
 
     for combo in ([name], sorted(preds, key=EXTRA_ORDER.index)) if len(preds) > 1 else ([name],):
         t0 = time.perf_counter()
-        params = fit_stack(pred_va, nrc_va, y[va], TARGETS, extra={k: preds[k][va] for k in combo})
-        stacked = apply_stack(params, pred_te, nrc_te, {k: preds[k][te] for k in combo})
+        model_va, model_te = (mpnet_va, mpnet_te) if "mpnet" in combo else (pred_va, pred_te)
+        params = fit_stack(model_va, nrc_va, y[va], TARGETS, extra={k: preds[k][va] for k in combo})
+        stacked = apply_stack(params, model_te, nrc_te, {k: preds[k][te] for k in combo})
         params.update(fitted_on="validation split (words none of the models trained on)", n_test=int(len(te)),
                       test_r_without_extra=r_per_target(before, y[te]), test_r=r_per_target(stacked, y[te]),
                       gain_r_ci95=gain_ci(before, stacked, y[te]), heads={k: EXTRA_HEADS[k] for k in combo},
                       seconds=time.perf_counter() - t0, **infos.get(name, {}) if combo == [name] else {})
+        params["model"] = f"LoRA-adapted all-mpnet-base-v2 ({MPNET_MODEL}/)" if "mpnet" in combo else "LoRA-adapted MiniLM"
+        params["test_r_model"] = r_per_target(model_te, y[te])
         if "llm" in combo:
             params["llm_template"] = TEMPLATE
         show(f"test r, + {' + '.join(combo)} stack:", params["test_r"])

@@ -150,6 +150,8 @@ def test_mpnet_head_alone_and_with_the_llm_head(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="stack_mpnet.json.*--mpnet"):
         TextAffect(norms=False, model=ConstModel(), weights=str(empty), mpnet=True, mpnet_embedder=Embed(),
                    lexicon=LEX).score(["grey"])
+    with pytest.raises(FileNotFoundError, match="holds no model.*--base mpnet"):
+        TextAffect(norms=False, weights=str(empty), mpnet=True, mpnet_embedder=Embed(), lexicon=LEX).score(["grey"])
     _stack(empty, ["mpnet"], {"mpnet_0": 1.0})
     with pytest.raises(FileNotFoundError, match="mpnet_head.npz"):
         TextAffect(norms=False, model=ConstModel(), weights=str(empty), mpnet=True, mpnet_embedder=Embed(),
@@ -173,7 +175,9 @@ def test_shipped_mpnet_head_with_the_real_model() -> None:
     assert head is not None and head.kernel is not None and head.kernel.train.shape[0] == 11132  # Warriner's training 80 %
     v = head.predict_embeddings(x)[:, 0]
     assert v[0] > 6 and v[1] < 3  # Warriner: sunshine 8.1, murder 1.5
-    got = TextAffect(norms=False, mpnet=True).score(["a sunny picnic with friends", "a bloody murder in the night"])
+    scorer = TextAffect(norms=False, mpnet=True)
+    got = scorer.score(["a sunny picnic with friends", "a bloody murder in the night"])
+    assert scorer._model.base == "mpnet"  # the LoRA-adapted MPNet, shipped in weights/mpnet/
     assert (got["source"] == "model+mpnet+nrc").all()
     assert got["valence"].iloc[0] > got["valence"].iloc[1] + 2
     try:

