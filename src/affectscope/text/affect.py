@@ -136,24 +136,22 @@ class TextAffect:
         return [name for name, on in (("mpnet", self.mpnet), ("llm", self.llm)) if on]
 
     @cached_property
-    def _mpnet_head(self) -> Any:
-        from affectscope.text.mpnet import MPNetHead
+    def _heads(self) -> dict[str, Any]:
+        return {}
 
-        head = MPNetHead.load(self._folder, embedder=self.mpnet_embedder)
-        if head is None:
-            raise FileNotFoundError(f"mpnet=True but {self._folder} has no {MPNetHead.FILE}; "
-                                    "train one with scripts/train_text_affect.py --mpnet")
-        return head
+    def _head(self, name: str) -> Any:
+        """The extra head ``name`` (``mpnet`` or ``llm``) from the weights folder, loaded once."""
+        if name not in self._heads:
+            from affectscope.text.llm_embed import LLMHead
+            from affectscope.text.mpnet import MPNetHead
 
-    @cached_property
-    def _llm_head(self) -> Any:
-        from affectscope.text.llm_embed import LLMHead
-
-        head = LLMHead.load(self._folder, embedder=self.llm_embedder)
-        if head is None:
-            raise FileNotFoundError(f"llm=True but {self._folder} has no {LLMHead.FILE}; "
-                                    "train one with scripts/train_text_affect.py --llm")
-        return head
+            cls = {"mpnet": MPNetHead, "llm": LLMHead}[name]
+            head = cls.load(self._folder, embedder=getattr(self, f"{name}_embedder"))
+            if head is None:
+                raise FileNotFoundError(f"{name}=True but {self._folder} has no {cls.FILE}; "
+                                        f"train one with scripts/train_text_affect.py --{name}")
+            self._heads[name] = head
+        return self._heads[name]
 
     @cached_property
     def _lexicon(self) -> Any:
@@ -204,7 +202,7 @@ class TextAffect:
             if self._stack is not None:
                 from affectscope.text.stack import apply_stack
 
-                extra = {e: getattr(self, f"_{e}_head").predict([texts[i] for i in todo]) for e in self._extras}
+                extra = {e: self._head(e).predict([texts[i] for i in todo]) for e in self._extras}
                 pred = apply_stack(self._stack, pred, nrc.iloc[todo], extra)
                 for i in todo:
                     source[i] = "+".join(["model", *self._extras, "nrc"])
