@@ -12,9 +12,10 @@ words, so the stack learns how far to trust it against the lexicon on unseen wor
 kernel ridge on a PCA-128 projection of the Gemma 3 270M prompt embeddings (``--llm``) or of the
 all-mpnet-base-v2 sentence embeddings (``--mpnet``; fetched once with `affectscope text fetch-mpnet`)
 of the training words (affectscope.text.llm_embed.fit_kernel_head; gamma and alpha chosen on the
-validation split; a plain ridge is reported beside it), then a stack of the MiniLM model, NRC and
-that head on the validation split, reported on the test split, and the stack with both heads when
-the other one exists. Embedding the 13,915 lemmas takes ~40 min with Gemma and ~3 min with MPNet on
+validation split; a plain ridge is reported beside it), then a stack of the model, NRC and that head
+on the validation split, reported on the test split, and the stack with both heads when the other one
+exists. The model is the MiniLM one, or, in every stack with the MPNet head, the LoRA-adapted MPNet in
+<out>/mpnet (train it first: --base mpnet --out <out>/mpnet). Embedding the 13,915 lemmas takes ~40 min with Gemma and ~3 min with MPNet on
 2 cores; they are saved to the cache (or read with --embeddings).
 
 Usage: python scripts/train_text_affect.py [--epochs 8] [--rank 16] [--limit N] [--out DIR] [--stack | --llm | --mpnet]
@@ -178,15 +179,16 @@ def fit_extra_head(name: str, folder: str, words: np.ndarray, y: np.ndarray, tr:
     show(f"test r, {name} head alone: ", info["test_r_head"],
          f"(kernel: gamma {kernel_info['gamma_relative']} / median squared distance, alpha {kernel_info['alpha']})")
     print(f"wrote {head.save(folder)}")
-    fit_extra_stacks(folder, words, y, va, te, name, {name: info})
+    fit_extra_stacks(folder, words, y, va, te, name, info)
 
 
 def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarray, te: np.ndarray, name: str,
-                     infos: dict[str, dict]) -> None:
-    """Fit, on the validation split, the stack of the MiniLM model, NRC and the extra head ``name``, and
-    the stack with both extra heads when the other one is in ``folder`` with cached embeddings. Each
-    stack file records its test r, the test r of the NRC stack on the same words and the paired
-    bootstrap CI of the gain."""
+                     info: dict) -> None:
+    """Fit, on the validation split, the stack of the model, NRC and the extra head ``name`` (``info``,
+    what fitting that head measured, goes into its file), and the stack with both extra heads when the
+    other one is in ``folder`` with cached embeddings. The model is the MiniLM one, or the LoRA-adapted
+    MPNet in ``folder/mpnet`` for stacks with the MPNet head. Each stack file records its test r, the
+    test r of the NRC stack on the same words and the paired bootstrap CI of the gain."""
     from affectscope.text.affect import MPNET_MODEL
     from affectscope.text.llm_embed import TEMPLATE, LLMHead
     from affectscope.text.mpnet import MPNetHead
@@ -224,7 +226,7 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
         params.update(fitted_on="validation split (words none of the models trained on)", n_test=int(len(te)),
                       test_r_without_extra=r_per_target(before, y[te]), test_r=r_per_target(stacked, y[te]),
                       gain_r_ci95=gain_ci(before, stacked, y[te]), heads={k: EXTRA_HEADS[k] for k in combo},
-                      seconds=time.perf_counter() - t0, **infos.get(name, {}) if combo == [name] else {})
+                      seconds=time.perf_counter() - t0, **info if combo == [name] else {})
         params["model"] = f"LoRA-adapted all-mpnet-base-v2 ({MPNET_MODEL}/)" if "mpnet" in combo else "LoRA-adapted MiniLM"
         params["test_r_model"] = r_per_target(model_te, y[te])
         if "llm" in combo:

