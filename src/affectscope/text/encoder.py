@@ -76,8 +76,12 @@ class MiniLMEncoder:
         self.batch_size = batch_size
         self.max_length = max_length
 
+    def default_folder(self) -> str:
+        """The model folder used when ``folder`` is not given: the packaged MiniLM."""
+        return minilm_folder()
+
     def parts(self) -> tuple[Any, Any]:
-        return _load(self.folder or minilm_folder())
+        return _load(str(self.folder or self.default_folder()))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, dim)`` float32 unit vectors."""

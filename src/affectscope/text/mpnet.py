@@ -174,10 +174,8 @@ class MPNetEncoder(MiniLMEncoder):
 
     dim = 768
 
-    def parts(self) -> tuple:
-        from affectscope.text.encoder import _load
-
-        return _load(str(self.folder or mpnet_folder()))
+    def default_folder(self) -> str:
+        return str(mpnet_folder())
 
 
 class MPNetHead(LLMHead):
