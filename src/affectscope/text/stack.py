@@ -27,7 +27,6 @@ import pandas as pd
 from affectscope.text.nrc import NRC_CATEGORIES
 
 STACK_FILE = "stack.json"
-LLM_STACK_FILE = "stack_llm.json"
 #: The order in which extra heads enter a stack (and its file name).
 EXTRA_ORDER = ("mpnet", "llm")
 
