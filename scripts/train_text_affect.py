@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--max-grad-norm", type=float, default=None, help="clip each step's gradient norm to this")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--base", default="minilm", choices=["minilm", "mpnet"],
                     help="the encoder the adapters are trained on (mpnet: `affectscope text fetch-mpnet` first)")
@@ -69,7 +70,7 @@ def main() -> None:
         fit_extra_head("llm" if args.llm else "mpnet", args.out, words, y, tr, va, te, args.embeddings)
         return
     cfg = FitConfig(rank=args.rank, alpha=2 * args.rank, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                    base=args.base)
+                    base=args.base, max_grad_norm=args.max_grad_norm)
     t0 = time.perf_counter()
     cpu0 = time.process_time()
     reg, history = fit(list(words[tr]), y[tr], TARGETS, cfg, val=(list(words[va]), y[va]))

