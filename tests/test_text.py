@@ -213,6 +213,7 @@ def test_lora_fine_tuning_clips_the_gradient_norm() -> None:
     assert largest_lora_b(None) > 1e-4
     assert largest_lora_b(1e-12) < 1e-6
 
+
 # ---- explanations -------------------------------------------------------------------------------------
 def test_explanations_name_only_evidence_in_the_row() -> None:
     from affectscope.explain import explain_row, grounding_problems
