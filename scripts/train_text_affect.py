@@ -195,6 +195,7 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
     from affectscope.text.llm_embed import TEMPLATE, LLMHead
     from affectscope.text.mpnet import MPNetHead
     from affectscope.text.stack import (
+        EXTRA_ORDER,
         apply_stack,
         fit_stack,
         load_stack,
@@ -218,8 +219,6 @@ def fit_extra_stacks(folder: str, words: np.ndarray, y: np.ndarray, va: np.ndarr
     if "mpnet" in preds and not (mpnet_model / "affect_meta.json").is_file():
         raise SystemExit(f"{mpnet_model} holds no model; train it first: --base mpnet --out {mpnet_model}")
     mpnet_va, mpnet_te = split_inputs(str(mpnet_model), words, va, te, nrc=False) if "mpnet" in preds else (None, None)
-    from affectscope.text.stack import EXTRA_ORDER
-
     for combo in ([name], sorted(preds, key=EXTRA_ORDER.index)) if len(preds) > 1 else ([name],):
         t0 = time.perf_counter()
         model_va, model_te = (mpnet_va, mpnet_te) if "mpnet" in combo else (pred_va, pred_te)
