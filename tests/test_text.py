@@ -190,6 +190,17 @@ def test_lora_fine_tuning_round_trip(tmp_path: Path) -> None:
     again = AffectRegressor.load(folder)
     assert again.base == "minilm"
     assert np.allclose(again.predict(["happiness", "murder"]), before, atol=0.05)  # stored as float16
+    # the base encoder's embeddings from the adapted network, adapters off: the frozen MiniLM's vectors
+    from affectscope.text.encoder import MiniLMEncoder
+
+    frozen = MiniLMEncoder().encode(words[:10])
+    assert np.allclose(again.base_encoder(batch_size=4).encode(words[:10]), frozen, atol=1e-5)
+    assert again.base_encoder().encode([]).shape == (0, 384)
+    assert np.array_equal(again.predict(["happiness", "murder"]), again.predict(["happiness", "murder"]))
+    assert np.allclose(again.predict(["happiness", "murder"]), before, atol=0.05)  # adapters back on
+    # loading put the adapters into a copy of its own, not into the network the frozen encoder caches
+    assert np.allclose(MiniLMEncoder().encode(words[:10]), frozen, atol=1e-6)
+    assert not any("lora" in n for n, _ in MiniLMEncoder().parts()[1].named_parameters())
     (folder / "README.md").write_text("our model card")
     again.save(folder)
     assert (folder / "README.md").read_text() == "our model card"  # saving again keeps it

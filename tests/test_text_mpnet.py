@@ -178,6 +178,11 @@ def test_shipped_mpnet_head_with_the_real_model() -> None:
     scorer = TextAffect(norms=False, mpnet=True)
     got = scorer.score(["a sunny picnic with friends", "a bloody murder in the night"])
     assert scorer._model.base == "mpnet"  # the LoRA-adapted MPNet, shipped in weights/mpnet/
+    from affectscope.text.finetune import FrozenBaseEncoder
+
+    embedder = scorer._head("mpnet").embedder  # the frozen MPNet's vectors come from the same network
+    assert isinstance(embedder, FrozenBaseEncoder) and embedder.regressor is scorer._model
+    assert np.allclose(embedder.encode(["sunshine", "murder", "a calm lake"]), x, atol=1e-5)
     assert (got["source"] == "model+mpnet+nrc").all()
     assert got["valence"].iloc[0] > got["valence"].iloc[1] + 2
     try:

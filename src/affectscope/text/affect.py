@@ -146,7 +146,10 @@ class TextAffect:
             from affectscope.text.mpnet import MPNetHead
 
             cls = {"mpnet": MPNetHead, "llm": LLMHead}[name]
-            head = cls.load(self._folder, embedder=getattr(self, f"{name}_embedder"))
+            embedder = getattr(self, f"{name}_embedder")
+            if embedder is None and name == "mpnet" and getattr(self._model, "base", None) == "mpnet":
+                embedder = self._model.base_encoder()  # the frozen MPNet, without a second copy in memory
+            head = cls.load(self._folder, embedder=embedder)
             if head is None:
                 raise FileNotFoundError(f"{name}=True but {self._folder} has no {cls.FILE}; "
                                         f"train one with scripts/train_text_affect.py --{name}")

@@ -83,6 +83,14 @@ class AffectRegressor:
         z = np.concatenate(out) if out else np.zeros((0, len(self.targets)))
         return z * self.std + self.mean
 
+    def base_encoder(self, batch_size: int = 256) -> "FrozenBaseEncoder":
+        """The base encoder's own embeddings, from this model with its adapters switched off.
+
+        :class:`affectscope.text.mpnet.MPNetHead` was trained on the frozen MPNet's embeddings; this
+        gives them without a second copy of the network in memory (MPNet: 438 MB).
+        """
+        return FrozenBaseEncoder(self, batch_size=batch_size)
+
     # ---- persistence: adapters + head only ------------------------------------------------------
     def save(self, folder: str | Path, meta: dict[str, Any] | None = None) -> Path:
         import torch
@@ -119,14 +127,42 @@ class AffectRegressor:
         folder = Path(folder)
         meta = json.loads((folder / "affect_meta.json").read_text())
         name = meta.get("base", "minilm")  # models saved before the base was recorded are MiniLM
-        tok, base = _load(base_folder(name))
-        import copy
-
+        # A fresh copy, not the cached one that the frozen encoders share: the adapters go into it in place.
+        tok, base = _load.__wrapped__(base_folder(name))
         with quiet_loading():
-            model = PeftModel.from_pretrained(copy.deepcopy(base), str(folder)).eval()
+            model = PeftModel.from_pretrained(base, str(folder)).eval()
         head = torch.nn.Linear(base.config.hidden_size, len(meta["targets"]))
         head.load_state_dict({k: v.float() for k, v in torch.load(folder / "head.pt", weights_only=True).items()})
         return cls(model, tok, head.eval(), np.array(meta["mean"]), np.array(meta["std"]), meta["targets"], base=name)
+
+
+class FrozenBaseEncoder:
+    """Sentence embeddings of an :class:`AffectRegressor`'s base encoder (its adapters off).
+
+    The same vectors as :class:`affectscope.text.encoder.MiniLMEncoder` on the base's folder
+    (mean-pooled, unit length, 64 tokens at most), computed by the regressor's own network.
+    """
+
+    def __init__(self, regressor: AffectRegressor, *, batch_size: int = 256) -> None:
+        self.regressor = regressor
+        self.batch_size = batch_size
+
+    @property
+    def dim(self) -> int:
+        return int(self.regressor.model.config.hidden_size)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, dim)`` float32 unit vectors."""
+        import torch
+
+        model, tok = self.regressor.model.eval(), self.regressor.tokenizer
+        out = []
+        with torch.inference_mode(), model.disable_adapter():
+            for i in range(0, len(texts), self.batch_size):
+                batch = tok(list(texts[i: i + self.batch_size]), padding=True, truncation=True, max_length=64,
+                            return_tensors="pt")
+                out.append(pool(model(**batch).last_hidden_state, batch["attention_mask"]).numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
 
 
 def fit(texts: Sequence[str], y: np.ndarray, targets: Sequence[str], config: FitConfig | None = None,
