@@ -71,7 +71,9 @@ class AffectRegressor:
         hidden = self.model(**batch).last_hidden_state
         return self.head(pool(hidden, batch["attention_mask"]))
 
-    def predict(self, texts: Sequence[str], batch_size: int = 512) -> np.ndarray:
+    def predict(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+        """Predictions on the targets' scale. Batches of 128 ran faster on 2 cores than 512 (LoRA-MPNet,
+        1,000 Warriner words: median 10.9 s against 12.4 s over 3 runs; results equal within 1.3e-6)."""
         import torch
 
         self.model.eval()
