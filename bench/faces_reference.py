@@ -4,7 +4,13 @@ port) as a reference, and the project's FER+ CNN. Needs ../shared/data/ferplus.
 The model knows 7 classes (no contempt): items whose FER+ majority (over the 8 emotions) is
 contempt are left out and counted. The FER+ CNNs are also scored without the validation faces whose
 pixels are identical to a training face (FER2013 holds duplicates across its splits; 279 here), which
-the training saw. Prints a table, writes bench/results/faces_reference.json.
+the training saw.
+
+Two protocols for the FER+ CNNs. "8 classes": every usable face, labelled with its most-voted
+emotion. "FER+ authors' protocol": only the faces with a clear majority
+(:func:`affectscope.norms.ferplus.clear_majority`: single votes dropped, then more than half of
+the votes), as in Barsoum et al.'s code. Accuracies quoted from the FER+ literature use this protocol.
+Prints a table, writes bench/results/faces_reference.json.
 
 Usage: python bench/faces_reference.py [--data-root DIR]
 """
@@ -22,7 +28,7 @@ from PIL import Image
 
 from affectscope.faces.mini_xception import FER2013_LABELS, load_mini_xception, predict_proba
 from affectscope.norms import NormsError, load_norms
-from affectscope.norms.ferplus import load_ferplus_faces
+from affectscope.norms.ferplus import clear_majority, load_ferplus_faces, load_ferplus_votes
 
 TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
               "surprise": "surprise", "neutral": "neutral"}
@@ -76,17 +82,28 @@ def main() -> None:
     dup = np.array([is_training_face(im) for im in images])
     res["identical_to_training_faces"] = int((keep & dup).sum())
     print(f"{res['identical_to_training_faces']} of {int(keep.sum())} scored validation faces are identical to a training face")
-    res["ferplus_cnn"] = {v: ferplus_cnn(images, majority, keep, use, v, keep & ~dup) for v in VARIANTS}
+    vote_names, raw_votes = load_ferplus_votes(args.data_root, "valid")
+    vpos = {n: k for k, n in enumerate(vote_names)}
+    strict = clear_majority(raw_votes[[vpos[i] for i in ids]])
+    clear = keep & (strict >= 0)
+    if not (np.array(emotions)[strict[clear]] == majority[clear]).all():
+        sys.exit("the clear-majority labels differ from the most-voted emotion; check the loaders")
+    res["clear_majority"] = {"n": int(clear.sum()), "n_no_training_duplicates": int((clear & ~dup).sum())}
+    print(f"FER+ authors' protocol: {int(clear.sum())} of {int(keep.sum())} faces have a clear majority "
+          f"({int((clear & ~dup).sum())} without the training duplicates)")
+    masks = {"8 classes": keep, "8 classes, no training duplicates": keep & ~dup, "7 classes (as above)": use,
+             "FER+ authors' protocol": clear, "FER+ authors' protocol, no training duplicates": clear & ~dup}
+    res["ferplus_cnn"] = {v: ferplus_cnn(images, majority, masks, v) for v in VARIANTS}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
     print(f"results: {args.out}")
 
 
-def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use: np.ndarray, variant: str,
-                fresh: np.ndarray) -> dict:
-    """One of the project's FER+ CNNs on the same faces, in float32 and bfloat16: all 8 classes, the
-    8 classes without the faces identical to training faces (``fresh``), the 7-class subset above,
-    and faces/s (median of 3 passes over all faces, after a warm-up)."""
+def ferplus_cnn(images: np.ndarray, majority: np.ndarray, masks: dict[str, np.ndarray], variant: str) -> dict:
+    """One of the project's FER+ CNNs on the same faces, in float32 and bfloat16, scored on each set of
+    faces in ``masks`` (all 8 classes, without the faces identical to training faces, the 7-class subset
+    above, the FER+ authors' protocol with and without them), and faces/s (median of 3 passes over
+    all faces, after a warm-up)."""
     import torch
 
     from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, load_ferplus_cnn
@@ -104,7 +121,7 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
         else:
             row["max_abs_diff_vs_float32"] = float(np.abs(p - ref).max())
             row["argmax_agreement_vs_float32"] = float((p.argmax(1) == ref.argmax(1)).mean())
-        for label, mask in (("8 classes", keep), ("8 classes, no training duplicates", fresh), ("7 classes (as above)", use)):
+        for label, mask in masks.items():
             row[label] = scores(pred[mask], majority[mask])
             rec = row[label]["recall"]
             print(f"  {precision}, {label}: n = {row[label]['n']}, accuracy {row[label]['accuracy']:.3f}, "
@@ -115,9 +132,14 @@ def ferplus_cnn(images: np.ndarray, majority: np.ndarray, keep: np.ndarray, use:
         print(f"  {row['faces_per_s']:.0f} faces/s ({out['threads']} threads){extra}")
         out[precision] = row
         if precision == "float32":
-            out["prior_correction"] = prior_sweep(p, majority, keep)
+            out["prior_correction"] = prior_sweep(p, majority, masks["8 classes"])
             print("  without the validation faces identical to training faces:")
-            out["prior_correction_no_training_duplicates"] = prior_sweep(p, majority, fresh)
+            out["prior_correction_no_training_duplicates"] = prior_sweep(p, majority, masks["8 classes, no training duplicates"])
+            print("  FER+ authors' protocol:")
+            out["prior_correction_clear_majority"] = prior_sweep(p, majority, masks["FER+ authors' protocol"])
+            print("  FER+ authors' protocol, without the training duplicates:")
+            out["prior_correction_clear_majority_no_training_duplicates"] = prior_sweep(
+                p, majority, masks["FER+ authors' protocol, no training duplicates"])
     out["onnxruntime"] = onnx_speed(images, model, ref)
     return out
 

@@ -72,8 +72,29 @@ def test_ferplus(tmp_path: Path) -> None:
     assert len(load_ferplus(tmp_path, "valid", drop_unusable=False)) == 4
     names, faces = load_ferplus_faces(tmp_path, "valid")
     assert faces.shape == (4, 48, 48) and names[0] == "fer0.png"
+    from affectscope.norms.ferplus import load_ferplus_votes
+
+    vote_names, votes = load_ferplus_votes(tmp_path, "valid")
+    assert vote_names == names and votes.shape == (4, 10) and votes.sum(1).tolist() == [10, 10, 10, 5]
     with pytest.raises(ValueError, match="test split is not provided"):
         load_ferplus(tmp_path, "test")  # type: ignore[arg-type]
+
+
+def test_ferplus_clear_majority_follows_the_fer_plus_authors_protocol() -> None:
+    from affectscope.norms.ferplus import clear_majority
+
+    votes = np.array([
+        [6, 0, 1, 1, 0, 0, 0, 0, 2, 0],  # single votes dropped: neutral 6 of 8 -> neutral
+        [4, 0, 0, 4, 2, 0, 0, 0, 0, 0],  # tie, 4 of 10 -> no clear majority
+        [5, 0, 0, 3, 1, 1, 0, 0, 0, 0],  # 5 of 8 once the two single votes are dropped -> neutral
+        [5, 0, 0, 5, 0, 0, 0, 0, 0, 0],  # exactly half is not more than half -> none
+        [0, 0, 0, 0, 0, 0, 0, 3, 1, 6],  # not-a-face holds the majority -> none
+        [0, 0, 0, 0, 0, 0, 0, 7, 3, 0],  # contempt 7 of 10 -> contempt
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],  # all single votes -> none
+    ])
+    assert clear_majority(votes).tolist() == [0, -1, 0, -1, -1, 7, -1]
+    with pytest.raises(ValueError, match=r"expected \(N, 10\)"):
+        clear_majority(votes[:, :8])
 
 
 def test_cowen_keltner_and_split(tmp_path: Path) -> None:

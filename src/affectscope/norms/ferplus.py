@@ -72,9 +72,44 @@ def load_ferplus(
     return Ratings(frame, specs, human(f"ferplus_{split}", SOURCE, split=split, drop_unusable=drop_unusable))
 
 
+def clear_majority(votes: np.ndarray) -> np.ndarray:
+    """The FER+ authors' "majority" label of each face: an index into the 8 emotions, or -1.
+
+    This is how Barsoum et al. (2016) label validation and test faces in their code
+    (microsoft/FERPlus, ``src/ferplus.py``, mode ``"majority"``), so accuracies quoted from
+    the FER+ literature are on these faces. Labels with a single vote are dropped as outliers.
+    The most-voted label must then hold more than half of the remaining votes, and it must be one of the
+    8 emotions. Faces that fail either test get -1, and the protocol leaves them out.
+
+    Parameters
+    ----------
+    votes : array of shape (N, 10)
+        Vote counts over :data:`VOTE_COLUMNS` (the 8 emotions, unknown, not-a-face).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (N,)
+    """
+    v = np.asarray(votes, dtype=float)
+    if v.ndim != 2 or v.shape[1] != len(VOTE_COLUMNS):
+        raise ValueError(f"votes of shape {v.shape}; expected (N, {len(VOTE_COLUMNS)}) over {VOTE_COLUMNS}")
+    v = np.where(v <= 1, 0.0, v)
+    top = v.argmax(axis=1)
+    clear = (v.max(axis=1) > 0.5 * v.sum(axis=1)) & (top < 8)
+    return np.where(clear, top, -1)
+
+
 def load_ferplus_faces(
     root: str | os.PathLike[str] | None = None, split: Literal["train", "valid"] = "valid"
 ) -> tuple[list[str], np.ndarray]:
     """The face pixels: ``(names, images)`` with images of shape (N, 48, 48), uint8 grey."""
     data = _npz(root, split)
     return [str(n) for n in data["names"]], data["images"]
+
+
+def load_ferplus_votes(
+    root: str | os.PathLike[str] | None = None, split: Literal["train", "valid"] = "valid"
+) -> tuple[list[str], np.ndarray]:
+    """The raw vote counts: ``(names, votes)`` with votes of shape (N, 10) over :data:`VOTE_COLUMNS`."""
+    data = _npz(root, split)
+    return [str(n) for n in data["names"]], data["votes"].astype(int)
