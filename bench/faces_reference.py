@@ -9,7 +9,7 @@ the training saw.
 Two protocols for the FER+ CNNs. "8 classes": every usable face, labelled with its most-voted
 emotion. "FER+ authors' protocol": only the faces with a clear majority
 (:func:`affectscope.norms.ferplus.clear_majority`: single votes dropped, then more than half of
-the votes), as in Barsoum et al.'s code. Accuracies quoted from the FER+ literature use this protocol.
+the votes), as in Barsoum et al.'s code: their accuracies, and those of work that reuses the code, are on these faces.
 Prints a table, writes bench/results/faces_reference.json.
 
 Usage: python bench/faces_reference.py [--data-root DIR]

@@ -76,8 +76,8 @@ def clear_majority(votes: np.ndarray) -> np.ndarray:
     """The FER+ authors' "majority" label of each face: an index into the 8 emotions, or -1.
 
     This is how Barsoum et al. (2016) label validation and test faces in their code
-    (microsoft/FERPlus, ``src/ferplus.py``, mode ``"majority"``), so accuracies quoted from
-    the FER+ literature are on these faces. Labels with a single vote are dropped as outliers.
+    (microsoft/FERPlus, ``src/ferplus.py``, mode ``"majority"``), so their accuracies, and those of
+    work that reuses their code, are on these faces. Labels with a single vote are dropped as outliers.
     The most-voted label must then hold more than half of the remaining votes, and it must be one of the
     8 emotions. Faces that fail either test get -1, and the protocol leaves them out.
 
