@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from affectscope.text.encoder import _load, minilm_folder, pool, quiet_loading
+from affectscope.text.encoder import MiniLMEncoder, _load, minilm_folder, pool, quiet_loading
 
 TARGET_MODULES = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
 #: Every attention and feed-forward projection of each base encoder (peft matches name suffixes).
@@ -138,7 +138,7 @@ class AffectRegressor:
         return cls(model, tok, head.eval(), np.array(meta["mean"]), np.array(meta["std"]), meta["targets"], base=name)
 
 
-class FrozenBaseEncoder:
+class FrozenBaseEncoder(MiniLMEncoder):
     """Sentence embeddings of an :class:`AffectRegressor`'s base encoder (its adapters off).
 
     The same vectors as :class:`affectscope.text.encoder.MiniLMEncoder` on the base's folder
@@ -146,25 +146,17 @@ class FrozenBaseEncoder:
     """
 
     def __init__(self, regressor: AffectRegressor, *, batch_size: int = 256) -> None:
+        super().__init__(batch_size=batch_size, max_length=64)
         self.regressor = regressor
-        self.batch_size = batch_size
+        self.dim = int(regressor.model.config.hidden_size)
 
-    @property
-    def dim(self) -> int:
-        return int(self.regressor.model.config.hidden_size)
+    def parts(self) -> tuple[Any, Any]:
+        return self.regressor.tokenizer, self.regressor.model.eval()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, dim)`` float32 unit vectors."""
-        import torch
-
-        model, tok = self.regressor.model.eval(), self.regressor.tokenizer
-        out = []
-        with torch.inference_mode(), model.disable_adapter():
-            for i in range(0, len(texts), self.batch_size):
-                batch = tok(list(texts[i: i + self.batch_size]), padding=True, truncation=True, max_length=64,
-                            return_tensors="pt")
-                out.append(pool(model(**batch).last_hidden_state, batch["attention_mask"]).numpy())
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, self.dim), np.float32)
+        with self.regressor.model.disable_adapter():
+            return super().encode(texts)
 
 
 def fit(texts: Sequence[str], y: np.ndarray, targets: Sequence[str], config: FitConfig | None = None,
