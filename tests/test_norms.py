@@ -97,6 +97,22 @@ def test_ferplus_clear_majority_follows_the_fer_plus_authors_protocol() -> None:
         clear_majority(votes[:, :8])
 
 
+def test_ferplus_clear_keeps_only_clear_majorities(tmp_path: Path) -> None:
+    (tmp_path / "ferplus").mkdir()
+    votes = np.array([[6, 4, 0, 0, 0, 0, 0, 0, 0, 0],   # clear: neutral 6 of 10
+                      [4, 0, 0, 4, 2, 0, 0, 0, 0, 0],   # tie: usable, but no clear majority
+                      [0, 0, 0, 0, 1, 0, 0, 3, 0, 1]],  # clear once the single votes go: contempt
+                     dtype=np.uint8)
+    from affectscope.norms.ferplus import VOTE_COLUMNS
+
+    np.savez(tmp_path / "ferplus" / "ferplus_valid.npz", images=np.zeros((3, 48, 48), np.uint8), votes=votes,
+             names=np.array(["a.png", "b.png", "c.png"]), vote_columns=np.array(VOTE_COLUMNS))
+    assert load_ferplus(tmp_path, "valid").item_ids == ["a.png", "b.png", "c.png"]
+    clear = load_norms("ferplus_clear", tmp_path)
+    assert clear.item_ids == ["a.png", "c.png"] and clear.data["majority"].tolist() == ["neutral", "contempt"]
+    assert clear.rater.name == "humans:ferplus_valid_clear"
+
+
 def test_cowen_keltner_and_split(tmp_path: Path) -> None:
     base = tmp_path / "cowen_keltner_2017"
     (base / "emonet_kragel2019_split").mkdir(parents=True)

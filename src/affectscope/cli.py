@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="compare a rater's table with human norms (items, categories, structure)",
                        description="Compare ratings with human norms. Tables are .csv (+ .meta.json) or .parquet files, "
-                                   "or norms:NAME for a shipped loader (oasis, emotion6, ferplus, cowen_keltner).")
+                                   "or norms:NAME for a shipped loader (oasis, emotion6, ferplus, ferplus_clear, cowen_keltner).")
     c.add_argument("rater_file", metavar="RATER", help="ratings file")
     c.add_argument("human_file", metavar="HUMAN", help="human norms file, or norms:NAME")
     c.add_argument("--level", default="all", choices=["all", "items", "categories", "structure"],

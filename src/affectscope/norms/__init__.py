@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from affectscope.norms._common import DATA_ENV, NormsError, data_root
@@ -17,12 +18,13 @@ NORM_LOADERS: dict[str, Callable[..., Ratings]] = {
     "oasis": load_oasis,
     "emotion6": load_emotion6,
     "ferplus": load_ferplus,
+    "ferplus_clear": partial(load_ferplus, clear_only=True),  # the FER+ authors' protocol: clear majorities only
     "cowen_keltner": load_cowen_keltner,
 }
 
 
 def load_norms(name: str, root: Any = None, **kwargs: Any) -> Ratings:
-    """Load a named norm set (``oasis``, ``emotion6``, ``ferplus``, ``cowen_keltner``)."""
+    """Load a named norm set (``oasis``, ``emotion6``, ``ferplus``, ``ferplus_clear``, ``cowen_keltner``)."""
     try:
         loader = NORM_LOADERS[name]
     except KeyError:

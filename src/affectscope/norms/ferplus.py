@@ -33,6 +33,7 @@ def load_ferplus(
     split: Literal["train", "valid"] = "valid",
     *,
     drop_unusable: bool = True,
+    clear_only: bool = False,
 ) -> Ratings:
     """FER+ vote distributions.
 
@@ -40,8 +41,9 @@ def load_ferplus(
     to 1), ``unknown`` and ``not_a_face`` as shares of all votes, ``n_votes``, and ``majority``
     (the emotion with most votes; ties go to the first in FER+ order). With ``drop_unusable``
     (default), faces whose most-voted label is unknown or not-a-face, or with no emotion votes,
-    are dropped, the usual FER+ practice. Validation is for model selection: report it as
-    validation, not test.
+    are dropped, the usual FER+ practice. With ``clear_only``, only the faces with a clear
+    majority are kept (:func:`clear_majority`, the FER+ authors' protocol; ``norms:ferplus_clear``).
+    Validation is for model selection: report it as validation, not test.
     """
     data = _npz(root, split)
     votes = data["votes"].astype(float)
@@ -51,6 +53,8 @@ def load_ferplus(
     keep = np.ones(len(votes), dtype=bool)
     if drop_unusable:
         keep = (votes.argmax(axis=1) < 8) & (n_emo > 0)
+    if clear_only:
+        keep &= clear_majority(votes) >= 0  # on these faces the clear majority is the most-voted emotion
     share = np.divide(emo, n_emo[:, None], out=np.zeros_like(emo), where=n_emo[:, None] > 0)
     frame = pd.DataFrame(share, columns=list(FERPLUS8.columns))
     frame.insert(0, "item_id", [str(n) for n in data["names"]])
@@ -69,7 +73,8 @@ def load_ferplus(
         ColumnSpec(name="n_votes", kind="count", scale=COUNT, description="annotator votes"),
         ColumnSpec(name="majority", kind="text", description="most-voted emotion"),
     ]
-    return Ratings(frame, specs, human(f"ferplus_{split}", SOURCE, split=split, drop_unusable=drop_unusable))
+    name = f"ferplus_{split}" + ("_clear" if clear_only else "")
+    return Ratings(frame, specs, human(name, SOURCE, split=split, drop_unusable=drop_unusable, clear_only=clear_only))
 
 
 def clear_majority(votes: np.ndarray) -> np.ndarray:
