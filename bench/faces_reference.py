@@ -28,7 +28,7 @@ from PIL import Image
 
 from affectscope.faces.mini_xception import FER2013_LABELS, load_mini_xception, predict_proba
 from affectscope.norms import NormsError, load_norms
-from affectscope.norms.ferplus import clear_majority, load_ferplus_faces, load_ferplus_votes
+from affectscope.norms.ferplus import load_ferplus_faces
 
 TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
               "surprise": "surprise", "neutral": "neutral"}
@@ -82,11 +82,9 @@ def main() -> None:
     dup = np.array([is_training_face(im) for im in images])
     res["identical_to_training_faces"] = int((keep & dup).sum())
     print(f"{res['identical_to_training_faces']} of {int(keep.sum())} scored validation faces are identical to a training face")
-    vote_names, raw_votes = load_ferplus_votes(args.data_root, "valid")
-    vpos = {n: k for k, n in enumerate(vote_names)}
-    strict = clear_majority(raw_votes[[vpos[i] for i in ids]])
-    clear = keep & (strict >= 0)
-    if not (np.array(emotions)[strict[clear]] == majority[clear]).all():
+    clear_table = load_norms("ferplus_clear", args.data_root).data  # the FER+ authors' protocol (clear_majority)
+    clear = keep & np.isin(ids, clear_table.index)
+    if not (clear_table.loc[np.array(ids)[clear], "majority"].to_numpy() == majority[clear]).all():
         sys.exit("the clear-majority labels differ from the most-voted emotion; check the loaders")
     res["clear_majority"] = {"n": int(clear.sum()), "n_no_training_duplicates": int((clear & ~dup).sum())}
     print(f"FER+ authors' protocol: {int(clear.sum())} of {int(keep.sum())} faces have a clear majority "

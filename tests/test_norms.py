@@ -72,10 +72,6 @@ def test_ferplus(tmp_path: Path) -> None:
     assert len(load_ferplus(tmp_path, "valid", drop_unusable=False)) == 4
     names, faces = load_ferplus_faces(tmp_path, "valid")
     assert faces.shape == (4, 48, 48) and names[0] == "fer0.png"
-    from affectscope.norms.ferplus import load_ferplus_votes
-
-    vote_names, votes = load_ferplus_votes(tmp_path, "valid")
-    assert vote_names == names and votes.shape == (4, 10) and votes.sum(1).tolist() == [10, 10, 10, 5]
     with pytest.raises(ValueError, match="test split is not provided"):
         load_ferplus(tmp_path, "test")  # type: ignore[arg-type]
 

@@ -110,11 +110,3 @@ def load_ferplus_faces(
     """The face pixels: ``(names, images)`` with images of shape (N, 48, 48), uint8 grey."""
     data = _npz(root, split)
     return [str(n) for n in data["names"]], data["images"]
-
-
-def load_ferplus_votes(
-    root: str | os.PathLike[str] | None = None, split: Literal["train", "valid"] = "valid"
-) -> tuple[list[str], np.ndarray]:
-    """The raw vote counts: ``(names, votes)`` with votes of shape (N, 10) over :data:`VOTE_COLUMNS`."""
-    data = _npz(root, split)
-    return [str(n) for n in data["names"]], data["votes"].astype(int)
