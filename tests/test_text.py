@@ -396,3 +396,26 @@ def test_shipped_llm_head_with_real_gemma_embeddings() -> None:
     got = ta.score(["a sunny picnic with friends", "a bloody murder in the night"])
     assert (got["source"] == "model+llm+nrc").all()
     assert got["valence"].iloc[0] > got["valence"].iloc[1] + 2
+
+
+def test_training_split_holds_out_listed_words_as_the_test_set(tmp_path: Path) -> None:
+    """``scripts/train_text_affect.py --test-words``: the listed lemmas are the test set (the protocol of
+    Plisiecki & Sobieszek's code, whose test words are ANEW's), the rest split 9:1; without it, 8:1:1."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_text_affect", Path(__file__).parents[1] / "scripts" / "train_text_affect.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    words = np.array([f"w{i}" for i in range(100)])
+    tr, va, te = module.split(words, seed=0)
+    assert (len(tr), len(va), len(te)) == (80, 10, 10)
+    assert np.array_equal(np.concatenate([tr, va, te]), np.random.default_rng(0).permutation(100))
+    listed = tmp_path / "test_words.txt"
+    listed.write_text("w3\nw7\n\nnot_a_lemma\nw42\n")
+    tr, va, te = module.split(words, seed=0, test_words=str(listed))
+    assert sorted(words[te]) == ["w3", "w42", "w7"]
+    assert (len(tr), len(va)) == (87, 10) and not set(tr) & set(va)
+    assert set(tr) | set(va) | set(te) == set(range(100))
+    listed.write_text("nothing\nhere\n")
+    with pytest.raises(SystemExit, match="none of the 2 words"):
+        module.split(words, seed=0, test_words=str(listed))
