@@ -1,7 +1,9 @@
 """Train the shipped text-affect model: MiniLM + LoRA adapters + linear head on the Warriner norms.
 
-Split 8:1:1 (seeded, as Plisiecki & Sobieszek 2023 did): train on 80 %, keep the epoch with the best
-mean validation r (10 %), report r on the held-out test 10 %. Writes the adapters and head to
+Split 8:1:1 (seeded, the split Plisiecki & Sobieszek's model card describes): train on 80 %, keep the
+epoch with the best mean validation r (10 %), report r on the held-out test 10 %. ``--test-words FILE``
+instead holds out the listed lemmas and splits the rest 9:1, as their code does with the ANEW words
+(docs/text.md). Writes the adapters and head to
 src/affectscope/text/weights/ (or --out) with the metrics and the CPU time.
 
 ``--stack`` instead fits only the NRC-lexicon stack (affectscope.text.stack) on the validation split,
