@@ -18,6 +18,7 @@ clip sampled at 4 fps with Haar face detection.
 
 Prints a table, writes bench/results/micro_expressions_<seconds>s.json.
 Usage: python bench/micro_expressions.py [--clips 100] [--seconds 3] [--seed 0] [--data-root DIR]
+                                         [--model ferplus|ferplus_large] [--prior-correction TAU]
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--model", default="ferplus", help="the face rater's FER+ CNN (ferplus or ferplus_large)")
+    ap.add_argument("--prior-correction", type=float, default=0.0, help="the face rater's prior_correction")
     args = ap.parse_args()
-    args.out = args.out or str(Path(__file__).parent / "results" / f"micro_expressions_{args.seconds:g}s.json")
+    tag = "" if (args.model, args.prior_correction) == ("ferplus", 0.0) else f"_{args.model}_tau{args.prior_correction:g}"
+    args.out = args.out or str(Path(__file__).parent / "results" / f"micro_expressions_{args.seconds:g}s{tag}.json")
     try:
         names, images = load_ferplus_faces(args.data_root, "valid")
         norms = load_norms("ferplus", args.data_root).data
@@ -95,16 +99,19 @@ def main() -> None:
     neutral = [index[i] for i, s in zip(ids, share) if s[0] >= 0.7]
     expressive = [(index[i], LABELS[int(s.argmax())]) for i, s in zip(ids, share) if s.argmax() > 0 and s.max() >= 0.6]
     rng = np.random.default_rng(args.seed)
-    rater = FaceRater()
+    rater = FaceRater(model=args.model, prior_correction=args.prior_correction)
     rater.outputs()
 
     # expression model throughput (batched, 2 cores)
     from affectscope.faces.ferplus_cnn import predict_proba
 
     batch = images[:2048]
-    predict_proba(batch[:64])
+    from affectscope.faces.ferplus_cnn import load_ferplus_cnn
+
+    network = load_ferplus_cnn(variant=args.model)
+    predict_proba(batch[:64], network)
     t0 = time.perf_counter()
-    predict_proba(batch)
+    predict_proba(batch, network)
     faces_per_s = len(batch) / (time.perf_counter() - t0)
 
     stats = {k: {"seen": 0, "detected": 0, "false": 0, "frames": 0, "seconds": 0.0} for k in STRATEGIES}
@@ -138,7 +145,8 @@ def main() -> None:
 
     n = len(clips)
     rows = []
-    print(f"\nMicro-expression bursts (0.25-0.5 s) in {n} synthetic {args.seconds:g} s clips of FER+ validation faces (seed {args.seed})")
+    print(f"\nMicro-expression bursts (0.25-0.5 s) in {n} synthetic {args.seconds:g} s clips of FER+ validation faces (seed {args.seed}; "
+          f"model {args.model}, prior_correction {args.prior_correction:g})")
     print(f"{'strategy':28s} {'seen':>6s} {'detected':>9s} {'frames/clip':>12s} {'false/clip':>11s} {'ms/clip':>8s}")
     for name, s in stats.items():
         row = {"strategy": name, "seen_rate": s["seen"] / n, "detected_rate": s["detected"] / n, "miss_rate_seen": 1 - s["seen"] / n,
@@ -152,7 +160,7 @@ def main() -> None:
     print(f"expression model: {faces_per_s:.0f} faces/s (batches of 2048 48x48 faces, this CPU)")
     print(f"640x480 30 fps, 4 fps sampling with Haar detection: {rt['realtime_factor']:.2f}x real time "
           f"({rt['wall_s']:.2f} s for a 10 s clip; faces found in {rt['frames_with_a_face']}/{rt['frames_processed']} processed frames)")
-    out = {"clips": n, "seconds": args.seconds, "seed": args.seed, "strategies": rows, "faces_per_s": faces_per_s, "realtime": rt,
+    out = {"clips": n, "seconds": args.seconds, "seed": args.seed, "model": args.model, "prior_correction": args.prior_correction, "strategies": rows, "faces_per_s": faces_per_s, "realtime": rt,
            "note": "detected is bounded by the FER+ CNN's accuracy on the burst face; dense is the ceiling"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
