@@ -171,3 +171,12 @@ def test_batch_survives_every_bad_file(good_images: list[Path], bad_files: dict[
     ok = result.ratings.ok()
     assert len(ok) == len(good_images)
     assert not ok.data[["valence", "arousal", "dominance"]].isna().any().any()
+
+
+def test_min_side_refuses_thumbnails_and_names_the_fix(tmp_path: Path) -> None:
+    p = tmp_path / "icon.png"
+    Image.new("RGB", (40, 12), (10, 20, 30)).save(p)
+    assert load_image(p).shape == (12, 40, 3)  # no floor by default
+    with pytest.raises(MediaError, match=r"too small to rate: 40x12 pixels, under 16") as err:
+        load_image(p, min_side=16)
+    assert "icon.png" in str(err.value) and "full-size picture" in err.value.fix

@@ -100,3 +100,17 @@ def test_registry_errors_list_the_options() -> None:
         register("color")(type("Other", (Rater,), {}))
     with pytest.raises(TypeError, match="must decorate a Rater"):
         register("thing")(object)
+
+
+@pytest.mark.parametrize("name", ["image", "face"])
+def test_network_raters_refuse_pictures_too_small_to_rate(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    # regression: a 2x2 PNG used to be enlarged to the network's input and rated without a word
+    from conftest import solid
+
+    tiny = solid(tmp_path / "imgs" / "tiny.png", (200, 30, 30), size=(2, 2))
+    good = next(s for s in stimuli if s.item_id not in ("truncated.jpg", "notes.png"))
+    batch = StimulusSet.from_list([good.path, tiny])
+    results = _make(name, tmp_path, batch).rate_batch(list(batch))
+    assert not isinstance(results[0], ItemError), results[0]
+    assert isinstance(results[1], ItemError) and results[1].item_id == "tiny.png"
+    assert "too small to rate: 2x2 pixels" in results[1].message and "Fix:" in results[1].message

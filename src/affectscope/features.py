@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from affectscope.backbones.base import Backbone, Ensemble
-from affectscope.media.image import load_image
+from affectscope.media.image import MIN_SIDE, load_image
 from affectscope.stimuli import Stimulus, StimulusSet
 
 
@@ -88,7 +88,7 @@ def load_prepared(backbone: Backbone, s: Stimulus, view: str) -> Any:
     try:
         if s.path is None:
             raise ValueError("stimulus has no file path")
-        return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512)), view)
+        return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512), min_side=MIN_SIDE), view)
     except Exception as exc:  # noqa: BLE001 - recorded per item
         from affectscope.raters.base import _describe
 

@@ -106,6 +106,11 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
     return im
 
 
+#: Shorter side, in pixels, below which the network raters refuse a picture: they read faces at
+#: 48 px and scenes at 224-260 px, so a smaller input is an icon or a thumbnail and its rating noise.
+MIN_SIDE = 16
+
+
 def _to_rgb(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     mode = im.mode
     if mode == "P":
@@ -140,6 +145,7 @@ def load_image(
     path: str | os.PathLike[str],
     *,
     max_side: int | None = None,
+    min_side: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     background: tuple[int, int, int] = (255, 255, 255),
 ) -> np.ndarray:
@@ -151,6 +157,8 @@ def load_image(
     max_side : int, optional
         Downscale so that the longer side is at most this (JPEGs decode at reduced size, so
         huge photos load fast and small).
+    min_side : int, default 1
+        Refuse images whose shorter side has fewer pixels (the raters pass :data:`MIN_SIDE`).
     max_pixels : int
         Images with more pixels are refused as possible decompression bombs.
     background : tuple of int
@@ -163,6 +171,11 @@ def load_image(
     """
     path = Path(path)
     im = source = _open(path, max_pixels)
+    if min(im.size) < min_side:
+        w, h = im.size
+        source.close()
+        raise MediaError(path, f"too small to rate: {w}x{h} pixels, under {min_side} on the shorter side "
+                         "(the networks read pictures at 48 px or more)", "rate the full-size picture, not a thumbnail or icon")
     try:
         if max_side is not None and im.format == "JPEG":
             im.draft("RGB", (max_side, max_side))

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from affectscope._checks import check_option
-from affectscope.media.image import load_image
+from affectscope.media.image import MIN_SIDE, load_image
 from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
@@ -190,7 +190,7 @@ class FaceRater(Rater):
             raise ValueError("stimulus has no file path")
         if stimulus.kind == "video":
             return self.rate_video(stimulus)
-        rgb = load_image(stimulus.path, max_side=1280)
+        rgb = load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE)
         out = self.rate_array(rgb)
         out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: self._training_item(rgb, out)})
         return out
