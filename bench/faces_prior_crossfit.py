@@ -16,9 +16,14 @@ Two selection rules, both fixed before any split was scored:
 
 Ties go to the smallest tau. Grid: tau = 0, 0.025, ..., 1.
 
-Prints a table, writes bench/results/faces_prior_crossfit.json. Needs ../shared/data/ferplus.
+The networks run as the face rater would run them: ``--runtime``, ``--precision`` and ``--no-mirror``
+are passed on (e.g. ``--variants ferplus_large --runtime onnxruntime --precision int8 --no-mirror``),
+and faces/s (median of 3 passes over all faces, 2 threads, after a warm-up) is printed beside each.
 
-Usage: python bench/faces_prior_crossfit.py [--data-root DIR] [--splits 200] [--protocol clear|all]
+Prints a table, writes bench/results/faces_prior_crossfit[_<options>].json. Needs ../shared/data/ferplus.
+
+Usage: python bench/faces_prior_crossfit.py [--data-root DIR] [--splits 200] [--variants ferplus,ferplus_large]
+                                            [--runtime torch|onnxruntime] [--precision float32|bfloat16|int8] [--no-mirror]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +106,16 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--splits", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "faces_prior_crossfit.json"))
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--runtime", default="torch")
+    ap.add_argument("--precision", default="float32")
+    ap.add_argument("--no-mirror", action="store_true", help="read each face once, not face and mirror image")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    options = {"runtime": args.runtime, "precision": args.precision, "mirror": not args.no_mirror}
+    tag = "" if options == {"runtime": "torch", "precision": "float32", "mirror": True} else (
+        f"_{args.runtime}_{args.precision}" + ("_no_mirror" if args.no_mirror else ""))
+    args.out = args.out or str(Path(__file__).parent / "results" / f"faces_prior_crossfit{tag}.json")
     try:
         names, images = load_ferplus_faces(args.data_root, "valid")
         usable = load_norms("ferplus", args.data_root).data
@@ -117,14 +131,25 @@ def main() -> None:
     in_clear = np.isin(ids, clear.index)
     sets = {"FER+ authors' protocol": in_clear, "FER+ authors' protocol, no training duplicates": in_clear & ~dup,
             "all usable faces": np.ones(len(ids), bool), "all usable faces, no training duplicates": ~dup}
-    res: dict = {"grid": [float(t) for t in GRID], "targets": {"accuracy": TARGETS[0], "uar": TARGETS[1]}, "models": {}}
+    res: dict = {"grid": [float(t) for t in GRID], "targets": {"accuracy": TARGETS[0], "uar": TARGETS[1]}, "options": options,
+                 "models": {}}
     print(f"tau chosen on one half of FER+ validation, scored on the other ({args.splits} random halvings, "
-          "5th / 50th / 95th percentile of the pooled held-out scores)")
+          f"5th / 50th / 95th percentile of the pooled held-out scores); {options}")
     print(f"{'model':14} {'faces':48} {'rule':9} {'tau chosen':>17} {'accuracy':>20} {'UAR':>20} {'both met':>9}")
-    for variant in VARIANTS:
-        p = predict_proba(images, load_ferplus_cnn(variant=variant))
+    for variant in args.variants.split(","):
+        network = load_ferplus_cnn(variant=variant)
+        predict_proba(images[:256], network, **options)  # warm-up (and the ONNX export or session)
+        secs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            p = predict_proba(images, network, **options)
+            secs.append(time.perf_counter() - t0)
+        import torch
+
+        speed = len(images) / float(np.median(secs))
+        print(f"{variant}: {speed:,.0f} faces/s ({torch.get_num_threads()} threads, median of 3 passes over {len(images)} faces)")
         preds = grid_predictions(p)
-        out: dict = {}
+        out: dict = {"faces_per_s": speed, "threads": torch.get_num_threads()}
         for name, mask in sets.items():
             out[name] = {"n": int(mask.sum())}
             fixed = {str(float(t)): acc_uar(preds[i, mask], truth_all[mask], len(FERPLUS_LABELS)) for i, t in enumerate(GRID)}

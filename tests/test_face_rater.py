@@ -106,7 +106,7 @@ def test_derived_valence_arousal_follow_the_documented_word_norms() -> None:
 def test_precision_parameter_is_checked() -> None:
     from affectscope.raters.face import FaceRater
 
-    with pytest.raises(ValueError, match="precision must be 'float32' or 'bfloat16'"):
+    with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16', 'int8'\)"):
         FaceRater(precision="half").outputs()
     with pytest.raises(ValueError, match="needs a FER\\+ model"):
         FaceRater(model="fer2013", precision="bfloat16").outputs()
@@ -122,8 +122,17 @@ def test_precision_parameter_is_checked() -> None:
         FaceRater(runtime="onnx").outputs()
     with pytest.raises(ValueError, match="runtime='onnxruntime' needs a FER\\+ model"):
         FaceRater(model="fer2013", runtime="onnxruntime").outputs()
-    with pytest.raises(ValueError, match="float32 only"):
+    with pytest.raises(ValueError, match="not bfloat16"):
         FaceRater(precision="bfloat16", runtime="onnxruntime").outputs()
+    with pytest.raises(ValueError, match="runs in ONNX Runtime only"):
+        FaceRater(model="ferplus_large", precision="int8").outputs()
+    with pytest.raises(ValueError, match="int8' is shipped for model 'ferplus_large', not 'ferplus'"):
+        FaceRater(precision="int8", runtime="onnxruntime").outputs()
+    with pytest.raises(ValueError, match="mirror must be true or false"):
+        FaceRater(mirror="no").outputs()
+    with pytest.raises(ValueError, match="mirror=False needs a FER\\+ model"):
+        FaceRater(model="fer2013", mirror=False).outputs()
+    assert FaceRater(mirror=False).fingerprint() != FaceRater().fingerprint()
 
 
 def test_onnxruntime_rates_as_torch_does(folder: Path) -> None:

@@ -99,7 +99,7 @@ def test_bfloat16_stays_close_to_float32() -> None:
     assert np.abs(p16 - p32).max() < 0.05 and (p16.argmax(1) == p32.argmax(1)).mean() >= 0.9
     np.testing.assert_allclose(p16.sum(1), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="precision must be one of"):
-        predict_proba(faces, precision="int8")
+        predict_proba(faces, precision="float16")
 
 
 def test_prior_correction_moves_decisions_to_rare_expressions() -> None:
@@ -140,8 +140,59 @@ def test_runtime_is_checked() -> None:
     faces = np.zeros((1, 48, 48), np.uint8)
     with pytest.raises(ValueError, match=r"runtime must be one of \('torch', 'onnxruntime'\)"):
         predict_proba(faces, runtime="tensorrt")
-    with pytest.raises(ValueError, match="float32 only.*precision='float32'"):
+    with pytest.raises(ValueError, match="not bfloat16.*precision='float32'"):
         predict_proba(faces, precision="bfloat16", runtime="onnxruntime")
+    with pytest.raises(ValueError, match="int8' runs in ONNX Runtime only.*runtime='onnxruntime'"):
+        predict_proba(faces, precision="int8")
+
+
+def test_int8_model_is_shipped_for_the_listed_variants_and_checked() -> None:
+    from affectscope.backbones.weights import verify
+    from affectscope.faces.ferplus_cnn import INT8_FILES, shipped_weights
+
+    for variant, (name, sha) in INT8_FILES.items():
+        assert variant in VARIANTS
+        verify(shipped_weights(variant).with_name(name), sha)  # raises on a mismatch
+    faces = np.zeros((1, 48, 48), np.uint8)
+    with pytest.raises(ValueError, match="int8' is shipped for model 'ferplus_large', not 'ferplus'.*Fix"):
+        predict_proba(faces, load_ferplus_cnn(variant="ferplus"), precision="int8", runtime="onnxruntime")
+
+
+def test_int8_stays_close_to_float32_on_face_like_inputs() -> None:
+    pytest.importorskip("onnxruntime")
+    # smooth random "faces" (blurred noise), since int8 ranges were calibrated on faces, not on white noise
+    rng = np.random.default_rng(4)
+    raw = rng.normal(size=(48, 12, 12))
+    faces = np.clip(128 + 40 * np.kron(raw, np.ones((4, 4))), 0, 255).astype(np.uint8)
+    model = load_ferplus_cnn(variant="ferplus_large")
+    p32 = predict_proba(faces, model, runtime="onnxruntime")
+    p8 = predict_proba(faces, model, precision="int8", runtime="onnxruntime", batch_size=20)
+    assert p8.shape == p32.shape and p8.dtype == np.float32
+    np.testing.assert_allclose(p8.sum(1), 1.0, rtol=1e-5)
+    assert np.abs(p8 - p32).max() < 0.15 and (p8.argmax(1) == p32.argmax(1)).mean() >= 0.8
+    from affectscope.faces.ferplus_cnn import int8_session
+
+    assert int8_session(model) is int8_session(model)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_mirror_false_reads_the_face_alone(runtime: str, tmp_path: Path) -> None:
+    if runtime == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    import torch
+
+    model = build(8).eval()
+    with torch.no_grad():
+        model[-1].weight.mul_(300)  # a random network's outputs are near uniform; make them decisive
+    path = tmp_path / "w.pt"
+    torch.save(model.state_dict(), path)
+    loaded = load_ferplus_cnn(path, width=8)
+    faces = np.random.default_rng(5).integers(0, 256, (9, 48, 48)).astype(np.uint8)
+    xs = torch.from_numpy(preprocess(faces))
+    with torch.inference_mode():
+        ref = torch.softmax(model(xs), dim=1).numpy()
+    np.testing.assert_allclose(predict_proba(faces, loaded, mirror=False, runtime=runtime), ref, atol=1e-5)
+    assert np.abs(predict_proba(faces, loaded, runtime=runtime) - ref).max() > 1e-3  # the default averages the mirror image
 
 
 def test_missing_onnxruntime_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:

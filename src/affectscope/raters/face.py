@@ -89,9 +89,11 @@ class FaceRater(Rater):
         Frames for ``sampling="uniform"``.
     series_dir : str or None
         Videos: write each per-frame series to ``<series_dir>/<item_id>.csv``.
-    precision : {"float32", "bfloat16"}
+    precision : {"float32", "bfloat16", "int8"}
         Arithmetic of the FER+ CNN: ``"bfloat16"`` is about twice as fast on CPUs with AMX or
-        AVX512-BF16, probabilities within ~0.01 (see docs/faces.md); FER+ models only.
+        AVX512-BF16, probabilities within ~0.01 (see docs/faces.md); ``"int8"`` runs the shipped
+        int8 model of ``ferplus_large`` in ONNX Runtime (``runtime="onnxruntime"``), faster on CPUs
+        without AMX at the same FER+ validation accuracy; FER+ models only.
     prior_correction : float
         0 (default) to 2: divide the FER+ CNN's probabilities by its training class prior to this
         power (post-hoc logit adjustment). 0.1 with ``model="ferplus_large"`` keeps accuracy and
@@ -101,6 +103,9 @@ class FaceRater(Rater):
     runtime : {"torch", "onnxruntime"}
         Engine of the FER+ CNN: ``"onnxruntime"`` (extra ``faces-onnx``, float32 only) gives the same
         probabilities (within 1e-6) 1.07-1.24x faster on a 2-core AMD CPU without AMX; FER+ models only.
+    mirror : bool
+        True (default): average each face and its mirror image; False: the face alone, half the
+        work at a small cost in accuracy (docs/faces.md); FER+ models only.
     """
 
     kind = "model"
@@ -112,7 +117,7 @@ class FaceRater(Rater):
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
                  model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,
                  series_dir: str | None = None, precision: str = "float32", prior_correction: float = 0.0,
-                 runtime: str = "torch") -> None:
+                 runtime: str = "torch", mirror: bool = True) -> None:
         self.whole_face = whole_face
         self.aggregate = aggregate
         self.margin = margin
@@ -125,17 +130,19 @@ class FaceRater(Rater):
         self.precision = precision
         self.prior_correction = prior_correction
         self.runtime = runtime
+        self.mirror = mirror
 
     def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
         """(labels, taxonomy, input size, predict function)."""
         from affectscope.faces import ferplus_cnn as m
 
         if self.model in m.VARIANTS:
-            variant, precision, tau, runtime = self.model, self.precision, float(self.prior_correction), self.runtime
+            variant, precision, tau, runtime, mirror = (self.model, self.precision, float(self.prior_correction), self.runtime,
+                                                        bool(self.mirror))
 
             def predict(grey: np.ndarray) -> np.ndarray:
                 return m.predict_proba(grey, m.load_ferplus_cnn(variant=variant), precision=precision, prior_correction=tau,
-                                       runtime=runtime)
+                                       runtime=runtime, mirror=mirror)
 
             return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, predict
         from affectscope.faces import mini_xception as x
@@ -151,15 +158,20 @@ class FaceRater(Rater):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
-        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS, check_prior_correction, check_runtime
+        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS, check_int8, check_prior_correction, check_runtime
 
         check_option("model", self.model, (*VARIANTS, "fer2013"))
         fer_plus = self.model in VARIANTS
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
+        check_option("precision", self.precision, PRECISIONS)
+        if not isinstance(self.mirror, bool):
+            raise ValueError(f"mirror must be true or false, got {self.mirror!r}")
+        if not self.mirror and not fer_plus:
+            raise ValueError("mirror=False needs a FER+ model, e.g. model='ferplus' (the FER2013 port reads the face once)")
         if self.precision != "float32" and not fer_plus:
             raise ValueError(f"precision={self.precision!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in float32)")
         check_runtime(self.runtime, self.precision)
+        if self.precision == "int8" and fer_plus:
+            check_int8(self.model)
         if self.runtime != "torch" and not fer_plus:
             raise ValueError(f"runtime={self.runtime!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in torch)")
         if check_prior_correction(self.prior_correction) and not fer_plus:
