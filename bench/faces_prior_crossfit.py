@@ -36,7 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from affectscope.faces.ferplus_cnn import FERPLUS_LABELS, VARIANTS, correct_prior, load_ferplus_cnn, predict_proba
+from affectscope.faces.ferplus_cnn import (
+    FERPLUS_LABELS,
+    VARIANTS,
+    correct_prior,
+    load_ferplus_cnn,
+    predict_proba,
+)
 from affectscope.faces.training_faces import is_training_face
 from affectscope.norms import NormsError, load_norms
 from affectscope.norms.ferplus import load_ferplus_faces
@@ -95,7 +101,7 @@ def crossfit(preds: np.ndarray, truth: np.ndarray, rule: str, splits: int, seed:
         rows.append(acc_uar(pooled, truth, k))
     arr = np.array(rows)
     both = (arr[:, 0] >= TARGETS[0]) & (arr[:, 1] >= TARGETS[1])
-    q = lambda x: [float(v) for v in np.percentile(x, [5, 50, 95])]  # noqa: E731
+    q = lambda x: [float(v) for v in np.percentile(x, [5, 50, 95])]
     return {"accuracy_p5_median_p95": q(arr[:, 0]), "uar_p5_median_p95": q(arr[:, 1]),
             "share_of_splits_meeting_both_targets": float(both.mean()),
             "chosen_tau_p5_median_p95": q(np.array(taus)), "splits": splits}
@@ -157,7 +163,7 @@ def main() -> None:
             for rule in RULES:
                 r = crossfit(preds[:, mask], truth_all[mask], rule, args.splits, args.seed)
                 out[name][rule] = r
-                fmt = lambda v: f"{v[0]:.3f} {v[1]:.3f} {v[2]:.3f}"  # noqa: E731
+                fmt = lambda v: f"{v[0]:.3f} {v[1]:.3f} {v[2]:.3f}"
                 print(f"{variant:14} {name + f' ({mask.sum()})':48} {rule:9} {fmt(r['chosen_tau_p5_median_p95']):>17} "
                       f"{fmt(r['accuracy_p5_median_p95']):>20} {fmt(r['uar_p5_median_p95']):>20} "
                       f"{r['share_of_splits_meeting_both_targets']:9.2f}")

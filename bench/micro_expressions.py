@@ -19,6 +19,7 @@ clip sampled at 4 fps with Haar face detection.
 Prints a table, writes bench/results/micro_expressions_<seconds>s.json.
 Usage: python bench/micro_expressions.py [--clips 100] [--seconds 3] [--seed 0] [--data-root DIR]
                                          [--model ferplus|ferplus_large] [--prior-correction TAU]
+                                         [--runtime torch|onnxruntime] [--precision float32|bfloat16|int8] [--no-mirror]
 """
 
 from __future__ import annotations
@@ -85,8 +86,14 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--model", default="ferplus", help="the face rater's FER+ CNN (ferplus or ferplus_large)")
     ap.add_argument("--prior-correction", type=float, default=0.0, help="the face rater's prior_correction")
+    ap.add_argument("--runtime", default="torch", help="the face rater's runtime")
+    ap.add_argument("--precision", default="float32", help="the face rater's precision")
+    ap.add_argument("--no-mirror", action="store_true", help="the face rater's mirror=False")
     args = ap.parse_args()
+    engine = {"runtime": args.runtime, "precision": args.precision, "mirror": not args.no_mirror}
     tag = "" if (args.model, args.prior_correction) == ("ferplus", 0.0) else f"_{args.model}_tau{args.prior_correction:g}"
+    if engine != {"runtime": "torch", "precision": "float32", "mirror": True}:
+        tag += f"_{args.runtime}_{args.precision}" + ("_no_mirror" if args.no_mirror else "")
     args.out = args.out or str(Path(__file__).parent / "results" / f"micro_expressions_{args.seconds:g}s{tag}.json")
     try:
         names, images = load_ferplus_faces(args.data_root, "valid")
@@ -99,7 +106,7 @@ def main() -> None:
     neutral = [index[i] for i, s in zip(ids, share) if s[0] >= 0.7]
     expressive = [(index[i], LABELS[int(s.argmax())]) for i, s in zip(ids, share) if s.argmax() > 0 and s.max() >= 0.6]
     rng = np.random.default_rng(args.seed)
-    rater = FaceRater(model=args.model, prior_correction=args.prior_correction)
+    rater = FaceRater(model=args.model, prior_correction=args.prior_correction, **engine)
     rater.outputs()
 
     # expression model throughput (batched, 2 cores)
@@ -109,9 +116,9 @@ def main() -> None:
     from affectscope.faces.ferplus_cnn import load_ferplus_cnn
 
     network = load_ferplus_cnn(variant=args.model)
-    predict_proba(batch[:64], network)
+    predict_proba(batch[:64], network, **engine)
     t0 = time.perf_counter()
-    predict_proba(batch, network)
+    predict_proba(batch, network, **engine)
     faces_per_s = len(batch) / (time.perf_counter() - t0)
 
     stats = {k: {"seen": 0, "detected": 0, "false": 0, "frames": 0, "seconds": 0.0} for k in STRATEGIES}
@@ -146,7 +153,7 @@ def main() -> None:
     n = len(clips)
     rows = []
     print(f"\nMicro-expression bursts (0.25-0.5 s) in {n} synthetic {args.seconds:g} s clips of FER+ validation faces (seed {args.seed}; "
-          f"model {args.model}, prior_correction {args.prior_correction:g})")
+          f"model {args.model}, prior_correction {args.prior_correction:g}, {engine})")
     print(f"{'strategy':28s} {'seen':>6s} {'detected':>9s} {'frames/clip':>12s} {'false/clip':>11s} {'ms/clip':>8s}")
     for name, s in stats.items():
         row = {"strategy": name, "seen_rate": s["seen"] / n, "detected_rate": s["detected"] / n, "miss_rate_seen": 1 - s["seen"] / n,
@@ -160,7 +167,7 @@ def main() -> None:
     print(f"expression model: {faces_per_s:.0f} faces/s (batches of 2048 48x48 faces, this CPU)")
     print(f"640x480 30 fps, 4 fps sampling with Haar detection: {rt['realtime_factor']:.2f}x real time "
           f"({rt['wall_s']:.2f} s for a 10 s clip; faces found in {rt['frames_with_a_face']}/{rt['frames_processed']} processed frames)")
-    out = {"clips": n, "seconds": args.seconds, "seed": args.seed, "model": args.model, "prior_correction": args.prior_correction, "strategies": rows, "faces_per_s": faces_per_s, "realtime": rt,
+    out = {"clips": n, "seconds": args.seconds, "seed": args.seed, "model": args.model, "prior_correction": args.prior_correction, **engine, "strategies": rows, "faces_per_s": faces_per_s, "realtime": rt,
            "note": "detected is bounded by the FER+ CNN's accuracy on the burst face; dense is the ceiling"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))

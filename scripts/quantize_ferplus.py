@@ -17,11 +17,8 @@ Usage: python scripts/quantize_ferplus.py [--variant ferplus_large] [--data-root
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
-import io
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,26 +27,22 @@ CALIBRATION_FACES = 512
 KEEP_FLOAT = ("/0/Conv", "/22/Gemm")  # the first convolution and the final linear layer of build()
 
 
-def export_float(model) -> bytes:
-    """ONNX bytes of a FER+ CNN (fused), batch dimension dynamic."""
-    import torch
-
-    from affectscope.faces.ferplus_cnn import INPUT_SIZE
-
-    net = copy.deepcopy(model).eval().to(memory_format=torch.contiguous_format)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE),), buf, input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False, opset_version=17)
-    return buf.getvalue()
-
-
 def main() -> None:
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from affectscope.faces.ferplus_cnn import VARIANTS, load_ferplus_cnn, preprocess
+    from affectscope.faces.ferplus_cnn import (
+        VARIANTS,
+        export_onnx,
+        load_ferplus_cnn,
+        preprocess,
+    )
     from affectscope.norms.ferplus import load_ferplus_faces
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +66,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         raw, prepared = Path(tmp) / "float.onnx", Path(tmp) / "prepared.onnx"
-        raw.write_bytes(export_float(load_ferplus_cnn(variant=args.variant)))
+        raw.write_bytes(export_onnx(load_ferplus_cnn(variant=args.variant), opset=17))
         quant_pre_process(str(raw), str(prepared))
         quantize_static(str(prepared), str(out), Faces(), quant_format=QuantFormat.QOperator, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.Entropy,

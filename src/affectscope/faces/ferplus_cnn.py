@@ -202,33 +202,47 @@ def check_runtime(runtime: str, precision: str = "float32") -> str:
     return runtime
 
 
-def onnx_session(model: Any) -> Any:
-    """An ONNX Runtime session running ``model`` (a FER+ CNN), exported in memory on first use and
-    kept as long as the network lives. Threads: as many as torch uses (``torch.get_num_threads()``)."""
+def export_onnx(model: Any, opset: int | None = None) -> bytes:
+    """``model`` (a FER+ CNN) as ONNX bytes, input ``x`` ``(n, 1, 48, 48)``, output ``logits``."""
     import copy
     import io
 
     import torch
 
+    net = copy.deepcopy(model).eval().to(memory_format=torch.contiguous_format)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notices about its own future
+        torch.onnx.export(net, (torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE),), buf, input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False,
+                          **({"opset_version": opset} if opset is not None else {}))
+    return buf.getvalue()
+
+
+def _ort_session(source: bytes | str) -> Any:
+    """An ONNX Runtime CPU session of a model (bytes or file), with as many threads as torch uses."""
+    import onnxruntime as ort
+    import torch
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_session(model: Any) -> Any:
+    """An ONNX Runtime session running ``model`` (a FER+ CNN), exported in memory on first use and
+    kept as long as the network lives. Threads: as many as torch uses (``torch.get_num_threads()``)."""
     with _LOCK:
         session = _SESSIONS.get(model)
         if session is not None:
             return session
         try:
             import onnx  # noqa: F401  (torch's exporter needs it)
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError as exc:
             raise ImportError("runtime='onnxruntime' needs onnxruntime and onnx. Fix: pip install 'affectscope[faces-onnx]'") from exc
-        net = copy.deepcopy(model).eval().to(memory_format=torch.contiguous_format)
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notices about its own future
-            torch.onnx.export(net, (torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE),), buf, input_names=["x"], output_names=["logits"],
-                              dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+        session = _ort_session(export_onnx(model))
         _SESSIONS[model] = session
         return session
 
@@ -250,17 +264,12 @@ def int8_session(model: Any) -> Any:
         if session is not None:
             return session
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401
         except ImportError as exc:
             raise ImportError("precision='int8' needs onnxruntime. Fix: pip install 'affectscope[faces-onnx]'") from exc
-        import torch
-
         path = Path(str(resources.files("affectscope.faces") / "weights" / INT8_FILES[variant][0]))
         verify(path, INT8_FILES[variant][1])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = _ort_session(str(path))
         _INT8_SESSIONS[variant] = session
         return session
 

@@ -158,7 +158,13 @@ class FaceRater(Rater):
             raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
         if self.aggregate not in ("largest", "mean"):
             raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
-        from affectscope.faces.ferplus_cnn import PRECISIONS, VARIANTS, check_int8, check_prior_correction, check_runtime
+        from affectscope.faces.ferplus_cnn import (
+            PRECISIONS,
+            VARIANTS,
+            check_int8,
+            check_prior_correction,
+            check_runtime,
+        )
 
         check_option("model", self.model, (*VARIANTS, "fer2013"))
         fer_plus = self.model in VARIANTS
