@@ -215,3 +215,14 @@ def test_batch_size_below_one_means_one_face_per_pass(runtime: str) -> None:
     got = predict_proba(faces, runtime=runtime, batch_size=0)  # used to slice empty batches and return nothing
     assert got.shape == (3, len(FERPLUS_LABELS))
     np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_missing_onnxruntime_for_int8_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from affectscope.faces import ferplus_cnn
+
+    monkeypatch.setattr(ferplus_cnn, "_INT8_SESSIONS", {})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"precision='int8' needs onnxruntime\. Fix: pip install 'affectscope\[faces-onnx\]'"):
+        ferplus_cnn.int8_session(load_ferplus_cnn(variant="ferplus_large"))

@@ -222,6 +222,17 @@ def export_onnx(model: Any, opset: int | None = None) -> bytes:
     return buf.getvalue()
 
 
+def _require_onnxruntime(what: str, *, onnx: bool = False) -> None:
+    """``ImportError`` naming the extra to install when ONNX Runtime (and ``onnx``, for the export) is missing."""
+    try:
+        if onnx:
+            import onnx as _onnx  # noqa: F401  (torch's exporter needs it)
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        needs = "onnxruntime and onnx" if onnx else "onnxruntime"
+        raise ImportError(f"{what} needs {needs}. Fix: pip install 'affectscope[faces-onnx]'") from exc
+
+
 def _ort_session(source: bytes | str) -> Any:
     """An ONNX Runtime CPU session of a model (bytes or file), with as many threads as torch uses."""
     import onnxruntime as ort
@@ -237,17 +248,10 @@ def onnx_session(model: Any) -> Any:
     """An ONNX Runtime session running ``model`` (a FER+ CNN), exported in memory on first use and
     kept as long as the network lives. Threads: as many as torch uses (``torch.get_num_threads()``)."""
     with _LOCK:
-        session = _SESSIONS.get(model)
-        if session is not None:
-            return session
-        try:
-            import onnx  # noqa: F401  (torch's exporter needs it)
-            import onnxruntime  # noqa: F401
-        except ImportError as exc:
-            raise ImportError("runtime='onnxruntime' needs onnxruntime and onnx. Fix: pip install 'affectscope[faces-onnx]'") from exc
-        session = _ort_session(export_onnx(model))
-        _SESSIONS[model] = session
-        return session
+        if model not in _SESSIONS:
+            _require_onnxruntime("runtime='onnxruntime'", onnx=True)
+            _SESSIONS[model] = _ort_session(export_onnx(model))
+        return _SESSIONS[model]
 
 
 def check_int8(variant: str) -> str:
@@ -263,18 +267,12 @@ def int8_session(model: Any) -> Any:
     :func:`load_ferplus_cnn` returns it; checksum verified on first use)."""
     with _LOCK:
         variant = check_int8(_SHIPPED.get(model, "a network of your own"))
-        session = _INT8_SESSIONS.get(variant)
-        if session is not None:
-            return session
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError as exc:
-            raise ImportError("precision='int8' needs onnxruntime. Fix: pip install 'affectscope[faces-onnx]'") from exc
-        path = Path(str(resources.files("affectscope.faces") / "weights" / INT8_FILES[variant][0]))
-        verify(path, INT8_FILES[variant][1])
-        session = _ort_session(str(path))
-        _INT8_SESSIONS[variant] = session
-        return session
+        if variant not in _INT8_SESSIONS:
+            _require_onnxruntime("precision='int8'")
+            path = Path(str(resources.files("affectscope.faces") / "weights" / INT8_FILES[variant][0]))
+            verify(path, INT8_FILES[variant][1])
+            _INT8_SESSIONS[variant] = _ort_session(str(path))
+        return _INT8_SESSIONS[variant]
 
 
 def _logits_onnx(x: np.ndarray, session: Any, batch_size: int, mirror: bool = True) -> np.ndarray:
