@@ -142,6 +142,8 @@ def main() -> None:
     print(f"tau chosen on one half of FER+ validation, scored on the other ({args.splits} random halvings, "
           f"5th / 50th / 95th percentile of the pooled held-out scores); {options}")
     print(f"{'model':14} {'faces':48} {'rule':9} {'tau chosen':>17} {'accuracy':>20} {'UAR':>20} {'both met':>9}")
+    import torch
+
     for variant in args.variants.split(","):
         network = load_ferplus_cnn(variant=variant)
         predict_proba(images[:256], network, **options)  # warm-up (and the ONNX export or session)
@@ -150,8 +152,6 @@ def main() -> None:
             t0 = time.perf_counter()
             p = predict_proba(images, network, **options)
             secs.append(time.perf_counter() - t0)
-        import torch
-
         speed = len(images) / float(np.median(secs))
         print(f"{variant}: {speed:,.0f} faces/s ({torch.get_num_threads()} threads, median of 3 passes over {len(images)} faces)")
         preds = grid_predictions(p)

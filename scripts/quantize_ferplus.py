@@ -3,9 +3,10 @@
 The network (batch norm fused, as at load) is exported to ONNX and quantized statically with ONNX
 Runtime: per-channel int8 weights, uint8 activations (QOperator format), activation ranges from
 entropy calibration on 512 random FER+ train faces (seed 0) and their mirror images. The first
-convolution (grey pixels in) and the final linear layer stay in float32. Min-max or percentile
-calibration, or quantizing those two layers too, cost about 1.3 points of FER+ validation accuracy
-in a first trial (2026-11-23); this recipe cost none (see the model card).
+convolution (grey pixels in) and the final linear layer stay in float32. A first trial (2026-11-23)
+with min-max or percentile calibration and every layer quantized cost about 1.3 points of FER+
+validation accuracy; this recipe cost none (model card). Which of the two changes matters was not
+measured apart.
 
 Writes ``src/affectscope/faces/weights/<weights stem>_int8.onnx`` and prints its SHA-256 for
 ``INT8_FILES`` in ``affectscope.faces.ferplus_cnn``. Needs ../shared/data/ferplus and the

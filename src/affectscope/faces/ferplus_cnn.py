@@ -66,7 +66,7 @@ PRECISIONS = ("float32", "bfloat16", "int8")
 INT8_FILES: dict[str, tuple[str, str]] = {
     "ferplus_large": ("ferplus_cnn_w32_int8.onnx", "8403e1c0110aaabe5b9737e955e9d11a4a9aa7d93c8fb4d5ccfc02ff94081f82"),
 }
-#: Inference engines: PyTorch, or ONNX Runtime (the ``faces-onnx`` extra; float32 only).
+#: Inference engines: PyTorch, or ONNX Runtime (the ``faces-onnx`` extra; float32, or int8 where :data:`INT8_FILES` has a model).
 RUNTIMES = ("torch", "onnxruntime")
 
 _LOCK = threading.Lock()
@@ -311,9 +311,10 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
         Divide out the training prior to this power (:func:`correct_prior`): 0.5 raises the recall of
         rare expressions at some cost in accuracy.
     runtime : {"torch", "onnxruntime"}
-        ``"onnxruntime"`` runs the same network through ONNX Runtime (:func:`onnx_session`; float32
-        only, needs the ``faces-onnx`` extra): probabilities within 1e-6 of torch's, 1.07-1.24x
-        faster on a 2-core AMD CPU without AMX (docs/faces.md).
+        ``"onnxruntime"`` runs the same network through ONNX Runtime (:func:`onnx_session`, or
+        :func:`int8_session` for ``precision="int8"``; needs the ``faces-onnx`` extra): in float32,
+        probabilities within 1e-6 of torch's, 1.07-1.24x faster on a 2-core AMD CPU without AMX
+        (docs/faces.md).
     mirror : bool, default True
         Average the face and its mirror image (the default); False halves the work, at a small cost
         in accuracy (model card).
@@ -328,9 +329,7 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
     if precision == "bfloat16":
         warn_if_slow_bfloat16("the FER+ expression network")
     model = model or load_ferplus_cnn()
-    if precision == "int8":
-        int8_session(model)  # the error for a network without a shipped int8 model comes before the work
-    if runtime == "onnxruntime":
+    if runtime == "onnxruntime":  # check_runtime above sends every int8 call here
         session = int8_session(model) if precision == "int8" else onnx_session(model)
         logits = torch.from_numpy(_logits_onnx(preprocess(grey), session, batch_size, mirror))
         return correct_prior(torch.softmax(logits, dim=1).numpy(), prior_correction)
