@@ -65,6 +65,14 @@ def combine(named: dict[str, tuple[Ratings, Features]], columns: list[str]) -> t
     return norms, Features(ids, {k: np.concatenate(v) for k, v in blocks.items()})
 
 
+def with_derived(features: Features, keys: dict[str, str]) -> Features:
+    """``features`` plus the derived blocks (:mod:`affectscope.derived`); ``keys``: item id -> content
+    key, so the basic-emotion head's training pictures get its out-of-fold probabilities."""
+    from affectscope.derived import DERIVED, add_derived
+
+    return Features(features.item_ids, add_derived(features.blocks, DERIVED, keys=[keys.get(i) for i in features.item_ids]))
+
+
 def default_cache() -> str:
     from affectscope.backbones.weights import cache_dir
 

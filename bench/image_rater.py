@@ -2,8 +2,10 @@
 
 Prints a table and writes bench/results/image_rater.json:
 1. OASIS 10-fold CV r for valence/arousal (SAM 1-9), as an ablation from the plain anchor
-   (EfficientNet-Lite0 pooled head + ridge) to the shipped configuration;
-2. cross-dataset: train on OASIS, test on Emotion6 dev, and the reverse;
+   (EfficientNet-Lite0 pooled head + ridge) to the shipped configuration (the last row adds the
+   derived blocks of affectscope.derived; ``--quick``: that row alone);
+2. cross-dataset: train on OASIS, test on Emotion6 dev, and the reverse (sections 2-7 use the
+   shipped network features without the derived blocks);
 3. basic emotions on Emotion6 dev (10-fold CV): top-1 vs the dominant human emotion, UAR,
    KL/JS to the human distribution, per-emotion r;
 4. throughput: images/s end to end (decode, resize, forward, heads) vs the backbone forward alone.
@@ -32,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights  # noqa: E402
+from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights, with_derived  # noqa: E402
 
+from affectscope.derived import DERIVED, DERIVED_WEIGHT  # noqa: E402
 from affectscope.heads import fit_scale_head  # noqa: E402
 from affectscope.train import train_head  # noqa: E402
 
@@ -44,13 +47,17 @@ ABLATION = [  # (label, backbone spec, view, stages, model)
     ("+ lite1 + lite2 ensemble", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "linear"),
     ("+ RBF kernel ridge on PCA-128", "lite0+lite1+lite2", "full+flip", ("stage5", "stage6", "stage7", "head"), "kernel"),
     ("+ ImageNet logits (concepts)", "lite0+lite1+lite2", "full+flip", SHIPPED_STAGES, "kernel"),
-    ("+ stages weighted 0.6 (shipped)", "lite0+lite1+lite2", "full+flip", SHIPPED_STAGES, "kernel-weighted"),
+    ("+ stages weighted 0.6", "lite0+lite1+lite2", "full+flip", SHIPPED_STAGES, "kernel-weighted"),
+    ("+ Emotion6 probabilities, concept norms (shipped)", "lite0+lite1+lite2", "full+flip", SHIPPED_STAGES, "kernel-derived"),
 ]
-SHIPPED = ABLATION[-1]
+#: The networks' features of the shipped heads; sections 2-7 build on them (without the derived blocks).
+SHIPPED = ABLATION[-2]
 KERNEL = {"model": "kernel", "n_components": 128}
 
 
 def _kw(model: str, names: list[str] | None = None) -> dict:
+    if model == "kernel-derived":
+        return {**KERNEL, "block_weights": {**shipped_weights(names or []), **{d: DERIVED_WEIGHT for d in DERIVED}}}
     if model == "kernel-weighted":
         return {**KERNEL, "block_weights": shipped_weights(names or [])}
     return dict(KERNEL) if model == "kernel" else {"model": "linear"}
@@ -81,10 +88,13 @@ def main() -> None:
 
     print("1. OASIS 10-fold CV (valence/arousal converted to SAM 1-9)")
     print(f"   {'configuration':46s} {'valence r [95% CI]':>24s} {'arousal r [95% CI]':>24s}")
-    for label, spec, view, stages, model in ([SHIPPED] if args.quick else ABLATION):
+    for label, spec, view, stages, model in (ABLATION[-1:] if args.quick else ABLATION):
         f = features_for(sets["oasis"], spec, view, args.cache)
-        _, rep = train_head(f, sets["oasis"], columns=["valence", "arousal"], blocks=block_names(spec, stages),
-                            head_kw=_kw(model, block_names(spec, stages)), n_boot=1000)
+        names = block_names(spec, stages)
+        if model == "kernel-derived":  # no OASIS picture is a training picture of the basic-emotion head
+            f = with_derived(f, {})
+        _, rep = train_head(f, sets["oasis"], columns=["valence", "arousal"], blocks=names + (list(DERIVED) if model == "kernel-derived" else []),
+                            head_kw=_kw(model, names), n_boot=1000)
         s = rep.metrics["scales"]
         cell = {c: f"{s[c]['pearson']:.3f} [{s[c]['pearson_lo']:.3f}, {s[c]['pearson_hi']:.3f}]" for c in ("valence", "arousal")}
         print(f"   {label:46s} {cell['valence']:>24s} {cell['arousal']:>24s}", flush=True)

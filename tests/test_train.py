@@ -346,13 +346,21 @@ def test_cli_train_recipe_shipped_sets_the_default_raters_settings(tmp_path: Pat
     assert head.meta["recipe"] == "shipped" and head.meta["stage_weight"] == 0.6
     assert head.meta["n_components"] == 15  # 128 asked; at most n_items - 1 with 16 items
     assert "lite2/logits" in head.blocks and "lite0/stage5" in head.blocks
+    assert head.blocks[-2:] == ["derived/emotion6", "derived/concept_norms"] and head.meta["derived"] is True
     assert main(["rate", str(tmp_path / "stim"), "--rater", "image", "-p", f'heads=["{head_path}"]', "-p", "concepts=0",
                  "--out", str(tmp_path / "r.csv"), "-q"]) == 0
     assert pd.read_csv(tmp_path / "r.csv")["valence"].notna().all()
+    # the derived blocks read the shipped Lite0+1+2 heads: another backbone is told how to train without them
+    capsys.readouterr()
     assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "4", "--view", "center",
-                 "--recipe", "shipped", "--backbone", "lite0", "--model", "linear", "--n-boot", "10", "--out", str(head_path), "-q"]) == 0
+                 "--recipe", "shipped", "--backbone", "lite0", "--n-boot", "10", "--out", str(head_path), "-q"]) == 2
+    assert "--no-derived" in capsys.readouterr().err
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--folds", "4", "--view", "center",
+                 "--recipe", "shipped", "--backbone", "lite0", "--model", "linear", "--no-derived", "--n-boot", "10",
+                 "--out", str(head_path), "-q"]) == 0
     head = Head.load(head_path)
     assert head.meta["backbone"]["spec"] == "lite0" and head.meta.get("model") != "kernel" and "logits" in head.blocks
+    assert not any(b.startswith("derived/") for b in head.blocks)
     capsys.readouterr()
     assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--stage-weight", "0",
                  "--out", str(head_path)]) == 2

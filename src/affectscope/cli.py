@@ -429,12 +429,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 DEFAULT_BLOCKS = "stage5,stage6,stage7,head"
 #: ``affectscope train --recipe``: feature and head settings, each overridden by its own flag.
 #: ``shipped`` is the recipe of the default image rater's heads (scripts/train_default_heads.py;
-#: OASIS valence r 0.771 against 0.691 for ``basic`` in bench/image_rater.py, at about 4x the
-#: feature extraction time).
+#: OASIS valence r 0.782 against 0.691 for ``basic`` in bench/image_rater.py, at about 4x the
+#: feature extraction time). ``derived``: add the blocks of :mod:`affectscope.derived`.
 RECIPES: dict[str, dict[str, Any]] = {
-    "basic": {"backbone": "lite0", "blocks": DEFAULT_BLOCKS, "model": "linear", "n_components": 256, "stage_weight": 1.0},
+    "basic": {"backbone": "lite0", "blocks": DEFAULT_BLOCKS, "model": "linear", "n_components": 256, "stage_weight": 1.0,
+              "derived": False},
     "shipped": {"backbone": "lite0+lite1+lite2", "blocks": "stage5,stage6,stage7,head,logits", "model": "kernel",
-                "n_components": 128, "stage_weight": 0.6},
+                "n_components": 128, "stage_weight": 0.6, "derived": True},
 }
 
 
@@ -458,7 +459,8 @@ def select_blocks(backbone: Any, requested: list[str]) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from affectscope.backbones.efficientnet_lite import make_backbone
-    from affectscope.features import extract_features
+    from affectscope.derived import DERIVED, DERIVED_WEIGHT, add_derived
+    from affectscope.features import Features, extract_features
     from affectscope.heads import HeadError
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError, match_key
@@ -467,7 +469,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from affectscope.train import train_head, video_frames_as_stimuli
 
     recipe = RECIPES[args.recipe]
-    for name in ("backbone", "blocks", "model", "n_components", "stage_weight"):
+    for name in ("backbone", "blocks", "model", "n_components", "stage_weight", "derived"):
         if getattr(args, name) is None:
             setattr(args, name, recipe[name])
     if args.n_components < 1 or args.stage_weight <= 0:
@@ -513,9 +515,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                                    else {"balance": args.balance, "tau": args.tau, "C": args.C})
         if args.stage_weight != 1.0:
             head_kw["block_weights"] = {b: args.stage_weight for b in blocks if b.split("/")[-1].startswith("stage")}
+        if args.derived:  # the shipped basic-emotion head's probabilities and the concepts' word norms
+            try:
+                feats = Features(feats.item_ids, add_derived(feats.blocks, DERIVED, keys=[item_keys.get(i) for i in feats.item_ids]))
+            except HeadError as exc:
+                raise UsageError(f"{exc} (or train without the derived blocks: --no-derived)") from None
+            blocks += list(DERIVED)
+            head_kw["block_weights"] = {**head_kw.get("block_weights", {}), **{d: DERIVED_WEIGHT for d in DERIVED}}
         meta = {"backbone": {"spec": args.backbone, "pooling": args.pooling}, "view": args.view,
                 "trained_on": args.norms, "n_stimuli": len(feats.item_ids), "taxonomy": args.taxonomy,
-                "recipe": args.recipe, "stage_weight": args.stage_weight}
+                "recipe": args.recipe, "stage_weight": args.stage_weight, "derived": bool(args.derived)}
         head, report = train_head(
             feats, norms, columns=args.columns.split(",") if args.columns else None, taxonomy=args.taxonomy, blocks=blocks,
             groups=groups, folds=args.folds, seed=args.seed, n_boot=args.n_boot, head_kw=head_kw, meta=meta,
@@ -689,9 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="convert a norms column first, e.g. valence=valence:sam9 (repeatable)")
     tr.add_argument("--key", default="item_id", choices=["item_id", "name", "stem"], help="how stimuli match norm ids")
     tr.add_argument("--recipe", default="basic", choices=list(RECIPES),
-                    help="defaults for the five options below: basic (Lite0, stages 5-7 + head, ridge; fast) or shipped (the "
+                    help="defaults for the six options below: basic (Lite0, stages 5-7 + head, ridge; fast) or shipped (the "
                          "default image rater's: Lite0+1+2, + ImageNet logits, kernel ridge on PCA-128, stages weighted 0.6; "
-                         "about 4x slower to extract). Each option overrides its part (default: basic)")
+                         "about 4x slower to extract; + derived blocks). Each option overrides its part (default: basic)")
     tr.add_argument("--backbone", default=None, help="lite0, lite1, lite2 (lite0@288: another input size), faces (the face channel, needs the faces "
                     "extra) or an ensemble like lite0+lite2+faces (recipe basic: lite0)")
     tr.add_argument("--pooling", default="mean", choices=["mean", "mean+std"], help="stage pooling (default: mean)")
@@ -701,6 +710,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--n-components", type=int, default=None, help="kernel head: PCA components (recipe basic: 256, shipped: 128)")
     tr.add_argument("--stage-weight", type=float, default=None,
                     help="weight of the stage blocks relative to head and logits, each block standardised first (recipe basic: 1, shipped: 0.6)")
+    tr.add_argument("--derived", default=None, action=argparse.BooleanOptionalAction,
+                    help="add two blocks computed from the Lite0+1+2 features, each at weight 0.5: the shipped Emotion6 head's "
+                         "probabilities and the word norms of the ImageNet concepts seen (affectscope.derived; recipe basic: off, shipped: on)")
     tr.add_argument("--balance", default="none", choices=["none", "class-balanced"], help="distribution head: class weights")
     tr.add_argument("--tau", type=float, default=0.0, help="distribution head: logit adjustment strength (default 0)")
     tr.add_argument("--C", type=float, default=1.0, help="distribution head: inverse L2 penalty (default 1)")

@@ -23,6 +23,7 @@ import numpy as np
 from affectscope._checks import check_option
 from affectscope.backbones.base import Backbone
 from affectscope.backbones.efficientnet_lite import PRECISIONS, make_backbone
+from affectscope.derived import DERIVED_PREFIX, add_derived
 from affectscope.heads import HeadError, Head
 from affectscope.features import load_prepared
 from affectscope.raters.base import ItemError, RateResult, Rater
@@ -65,6 +66,9 @@ class ImageRater(Rater):
     heads : list of str or "default"
         Head files (``.npz`` from `affectscope train`); "default" = the shipped valence and
         arousal (SAM 1-9) and Emotion6 basic-emotion heads. All heads must come from the same backbone and view.
+        A head that lists derived blocks (:mod:`affectscope.derived`: the shipped basic-emotion
+        head's probabilities, the word norms of the ImageNet concepts seen) gets them computed
+        from the same features.
     concepts : int, default 3
         How many top ImageNet concepts to list per image (evidence for explanations); 0 = none.
     threads : int or None
@@ -108,7 +112,7 @@ class ImageRater(Rater):
 
     kind = "model"
     summary = "default: EfficientNet-Lite (ImageNet) features + heads trained on OASIS/Emotion6 human norms (EmoNet-style)"
-    version = "4"  # 4: videos (frame means) and the n_frames column; 3: training_item column
+    version = "5"  # 5: default heads read derived blocks; 4: videos (frame means) and the n_frames column; 3: training_item column
     batch_size = 16
     media = frozenset({"image", "video"})
 
@@ -239,6 +243,9 @@ class ImageRater(Rater):
         when concepts are off or the backbone has no logits)."""
         heads, backbone, _ = self._loaded
         feats = backbone.embed_prepared(prepared)
+        derived = {n for h in heads for n in h.scaler.blocks if n.startswith(DERIVED_PREFIX)}
+        if derived:  # blocks computed from the networks' own outputs (affectscope.derived)
+            feats = add_derived(feats, derived)
         values: dict[str, np.ndarray] = {}
         for h in heads:
             p = h.predict(feats)
