@@ -44,8 +44,8 @@ from affectscope.faces.ferplus_cnn import (
     predict_proba,
 )
 from affectscope.faces.training_faces import is_training_face
-from affectscope.norms import NormsError, load_norms
-from affectscope.norms.ferplus import load_ferplus_faces
+from affectscope.norms import NormsError
+from affectscope.norms.ferplus import load_scored_faces
 
 GRID = np.round(np.arange(0, 1.0001, 0.025), 3)
 TARGETS = (0.87, 0.75)  # accuracy, UAR (issue #4)
@@ -123,20 +123,13 @@ def main() -> None:
         f"_{args.runtime}_{args.precision}" + ("_no_mirror" if args.no_mirror else ""))
     args.out = args.out or str(Path(__file__).parent / "results" / f"faces_prior_crossfit{tag}.json")
     try:
-        names, images = load_ferplus_faces(args.data_root, "valid")
-        usable = load_norms("ferplus", args.data_root).data
-        clear = load_norms("ferplus_clear", args.data_root).data
+        faces = load_scored_faces(args.data_root, "valid")  # the rows of norms:ferplus
     except NormsError as exc:
         sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
-    pos = {n: k for k, n in enumerate(names)}
-    ids = [i for i in usable.index if i in pos]
-    images = images[[pos[i] for i in ids]]
-    label = {c: k for k, c in enumerate(FERPLUS_LABELS)}
-    truth_all = np.array([label[m] for m in usable.loc[ids, "majority"]])
+    images, truth_all, in_clear = faces.images, faces.majority, faces.clear
     dup = np.array([is_training_face(im) for im in images])
-    in_clear = np.isin(ids, clear.index)
     sets = {"FER+ authors' protocol": in_clear, "FER+ authors' protocol, no training duplicates": in_clear & ~dup,
-            "all usable faces": np.ones(len(ids), bool), "all usable faces, no training duplicates": ~dup}
+            "all usable faces": np.ones(len(images), bool), "all usable faces, no training duplicates": ~dup}
     res: dict = {"grid": [float(t) for t in GRID], "targets": {"accuracy": TARGETS[0], "uar": TARGETS[1]}, "options": options,
                  "models": {}}
     print(f"tau chosen on one half of FER+ validation, scored on the other ({args.splits} random halvings, "

@@ -27,8 +27,9 @@ import numpy as np
 from PIL import Image
 
 from affectscope.faces.mini_xception import FER2013_LABELS, load_mini_xception, predict_proba
-from affectscope.norms import NormsError, load_norms
-from affectscope.norms.ferplus import load_ferplus_faces
+from affectscope.norms import NormsError
+from affectscope.norms.ferplus import load_scored_faces
+from affectscope.taxonomy import FERPLUS8
 
 TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
               "surprise": "surprise", "neutral": "neutral"}
@@ -46,18 +47,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "faces_reference.json"))
     args = ap.parse_args()
     try:
-        names, images = load_ferplus_faces(args.data_root, "valid")
-        norms = load_norms("ferplus", args.data_root)
+        faces = load_scored_faces(args.data_root, "valid")  # the rows of norms:ferplus
     except NormsError as exc:
         sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
-    emotions = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
-    table = norms.data
-    pos = {n: k for k, n in enumerate(names)}
-    ids = [i for i in table.index if i in pos]
-    images = images[[pos[i] for i in ids]]
-    votes = table.loc[ids, emotions].to_numpy(float)
-    keep = votes.sum(1) > 0
-    majority = np.array(emotions)[votes.argmax(1)]
+    images = faces.images
+    keep = np.ones(len(images), bool)  # every usable face has emotion votes
+    majority = np.array(FERPLUS8.columns)[faces.majority]
     x64 = np.stack([np.asarray(Image.fromarray(im).resize((64, 64), Image.Resampling.BILINEAR)) for im in images])
     model = load_mini_xception()
     t0 = time.perf_counter()
@@ -82,10 +77,7 @@ def main() -> None:
     dup = np.array([is_training_face(im) for im in images])
     res["identical_to_training_faces"] = int((keep & dup).sum())
     print(f"{res['identical_to_training_faces']} of {int(keep.sum())} scored validation faces are identical to a training face")
-    clear_table = load_norms("ferplus_clear", args.data_root).data  # the FER+ authors' protocol (clear_majority)
-    clear = keep & np.isin(ids, clear_table.index)
-    if not (clear_table.loc[np.array(ids)[clear], "majority"].to_numpy() == majority[clear]).all():
-        sys.exit("the clear-majority labels differ from the most-voted emotion; check the loaders")
+    clear = keep & faces.clear  # the FER+ authors' protocol (clear_majority)
     res["clear_majority"] = {"n": int(clear.sum()), "n_no_training_duplicates": int((clear & ~dup).sum())}
     print(f"FER+ authors' protocol: {int(clear.sum())} of {int(keep.sum())} faces have a clear majority "
           f"({int((clear & ~dup).sum())} without the training duplicates)")

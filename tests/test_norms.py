@@ -76,6 +76,26 @@ def test_ferplus(tmp_path: Path) -> None:
         load_ferplus(tmp_path, "test")  # type: ignore[arg-type]
 
 
+def test_scored_ferplus_faces_agree_with_the_norms_tables(tmp_path: Path) -> None:
+    """One read of the file gives the faces, majorities and clear-majority mask of norms:ferplus(_clear)."""
+    from affectscope.norms.ferplus import load_scored_faces
+
+    _ferplus(tmp_path)
+    path = tmp_path / "ferplus" / "ferplus_valid.npz"
+    with np.load(path) as z:
+        data = dict(z)
+    data["votes"][2] = [4, 0, 0, 4, 2, 0, 0, 0, 0, 0]  # a tie: usable, no clear majority
+    data["images"][2] = 7
+    np.savez(path, **data)
+    faces = load_scored_faces(tmp_path, "valid")
+    table = load_ferplus(tmp_path, "valid").data
+    assert faces.ids == table.index.tolist() == ["fer0.png", "fer2.png", "fer3.png"]
+    assert faces.images.shape == (3, 48, 48) and (faces.images[1] == 7).all()
+    assert [load_ferplus(tmp_path).columns_of("category")[k] for k in faces.majority] == table["majority"].tolist()
+    clear = load_ferplus(tmp_path, "valid", clear_only=True).item_ids
+    assert [i for i, c in zip(faces.ids, faces.clear, strict=True) if c] == clear == ["fer0.png", "fer3.png"]
+
+
 def test_ferplus_clear_majority_follows_the_fer_plus_authors_protocol() -> None:
     from affectscope.norms.ferplus import clear_majority
 

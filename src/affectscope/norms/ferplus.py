@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -52,7 +53,7 @@ def load_ferplus(
     n_emo = emo.sum(axis=1)
     keep = np.ones(len(votes), dtype=bool)
     if drop_unusable:
-        keep = (votes.argmax(axis=1) < 8) & (n_emo > 0)
+        keep = usable(votes)
     if clear_only:
         keep &= clear_majority(votes) >= 0  # on these faces the clear majority is the most-voted emotion
     share = np.divide(emo, n_emo[:, None], out=np.zeros_like(emo), where=n_emo[:, None] > 0)
@@ -75,6 +76,13 @@ def load_ferplus(
     ]
     name = f"ferplus_{split}" + ("_clear" if clear_only else "")
     return Ratings(frame, specs, human(name, SOURCE, split=split, drop_unusable=drop_unusable, clear_only=clear_only))
+
+
+def usable(votes: np.ndarray) -> np.ndarray:
+    """Faces that the usual FER+ practice scores: the most-voted label is one of the 8 emotions
+    (not unknown or not-a-face) and there is at least one emotion vote. ``votes``: ``(N, 10)``."""
+    v = np.asarray(votes, dtype=float)
+    return (v.argmax(axis=1) < 8) & (v[:, :8].sum(axis=1) > 0)
 
 
 def clear_majority(votes: np.ndarray) -> np.ndarray:
@@ -110,3 +118,37 @@ def load_ferplus_faces(
     """The face pixels: ``(names, images)`` with images of shape (N, 48, 48), uint8 grey."""
     data = _npz(root, split)
     return [str(n) for n in data["names"]], data["images"]
+
+
+@dataclass(frozen=True)
+class ScoredFaces:
+    """The usable faces of a FER+ split with what a benchmark scores them against (one file read).
+
+    Attributes
+    ----------
+    ids : list of str
+        Face names, in file order (the rows of ``norms:ferplus``).
+    images : numpy.ndarray
+        ``(N, 48, 48)`` uint8 grey faces.
+    majority : numpy.ndarray
+        ``(N,)`` index into the 8 emotions (``FERPLUS8.columns``) of the most-voted emotion
+        (ties go to the first), the ``majority`` column of ``norms:ferplus``.
+    clear : numpy.ndarray
+        ``(N,)`` bool: the face has a clear majority, the FER+ authors' protocol (:func:`clear_majority`;
+        the rows of ``norms:ferplus_clear``). There the clear majority is ``majority``.
+    """
+
+    ids: list[str]
+    images: np.ndarray
+    majority: np.ndarray
+    clear: np.ndarray
+
+
+def load_scored_faces(root: str | os.PathLike[str] | None = None,
+                      split: Literal["train", "valid"] = "valid") -> ScoredFaces:
+    """The usable faces of a split, their most-voted emotion and the clear-majority mask."""
+    data = _npz(root, split)
+    votes = data["votes"].astype(float)
+    keep = usable(votes)
+    return ScoredFaces([str(n) for n in data["names"][keep]], data["images"][keep],
+                       votes[keep, :8].argmax(axis=1), clear_majority(votes[keep]) >= 0)
