@@ -3,11 +3,10 @@
 Every row adds blocks to the shipped features (EfficientNet-Lite0/1/2 stages 5-7 + head + logits,
 whole picture + mirror) and scores OASIS valence/arousal by 10-fold CV with the shipped kernel head:
 
-- ``e6``: the shipped Emotion6 basic-emotion head's 7 probabilities. That head never saw OASIS, so
-  the block is not a leak on OASIS.
-- ``cn`` (concept norms): each network's softmax(logits / 4) times the valence/arousal/dominance
-  of every ImageNet class's first lemma (its Warriner norm when normed, else
-  ``TextAffect(mpnet=True)``; needs ``affectscope text fetch-mpnet``).
+- ``e6``: the shipped Emotion6 basic-emotion head's 7 probabilities (``derived/emotion6``). That head
+  never saw OASIS, so the block is not a leak on OASIS.
+- ``cn`` (concept norms, ``derived/concept_norms``): each network's softmax(logits / 4) times the
+  valence/arousal/dominance of every ImageNet class's first lemma (``backbones/imagenet_class_norms.tsv``).
 - ``faces``: the face channel (``make_backbone("faces")``; needs the ``faces`` extra).
 - ``names``: each network's softmax(logits) times MiniLM embeddings of the class names.
 
@@ -34,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _image_data import SHIPPED_STAGES, block_names, default_cache, features_for, load_sets, shipped_weights  # noqa: E402
 from image_rater import KERNEL  # noqa: E402
 
+from affectscope.derived import CONCEPT_NORMS, DERIVED, EMOTION6, add_derived  # noqa: E402
 from affectscope.features import Features  # noqa: E402
-from affectscope.heads import Head, fit_scale_head  # noqa: E402
+from affectscope.heads import fit_scale_head  # noqa: E402
 from affectscope.train import _splits, train_head  # noqa: E402
 
 SPEC, VIEW = "lite0+lite1+lite2", "full+flip"
@@ -44,34 +44,14 @@ WEIGHT = 0.5
 STACKS = (("e6", "cn"), ("e6", "faces"), ("e6", "cn", "faces"))
 
 
-def softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = logits / temperature
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def class_lemmas() -> list[str]:
-    from affectscope.raters.image import imagenet_labels
-
-    return [name.replace("_", " ") for name in imagenet_labels()]
-
-
-def concept_norms(blocks: dict[str, np.ndarray], temperature: float = 4.0) -> np.ndarray:
-    """``(n, 9)``: per network, the expected valence/arousal/dominance of the concepts it sees."""
-    from affectscope.text.affect import TextAffect
-
-    try:
-        vad = TextAffect(mpnet=True).score(class_lemmas())[["valence", "arousal", "dominance"]].to_numpy(float)
-    except Exception as exc:  # noqa: BLE001 - any missing piece of the text model
-        sys.exit(f"concept norms need the text-affect model with MPNet (affectscope text fetch-mpnet): {exc}")
-    return np.hstack([softmax(blocks[f"{n}/logits"], temperature) @ vad for n in NETS])
-
-
 def name_embeddings(blocks: dict[str, np.ndarray]) -> np.ndarray:
+    from scipy.special import softmax
+
+    from affectscope.raters.image import imagenet_labels
     from affectscope.text.encoder import MiniLMEncoder
 
-    emb = MiniLMEncoder().encode([f"a photo of {name}" for name in class_lemmas()])
-    return np.hstack([softmax(blocks[f"{n}/logits"], 1.0) @ emb for n in NETS])
+    emb = MiniLMEncoder().encode([f"a photo of {name.replace('_', ' ')}" for name in imagenet_labels()])
+    return np.hstack([softmax(blocks[f"{n}/logits"], axis=1) @ emb for n in NETS])
 
 
 def score(feats: Features, oasis, names: list[str], extra: tuple[str, ...], seed: int) -> dict:
@@ -125,8 +105,8 @@ def main() -> None:
         failed = {**f.errors, **faces.errors}
         sys.exit(f"{len(failed)} pictures failed in feature extraction (run again to retry them): {list(failed.items())[:5]}")
     t0 = time.perf_counter()
-    e6_head = Head.load(str(Path(__file__).resolve().parents[1] / "src/affectscope/raters/heads/image_basic_emotions.npz"))
-    extra = {"e6": e6_head.predict(f.blocks), "cn": concept_norms(f.blocks), "faces": faces.blocks["expressions"],
+    derived = add_derived(f.blocks, DERIVED)  # no OASIS picture is a training picture of the basic-emotion head
+    extra = {"e6": derived[EMOTION6], "cn": derived[CONCEPT_NORMS], "faces": faces.blocks["expressions"],
              "names": name_embeddings(f.blocks)}
     print(f"channels built in {time.perf_counter() - t0:.0f} s; faces found in {int((extra['faces'][:, 1] > 0).sum())} of {len(f.item_ids)} pictures")
     feats = Features(f.item_ids, {**f.blocks, **extra})
