@@ -4,7 +4,9 @@ Exit codes (stable, for scripts):
   0  success
   1  internal error (a bug: please report it with the traceback)
   2  usage or input error (bad arguments, unknown rater, missing files, a run store made by another rater)
-  3  the run finished and wrote its output, but some items failed (see the ``error`` column)
+  3  the run finished and wrote its output, but some items failed or came with a warning (see the
+     ``error`` and ``warning`` columns; for the LLM rater: any participant's request that failed)
+  130, 143  interrupted (Ctrl-C) or terminated (SIGTERM): finished items are saved, rerun to resume
 """
 
 from __future__ import annotations
@@ -46,13 +48,21 @@ def _store_path(out: Path, store: str | None) -> Path:
 
 
 def _print_errors(ratings: Any, limit: int = 10) -> None:
-    errors = ratings.errors
-    if len(errors):
-        print(f"{len(errors)} item(s) failed:", file=sys.stderr)
-        for item_id, msg in list(errors.items())[:limit]:
-            print(f"  {item_id}: {msg}", file=sys.stderr)
-        if len(errors) > limit:
-            print(f"  ... and {len(errors) - limit} more (see the 'error' column)", file=sys.stderr)
+    for what, column, series in (("failed", "error", ratings.errors), ("came with a warning", "warning", ratings.warnings)):
+        if len(series):
+            print(f"{len(series)} item(s) {what}:", file=sys.stderr)
+            for item_id, msg in list(series.items())[:limit]:
+                print(f"  {item_id}: {msg}", file=sys.stderr)
+            if len(series) > limit:
+                print(f"  ... and {len(series) - limit} more (see the {column!r} column)", file=sys.stderr)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the run is so that it closes its store like Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
 
 
 def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path, store: str | None,
@@ -61,7 +71,7 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
     from affectscope.raters.registry import UnknownRaterError, make_rater
     from affectscope.ratings import RatingsError
     from affectscope.run import rate
-    from affectscope.store import StoreMismatchError
+    from affectscope.store import StoreLockedError, StoreMismatchError
 
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise UsageError(f"--out must end in .csv or .parquet, not {out.name!r}")
@@ -77,14 +87,21 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
             get_category_set(to_categories)
         except KeyError as exc:
             raise UsageError(str(exc.args[0])) from None
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         result = rate(stimuli, rater, store=_store_path(out, store), fresh=fresh, retry_errors=retry_errors,
                       progress=None if not quiet else False)
-    except StoreMismatchError as exc:
+    except (StoreMismatchError, StoreLockedError) as exc:
         raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished items are saved; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
+        print(f"\n{how}: finished items are saved; run the same command again to resume", file=sys.stderr)
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if to_categories is not None:
         try:
             result.ratings = result.ratings.to_categories(to_categories)
@@ -94,7 +111,10 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
     result.ratings.save(out)
     print(
         f"rated {len(result.ratings)} items with {rater.name}: {result.n_rated} computed, "
-        f"{result.n_resumed} resumed, {result.n_failed} failed, in {result.seconds:.1f} s"
+        f"{result.n_resumed} resumed, {result.n_failed} failed"
+        + (f", {result.n_warned} with a warning" if result.n_warned else "")
+        + (f" ({result.n_incomplete} incomplete: a rerun completes them)" if result.n_incomplete else "")
+        + f", in {result.seconds:.1f} s"
     )
     summary = getattr(rater, "run_summary", None)
     if callable(summary):
@@ -113,7 +133,18 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
         page = write_report(result.ratings, report, title=title, series_dir=params.get("series_dir"))
         print(f"report: {page.resolve()}")
     _print_errors(result.ratings)
-    return EXIT_PARTIAL if result.n_failed else EXIT_OK
+    failures = getattr(rater, "failure_summary", None)
+    line = failures() if callable(failures) else None
+    if line:
+        print(line, file=sys.stderr)
+    flagged = result.n_failed or result.n_warned or result.n_incomplete or line
+    return EXIT_PARTIAL if flagged else EXIT_OK
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
@@ -129,6 +160,10 @@ def cmd_rate(args: argparse.Namespace) -> int:
             if args.text_column:
                 raise UsageError("--text-column needs --stimuli CSV")
             stimuli = StimulusSet.from_paths(args.paths)
+            if stimuli.skipped:
+                from affectscope.stimuli import skipped_summary
+
+                print(f"affectscope rate: {skipped_summary(stimuli.skipped)}", file=sys.stderr)
         else:
             raise UsageError("nothing to rate: give image/video files or folders, or --stimuli CSV")
         if args.pilot:

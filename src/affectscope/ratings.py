@@ -25,7 +25,9 @@ from affectscope.taxonomy import PROBABILITY, Scale, ScaleError, get_category_se
 
 ColumnKind = Literal["scale", "category", "feature", "count", "text", "other"]
 META_KEY = "affectscope"
-RESERVED = ("item_id", "path", "error")
+RESERVED = ("item_id", "path", "error", "warning")
+#: The per-item status columns that close a table: a failure message, a caveat on a rated item.
+STATUS_COLUMNS = ("error", "warning")
 #: A text column naming, per item, the output columns whose model was trained on that item
 #: (space-separated; empty when none). Written by the image rater, read by the compare module.
 TRAINING_COLUMN = "training_item"
@@ -145,9 +147,10 @@ class Ratings:
                     spec.scale.check(df[name].to_numpy(dtype=float), what=f"values of column {name!r}")
                 except ScaleError as exc:
                     raise RatingsError(str(exc)) from None
-        if "error" in df.columns:
-            df["error"] = df["error"].astype(object).where(df["error"].notna() & (df["error"] != ""), None)
-        ordered = [c for c in ("path",) if c in df.columns] + list(specs) + [c for c in ("error",) if c in df.columns]
+        for col in STATUS_COLUMNS:
+            if col in df.columns:
+                df[col] = df[col].astype(object).where(df[col].notna() & (df[col] != ""), None)
+        ordered = [c for c in ("path",) if c in df.columns] + list(specs) + [c for c in STATUS_COLUMNS if c in df.columns]
         self.data: pd.DataFrame = df[ordered].copy()
         self.columns: dict[str, ColumnSpec] = specs
         self.rater = rater
@@ -170,6 +173,15 @@ class Ratings:
             return pd.Series(dtype=object, name="error")
         e = self.data["error"]
         return e[e.notna()]
+
+    @property
+    def warnings(self) -> pd.Series:
+        """Warning per rated item that came with a caveat (a truncated video, LLM participants that
+        failed ...); empty when there is none."""
+        if "warning" not in self.data.columns:
+            return pd.Series(dtype=object, name="warning")
+        w = self.data["warning"]
+        return w[w.notna()]
 
     def ok(self) -> "Ratings":
         """Only the items without an error."""
@@ -202,7 +214,7 @@ class Ratings:
         cols = list(columns)
         for c in cols:
             self.values(c)
-        keep = [c for c in ("path",) if c in self.data] + cols + [c for c in ("error",) if c in self.data]
+        keep = [c for c in ("path",) if c in self.data] + cols + [c for c in STATUS_COLUMNS if c in self.data]
         return Ratings(self.data[keep], [self.columns[c] for c in cols], self.rater)
 
     def rename(self, columns: Mapping[str, str]) -> "Ratings":
@@ -420,7 +432,7 @@ class Ratings:
                                    "probabilities (0-1): divide vote counts by each row's total")
             specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cset.name,
                                  description=f"share or probability ({path.name})") for c in found]
-        keep = [id_column] + [c for c in ("path", "error") if c in frame.columns] + [sp.name for sp in specs]
+        keep = [id_column] + [c for c in ("path", *STATUS_COLUMNS) if c in frame.columns] + [sp.name for sp in specs]
         frame = frame[keep].rename(columns={id_column: "item_id"})
         return cls(frame, specs, RaterInfo(name=path.stem, kind="file", source=str(path)))
 
@@ -431,8 +443,18 @@ def sidecar_path(path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".meta.json")
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary file and rename it into place. The file gets the permissions a
+    plain ``open()`` would give it (0666 less the umask), not ``mkstemp``'s private 0600."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         write(tmp)
@@ -527,10 +549,14 @@ def align(left: Ratings, right: Ratings, *, key: KeyMode = "item_id", strict: bo
 def from_records(
     records: Iterable[Mapping[str, Any]], columns: Iterable[ColumnSpec], rater: RaterInfo
 ) -> Ratings:
-    """Build Ratings from dicts with ``item_id`` (and optionally ``path``/``error``) plus rating values."""
+    """Build Ratings from dicts with ``item_id`` (and optionally ``path``/``error``/``warning``) plus
+    rating values. The ``warning`` column is kept only when some item has one."""
     specs = list(columns)
+    records = list(records)
     names = ["item_id", "path"] + [c.name for c in specs] + ["error"]
-    frame = pd.DataFrame.from_records(list(records), columns=names)
+    if any(r.get("warning") for r in records):
+        names.append("warning")
+    frame = pd.DataFrame.from_records(records, columns=names)
     for c in specs:
         if c.kind != "text":
             frame[c.name] = pd.to_numeric(frame[c.name], errors="coerce").astype(float)

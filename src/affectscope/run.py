@@ -11,7 +11,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from affectscope.raters.base import ItemError, Rater, RateResult
+from affectscope._files import file_problem
+from affectscope.raters.base import Flagged, ItemError, Rater, RateResult
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.store import RunStore
@@ -34,6 +35,11 @@ class RunResult:
     seconds : float
         Wall time of this run.
     store_path : str
+    n_warned : int
+        Rated items whose row holds a warning (``warning`` column).
+    n_incomplete : int
+        Rated items marked incomplete (a rerun computes them again), e.g. LLM items some of whose
+        participants failed.
     """
 
     ratings: Ratings
@@ -42,6 +48,8 @@ class RunResult:
     n_failed: int
     seconds: float
     store_path: str
+    n_warned: int = 0
+    n_incomplete: int = 0
 
 
 def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str | None:
@@ -125,7 +133,17 @@ def rate(
             disable=(None if progress is None else not progress), dynamic_ncols=True,
         )
         try:
-            for batch in _batches(pending, rater.batch_size):
+            # anything that is not a regular file (a FIFO, a device, a broken or looping link) is an
+            # error row at once: it is never handed to a rater, whose reading could block for ever
+            readable = []
+            for stim in pending:
+                problem = file_problem(stim.path) if stim.path is not None and stim.kind != "text" else None
+                if problem is None:
+                    readable.append(stim)
+                    continue
+                db.put(stim.item_id, str(stim.path), stim.signature(), None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
+                bar.update(1)
+            for batch in _batches(readable, rater.batch_size):
                 t_batch = time.perf_counter()
                 results = _rate_batch(rater, batch)
                 per_item = (time.perf_counter() - t_batch) / len(batch)
@@ -137,12 +155,17 @@ def rate(
                         problem = check_result(res, columns)
                         if problem:
                             db.put(stim.item_id, path, stim.signature(), None, problem, per_item)
+                        elif isinstance(res, Flagged):
+                            db.put(stim.item_id, path, stim.signature(), dict(res), None, per_item,
+                                   warning=res.warning, retry=res.retry)
                         else:
                             db.put(stim.item_id, path, stim.signature(), res, None, per_item)
                     bar.update(1)
         finally:
             bar.close()
         ratings = db.to_ratings(stimuli.item_ids)
+        wanted = set(stimuli.item_ids)
+        incomplete = sum(1 for it in db.items() if it.retry and it.error is None and it.item_id in wanted)
         return RunResult(
             ratings=ratings,
             n_rated=len(pending),
@@ -150,6 +173,8 @@ def rate(
             n_failed=len(ratings.errors),
             seconds=time.perf_counter() - t0,
             store_path=db.path,
+            n_warned=len(ratings.warnings),
+            n_incomplete=incomplete,
         )
 
 

@@ -15,7 +15,9 @@ from affectscope._hashing import file_digest
 
 MediaKind = Literal["image", "video", "text", "unknown"]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".heic", ".heif", ".avif",
+})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 
 
@@ -75,8 +77,11 @@ class StimulusSet(Sequence[Stimulus]):
     Build one with :meth:`from_paths` (files and folders), :meth:`from_csv` or :meth:`from_list`.
     """
 
-    def __init__(self, stimuli: Iterable[Stimulus]) -> None:
+    def __init__(self, stimuli: Iterable[Stimulus], *, skipped: Iterable[tuple[str, str]] = ()) -> None:
         self._items = list(stimuli)
+        #: ``(path, why)`` of folder entries that were not made items (hidden files, files not named
+        #: like a picture or video, folders named like one, links to folders); see :meth:`from_paths`.
+        self.skipped: list[tuple[str, str]] = list(skipped)
         seen: dict[str, Stimulus] = {}
         for s in self._items:
             if s.item_id in seen:
@@ -130,34 +135,36 @@ class StimulusSet(Sequence[Stimulus]):
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | os.PathLike[str]], *, recursive: bool = True) -> "StimulusSet":
-        """Files and folders. Folders contribute every image/video file below them (sorted,
-        hidden files skipped) with ids relative to the folder; files given directly keep their
+        """Files and folders. Folders contribute every entry below them whose name has an image or
+        video extension (sorted, ids relative to the folder), whatever it is: a FIFO, a device, a
+        broken or looping link named ``x.jpg`` becomes an item that fails with a clear error, never
+        a silent gap. Entries that are not made items are listed in :attr:`skipped` with the
+        reason: hidden files, files with other extensions, folders named like a file (their
+        contents are searched), links to folders (not followed). Files given directly keep their
         name as id and are included whatever their extension (a non-media file then fails per item).
         """
         items: list[Stimulus] = []
+        skipped: list[tuple[str, str]] = []
         paths = list(paths)
         if not paths:
             raise StimulusError("no input paths given")
         for raw in paths:
             p = Path(raw)
             if p.is_dir():
-                pattern = "**/*" if recursive else "*"
-                found = sorted(
-                    f for f in p.glob(pattern)
-                    if f.is_file() and media_kind(f) != "unknown"
-                    and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                )
+                found, skip = _scan_folder(p, recursive)
+                skipped.extend(skip)
                 items.extend(Stimulus(f.relative_to(p).as_posix(), f, media_kind(f)) for f in found)
             elif p.exists() or p.is_symlink():
                 items.append(Stimulus(p.name, p, media_kind(p)))
             else:
                 raise StimulusError(f"input not found: {p} (give existing files or folders)")
         if not items:
+            why = f" ({skipped_summary(skipped)})" if skipped else ""
             raise StimulusError(
-                f"no images or videos found in {[str(p) for p in paths]}; "
+                f"no images or videos found in {[str(p) for p in paths]}{why}; "
                 f"supported extensions: {sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)}"
             )
-        return cls(items)
+        return cls(items, skipped=skipped)
 
     @classmethod
     def from_list(cls, paths: Iterable[str | os.PathLike[str]], ids: Iterable[str] | None = None) -> "StimulusSet":
@@ -215,3 +222,44 @@ class StimulusSet(Sequence[Stimulus]):
             item_id = row[id_column] if id_column else rel
             items.append(Stimulus(item_id, p, media_kind(p), {c: row[c] for c in meta_cols}))
         return cls(items)
+
+
+def _scan_folder(root: Path, recursive: bool) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Entries below ``root`` named like stimuli, and the skipped ones with their reason. Links to
+    folders are not followed (no loops); nothing is opened or read."""
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for top, dirs, files in os.walk(root, followlinks=False):
+        here = Path(top)
+        keep_dirs = []
+        for d in sorted(dirs):
+            sub = here / d
+            if d.startswith("."):
+                skipped.append((str(sub), "hidden folder"))
+            elif sub.is_symlink():
+                skipped.append((str(sub), "link to a folder (not followed; give it as an input to rate its files)"))
+            elif not recursive:
+                skipped.append((str(sub), "sub-folder (not searched: recursive=False)"))
+            else:
+                if media_kind(sub) != "unknown":
+                    skipped.append((str(sub), "a folder named like a picture or video (its files are searched)"))
+                keep_dirs.append(d)
+        dirs[:] = keep_dirs
+        for name in sorted(files):
+            f = here / name
+            if name.startswith("."):
+                skipped.append((str(f), "hidden file"))
+            elif media_kind(f) == "unknown":
+                skipped.append((str(f), f"not named like a picture or video ({f.suffix or 'no extension'})"))
+            else:
+                found.append(f)
+    return sorted(found), skipped
+
+
+def skipped_summary(skipped: Sequence[tuple[str, str]], examples: int = 3) -> str:
+    """``skipped N entries (why: count, ...)`` for a listing of :attr:`StimulusSet.skipped`."""
+    counts: dict[str, list[str]] = {}
+    for path, why in skipped:
+        counts.setdefault(why.split(" (")[0], []).append(path)
+    parts = [f"{len(v)} {k}" + (f" e.g. {Path(v[0]).name!r}" if examples else "") for k, v in sorted(counts.items(), key=lambda kv: -len(kv[1]))]
+    return f"skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}: " + "; ".join(parts)

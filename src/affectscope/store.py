@@ -3,11 +3,17 @@
 A killed run loses at most the items in flight; running the same command again resumes,
 skipping finished items (unless their file changed) and never writing an item twice
 (``item_id`` is the primary key). Failures are stored as rows with their message, and are
-retried on the next run by default.
+retried on the next run by default; so are rated items marked incomplete (``retry``, e.g. an LLM
+item some of whose participants failed). A rated item may carry a ``warning``.
+
+One run at a time: a store is locked for as long as it is open (``<store>.lock`` holds the
+owner's pid), so a second run on the same output stops with :class:`StoreLockedError` instead of
+doing all the work again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -27,6 +33,10 @@ class StoreMismatchError(RuntimeError):
     """The store was made by a different rater configuration than the one asked for now."""
 
 
+class StoreLockedError(RuntimeError):
+    """Another process has the store open (a run on the same output is going on)."""
+
+
 @dataclass(frozen=True)
 class StoredItem:
     """One persisted item."""
@@ -37,6 +47,8 @@ class StoredItem:
     values: dict[str, Any] | None
     error: str | None
     seconds: float
+    warning: str | None = None
+    retry: bool = False
 
 
 class RunStore:
@@ -69,8 +81,19 @@ class RunStore:
         self.rater = rater
         self.fingerprint = fingerprint
         self.columns = list(columns)
+        self._lock_fd: int | None = None
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = _acquire_lock(self.path + ".lock")
+        try:
+            self._open(fresh)
+        except BaseException:
+            if hasattr(self, "_db"):
+                self._db.close()
+            self._release_lock()
+            raise
+
+    def _open(self, fresh: bool) -> None:
         self._db = sqlite3.connect(self.path, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -85,10 +108,18 @@ class RunStore:
                 payload TEXT,
                 error TEXT,
                 seconds REAL NOT NULL,
-                finished_at TEXT NOT NULL
+                finished_at TEXT NOT NULL,
+                warning TEXT,
+                retry INTEGER NOT NULL DEFAULT 0
             );
             """
         )
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(items)")}
+        with self._db:  # stores written before warnings and incomplete items existed
+            if "warning" not in have:
+                self._db.execute("ALTER TABLE items ADD COLUMN warning TEXT")
+            if "retry" not in have:
+                self._db.execute("ALTER TABLE items ADD COLUMN retry INTEGER NOT NULL DEFAULT 0")
         if fresh:
             with self._db:
                 self._db.execute("DELETE FROM items")
@@ -118,32 +149,37 @@ class RunStore:
             )
 
     # ---- writing -------------------------------------------------------------------------
-    def put(self, item_id: str, path: str | None, signature: str, values: dict[str, Any] | None, error: str | None, seconds: float) -> None:
-        """Persist one finished item (replacing an earlier failure of the same item)."""
+    def put(self, item_id: str, path: str | None, signature: str, values: dict[str, Any] | None, error: str | None,
+            seconds: float, *, warning: str | None = None, retry: bool = False) -> None:
+        """Persist one finished item (replacing an earlier failure of the same item). A rated item
+        may carry a ``warning``; ``retry`` marks it incomplete (computed again by the next run that
+        retries errors)."""
         if (values is None) == (error is None):
             raise ValueError("give exactly one of values or error")
         payload = None if values is None else json.dumps({k: _jsonable(v) for k, v in values.items()})
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO items (item_id, path, signature, status, payload, error, seconds, finished_at, warning, retry) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     item_id, path, signature, "ok" if error is None else "error", payload, error, seconds,
-                    _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+                    _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"), warning, int(bool(retry)),
                 ),
             )
 
     # ---- reading -------------------------------------------------------------------------
     def finished(self, *, include_errors: bool = False) -> dict[str, str]:
-        """``{item_id: signature}`` of finished items (failed ones too if ``include_errors``)."""
-        q = "SELECT item_id, signature FROM items" + ("" if include_errors else " WHERE status = 'ok'")
+        """``{item_id: signature}`` of finished items (failed and incomplete ones too if ``include_errors``)."""
+        q = "SELECT item_id, signature FROM items" + ("" if include_errors else " WHERE status = 'ok' AND retry = 0")
         return dict(self._db.execute(q).fetchall())
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
     def items(self) -> Iterator[StoredItem]:
-        for item_id, path, sig, _status, payload, error, seconds, _ in self._db.execute("SELECT * FROM items"):
-            yield StoredItem(item_id, path, sig, json.loads(payload) if payload else None, error, seconds)
+        q = "SELECT item_id, path, signature, payload, error, seconds, warning, retry FROM items"
+        for item_id, path, sig, payload, error, seconds, warning, retry in self._db.execute(q):
+            yield StoredItem(item_id, path, sig, json.loads(payload) if payload else None, error, seconds, warning, bool(retry))
 
     def to_ratings(self, item_ids: Sequence[str] | None = None) -> Ratings:
         """The stored results as :class:`Ratings`, in the order of ``item_ids`` (default: all, by id)."""
@@ -152,7 +188,7 @@ class RunStore:
         records = []
         for i in order:
             it = rows[i]
-            rec: dict[str, Any] = {"item_id": i, "path": it.path, "error": it.error}
+            rec: dict[str, Any] = {"item_id": i, "path": it.path, "error": it.error, "warning": it.warning}
             if it.values:
                 rec.update(it.values)
             records.append(rec)
@@ -160,6 +196,14 @@ class RunStore:
 
     def close(self) -> None:
         self._db.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path + ".lock")  # still ours: we hold the lock while removing it
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> "RunStore":
         return self
@@ -175,3 +219,36 @@ def _jsonable(v: Any) -> Any:
         v = v.item()
         return None if isinstance(v, float) and not math.isfinite(v) else v
     return v
+
+
+def _acquire_lock(lock_path: str) -> int | None:
+    """An exclusive, non-blocking ``flock`` on ``lock_path`` (created, holding our pid); raises
+    :class:`StoreLockedError` naming the holder's pid. Where ``fcntl`` does not exist (Windows),
+    no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS
+        return None
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+            store = lock_path[: -len(".lock")]
+            raise StoreLockedError(
+                f"the run store {store} is in use by another run (pid {holder}); wait for it to finish, stop it, "
+                "or write to another output file"
+            ) from None
+        try:  # the file may have been removed by the previous holder between our open and our lock
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            return fd
+        os.close(fd)

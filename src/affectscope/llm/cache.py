@@ -3,9 +3,11 @@
 Keyed by everything that changes the answer — server, model, protocol name and version, the
 full request (messages with each image replaced by its SHA-256), structured-output mode,
 temperature, seed, token limits, logprob settings and the participant index — and by nothing
-else: the API key is never part of a key or a row. Only valid answers and refusals are stored;
+else: the API key is never part of a key or a row. Only valid answers and refusals are replayed;
 transport failures and malformed replies are not, so they are asked again next time. Refusals
-are kept in their own status so they are replayed as refusals, never as answers.
+are kept in their own status so they are replayed as refusals, never as answers. Failures are
+recorded in a table of their own (kind and message, for the per-participant export), never
+read as answers, and removed when an answer to the same request arrives.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class ResponseCache:
                 answer TEXT, expected TEXT, raw TEXT,
                 prompt_tokens INTEGER, completion_tokens INTEGER, created_at TEXT NOT NULL)"""
         )
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS failures (
+                key TEXT PRIMARY KEY, item_id TEXT, question TEXT, participant INTEGER, model TEXT,
+                kind TEXT NOT NULL, message TEXT, created_at TEXT NOT NULL)"""
+        )
         self._db.commit()
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -90,6 +97,25 @@ class ResponseCache:
                  json.dumps(answer) if answer is not None else None, json.dumps(expected or {}), raw,
                  prompt_tokens, completion_tokens, _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
             )
+
+    def put_failure(self, key: str, *, item_id: str, question: str, participant: int, model: str, kind: str, message: str) -> None:
+        """Record that this request failed (its last failure): never replayed, only reported."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, item_id, question, participant, model, kind, message,
+                 _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+            )
+
+    def get_failure(self, key: str) -> tuple[str, str] | None:
+        """``(kind, message)`` of the request's recorded failure, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT kind, message FROM failures WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (row[0], row[1] or "")
+
+    def delete_failure(self, key: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM failures WHERE key = ?", (key,))
 
     def delete(self, key: str) -> None:
         with self._lock, self._db:

@@ -21,14 +21,20 @@ model name change. Structured output is requested in the strongest form asked fo
 Transport failures (429, 5xx, timeouts, refused connections) are retried by the SDK with
 exponential backoff (it honours ``Retry-After``); what is still failing after ``max_retries``
 becomes a :class:`RequestFailure` with a typed ``kind``. The API key lives only in the SDK
-client object: it is never part of a result, a message or a cache key.
+client object: it is never part of a result or a cache key, and it is redacted (with any
+credentials in ``base_url``) from every failure message, even when a server or proxy quotes the
+``Authorization`` header in its error body. Every HTTP request that goes over the wire is counted
+(an httpx event hook), so the SDK's own retries and rejected structured-mode fallbacks appear in
+:attr:`ChatClient.usage`.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from affectscope.llm.answers import TokenLogprob
 
@@ -66,17 +72,26 @@ class Completion:
 
 @dataclass
 class Usage:
-    """Running totals over a client's life (thread-safe)."""
+    """Running totals over a client's life (thread-safe).
+
+    ``requests`` counts HTTP requests sent over the wire (SDK retries and rejected fallback modes
+    included); ``asks`` counts :meth:`ChatClient.complete` calls, ``failures`` those that raised.
+    """
 
     requests: int = 0
+    asks: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, c: Completion | None) -> None:
+    def sent(self) -> None:
         with self._lock:
             self.requests += 1
+
+    def add(self, c: Completion | None) -> None:
+        with self._lock:
+            self.asks += 1
             if c is None:
                 self.failures += 1
             else:
@@ -84,8 +99,53 @@ class Usage:
                 self.completion_tokens += c.completion_tokens
 
     def as_dict(self) -> dict[str, int]:
-        return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
+        return {"requests": self.requests, "asks": self.asks, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "failures": self.failures}
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any user name, password and query-parameter values replaced by ``***``
+    (``https://user:secret@host/v1?key=abc`` -> ``https://***@host/v1?key=***``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True)) if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials a URL carries (user info, password, query values), for redaction."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    found = [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if v]
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        found += [userinfo, *userinfo.split(":", 1)]
+    return [f for f in found if len(f) >= 4]
+
+
+class Redactor:
+    """Replaces each secret (and its URL-encoded and Base64 forms) with ``***`` in any text."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        import base64
+        from urllib.parse import quote
+
+        forms: set[str] = set()
+        for sec in secrets:
+            if not sec or len(sec) < 4:
+                continue
+            forms |= {sec, quote(sec, safe=""), base64.b64encode(sec.encode()).decode()}
+        self._pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))) if forms else None
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub("***", text) if self._pattern is not None else text
 
 
 class ChatClient:
@@ -120,8 +180,12 @@ class ChatClient:
         self.structured = structured
         self.logprobs = logprobs
         self.top_logprobs = top_logprobs
+        import openai
+
         self.usage = Usage()
-        self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+        self.redact = Redactor([api_key, *url_secrets(base_url)] if api_key != "no-key-needed" else url_secrets(base_url))
+        http = openai.DefaultHttpxClient(event_hooks={"request": [lambda request: self.usage.sent()]})
+        self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http)
         self._mode: str | None = None if structured == "auto" else structured
         self._mode_lock = threading.Lock()
 
@@ -134,7 +198,10 @@ class ChatClient:
         last: Exception | None = None
         for mode in modes:
             try:
-                c = self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
+                try:
+                    c = self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
+                except RequestFailure as raw:  # no credential leaves this client in a message
+                    raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
             except RequestFailure as exc:
                 if self.structured == "auto" and self._mode is None and mode != modes[-1] and _mode_rejected(exc, mode):
                     last = exc

@@ -10,6 +10,7 @@ animated images (first frame).
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import warnings
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from affectscope._files import file_problem
 
 #: Default limit on decoded pixels (Pillow's own bomb threshold, about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -54,8 +57,15 @@ _MAGIC = (
 )
 
 
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
 def _sniff(head: bytes) -> str:
     if head[4:8] == b"ftyp":
+        if head[8:12] in _HEIF_BRANDS:
+            return "a HEIC/HEIF picture"
+        if head[8:12] in (b"avif", b"avis"):
+            return "an AVIF picture"
         return "an MP4/MOV video"
     for magic, what in _MAGIC:
         if head.lstrip().lower().startswith(magic.lower()):
@@ -67,16 +77,24 @@ def _sniff(head: bytes) -> str:
         return "data of an unknown format"
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
+@functools.cache
+def _register_plugins() -> bool:
+    """Teach Pillow HEIC/HEIF (phones' default photo format) through pillow-heif, once, when the
+    first picture is opened (never at import). False when pillow-heif is not installed."""
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise MediaError(path, "file not found", "check the path, or remove the item from the list") from None
-    except OSError as exc:
-        raise MediaError(path, f"cannot access the file ({exc.strerror})", "check permissions") from None
-    if path.is_dir():
-        raise MediaError(path, "is a folder, not an image", "give the images inside it")
-    if st.st_size == 0:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    _register_plugins()
+    problem = file_problem(path)
+    if problem is not None:
+        raise MediaError(path, *problem)
+    if path.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)", "re-copy or re-export the image; the file has no data")
     try:
         with warnings.catch_warnings():
@@ -87,11 +105,13 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         with open(path, "rb") as fh:
             head = fh.read(64)
-        raise MediaError(
-            path,
-            f"not an image Pillow can read (the file looks like {_sniff(head)})",
-            "convert it to JPEG or PNG, or remove it; videos need a rater that accepts video",
-        ) from None
+        looks = _sniff(head)
+        fix = "convert it to JPEG or PNG, or remove it; videos need a rater that accepts video"
+        if looks.startswith("a HEIC") and not _register_plugins():
+            fix = "install HEIC support: pip install pillow-heif (or convert it to JPEG)"
+        elif looks.startswith(("a HEIC", "an AVIF")):
+            fix = "the file is damaged or uses a variant the decoder does not know: convert it to JPEG or PNG"
+        raise MediaError(path, f"not an image Pillow can read (the file looks like {looks})", fix) from None
     except OSError as exc:
         raise MediaError(path, f"cannot open ({exc})", "re-export the image as JPEG or PNG") from None
     w, h = im.size

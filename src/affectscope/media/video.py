@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from affectscope._files import file_problem
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -36,21 +38,73 @@ def _open(path: Path):  # noqa: ANN202 - av container
         import av
     except ImportError:
         raise MediaError(path, "video support needs PyAV", "pip install 'affectscope[video]'") from None
-    if not path.is_file():
-        raise MediaError(path, "file not found", "check the path")
+    problem = file_problem(path)
+    if problem is not None:
+        raise MediaError(path, *problem)
+    if path.stat().st_size == 0:
+        raise MediaError(path, "empty file (0 bytes): there is no video in it", "re-copy or re-export the video; the file has no data")
     try:
         return av.open(str(path))
     except Exception as exc:  # noqa: BLE001 - av raises many types
         raise MediaError(path, f"cannot open as video ({type(exc).__name__}: {exc})", "re-encode it as H.264 MP4") from None
 
 
+#: Decoded frame counts by (resolved path, size, mtime): a file is counted by decoding once.
+_DECODED: dict[tuple[str, int, int], int] = {}
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
 def count_frames(path: str | os.PathLike[str]) -> int:
-    """Number of frames, by decoding (exact even when the container's count is missing or wrong)."""
+    """Number of frames, by decoding (exact even when the container's count is missing or wrong);
+    remembered per file content, so a second call (or one after :func:`iter_frames` read the whole
+    clip) costs nothing."""
     path = Path(path)
     with _open(path) as c:
         if not c.streams.video:
             raise MediaError(path, "no video stream", "pass a video file")
-        return sum(1 for _ in c.decode(video=0))
+        key = _file_key(path)
+        if key not in _DECODED:
+            n = 0
+            try:
+                for _ in c.decode(video=0):
+                    n += 1
+            except Exception:  # noqa: BLE001 - a damaged tail: the frames before it are the clip's decodable part
+                pass
+            _DECODED[key] = n
+        return _DECODED[key]
+
+
+def declared_frames(path: str | os.PathLike[str]) -> int:
+    """The frame count the container declares (its index, else duration x frame rate; 0 when it
+    says neither), read without decoding."""
+    path = Path(path)
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError(path, "no video stream", "pass a video file")
+        stream = c.streams.video[0]
+        if stream.frames:
+            return int(stream.frames)
+        rate = float(stream.average_rate) if stream.average_rate else 0.0
+        if stream.duration and stream.time_base:
+            return int(round(float(stream.duration * stream.time_base) * rate))
+        if c.duration:
+            return int(round(c.duration / 1_000_000 * rate))
+        return 0
+
+
+def truncation_warning(path: str | os.PathLike[str], decoded: int | None = None) -> str | None:
+    """A warning when fewer frames decode than the container declares (a truncated or damaged
+    file), ``None`` otherwise. ``decoded`` defaults to :func:`count_frames`."""
+    declared = declared_frames(path)
+    got = count_frames(path) if decoded is None else int(decoded)
+    if declared > 0 and got < 0.95 * declared and declared - got >= 2:
+        return (f"truncated or damaged video: {got} of the {declared} frames its container declares could be decoded, "
+                "and the rating uses only those. Fix: re-download or re-encode the file")
+    return None
 
 
 def sample_uniform(path: str | os.PathLike[str], k: int, *, max_side: int | None = 512) -> list[Frame]:
@@ -114,13 +168,23 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = 640) -> 
         stream.thread_type = "AUTO"
         tb = float(stream.time_base) if stream.time_base else 0.0
         fps = float(stream.average_rate) if stream.average_rate else 25.0
-        for i, frame in enumerate(c.decode(video=0)):
+        n = 0
+        frames = c.decode(video=0)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except Exception:  # noqa: BLE001 - a damaged tail ends the clip; truncation_warning says so
+                break
+            i, n = n, n + 1
             t = _frame_time(frame, i, tb, fps)
             small = frame
             if max_side and max(frame.width, frame.height) > max_side:
                 s = max_side / max(frame.width, frame.height)
                 small = frame.reformat(width=int(frame.width * s) // 2 * 2, height=int(frame.height * s) // 2 * 2)
             yield Frame(i, t, _upright(frame, small.to_ndarray(format="rgb24"))), fps
+        _DECODED[_file_key(path)] = n
 
 
 def middle_frame(path: str | os.PathLike[str], *, max_side: int | None = 160) -> Frame:

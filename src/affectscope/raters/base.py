@@ -35,6 +35,18 @@ class ItemError:
         return f"{self.item_id}: {self.message}"
 
 
+class Flagged(dict):  # type: ignore[type-arg]
+    """A rating that came back with a caveat: the values (a plain ``dict``, usable as such) plus a
+    ``warning`` that the run stores in the item's ``warning`` column and reports. ``retry=True``
+    marks the item incomplete (e.g. some LLM participants failed): a rerun computes it again,
+    unless errors are not retried."""
+
+    def __init__(self, values: dict[str, Any], warning: str, *, retry: bool = False) -> None:
+        super().__init__(values)
+        self.warning = warning
+        self.retry = retry
+
+
 RateResult = dict[str, float] | ItemError
 
 
@@ -56,6 +68,10 @@ class Rater(ABC):
         Same input and parameters give the same output (checked by the contract tests).
     batch_size : int
         Items passed to :meth:`rate_batch` at once.
+    operational : frozenset of str
+        Parameters that change how a run goes but never what it outputs (threads, where side
+        files go, timeouts ...). They are left out of :meth:`fingerprint`, so changing one keeps
+        a resumable run store usable.
 
     Subclasses implement :meth:`outputs` and either :meth:`rate_one` or :meth:`rate_batch`.
     Constructor parameters must be keyword arguments stored under the same attribute names
@@ -69,6 +85,7 @@ class Rater(ABC):
     media: ClassVar[frozenset[str]] = frozenset({"image"})
     deterministic: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
+    operational: ClassVar[frozenset[str]] = frozenset()
 
     # ---- to implement --------------------------------------------------------------------
     @abstractmethod
@@ -95,7 +112,8 @@ class Rater(ABC):
                 f"{stimulus.kind} input is not supported by rater {self.name!r} (accepts {sorted(self.media)}); "
                 f"use a rater that accepts {stimulus.kind} (see `affectscope raters`)"
                 if stimulus.kind != "unknown"
-                else f"{stimulus.path}: not a recognised image or video file extension; convert it to JPEG/PNG/MP4 or remove it",
+                else f"not a recognised image or video file extension ({stimulus.path.suffix if stimulus.path else 'no file'}); "
+                "convert it to JPEG/PNG/MP4 or remove it",
             )
         try:
             return self.rate_one(stimulus)
@@ -111,9 +129,14 @@ class Rater(ABC):
         """The constructor parameters of this instance."""
         return {n: getattr(self, n) for n in self._param_names()}
 
+    def output_params(self) -> dict[str, Any]:
+        """The parameters that can change the output (all but :attr:`operational`)."""
+        return {k: v for k, v in self.get_params().items() if k not in self.operational}
+
     def fingerprint(self) -> str:
-        """A hash of everything that changes the output: name, version and parameters."""
-        blob = json.dumps({"name": self.name, "version": self.version, "params": self.get_params()}, sort_keys=True, default=str)
+        """A hash of everything that changes the output: name, version and the parameters that are
+        not :attr:`operational`."""
+        blob = json.dumps({"name": self.name, "version": self.version, "params": self.output_params()}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def info(self) -> RaterInfo:

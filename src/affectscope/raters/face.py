@@ -114,6 +114,7 @@ class FaceRater(Rater):
     version = "5"  # 5: training_item column; 4: FER+ CNN retrained (affine augmentation, 30 epochs); 3: Haar frontalface_alt, fused CNN
     batch_size = 1
     media = frozenset({"image", "video"})
+    operational = frozenset({"series_dir"})
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
                  model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,
@@ -230,7 +231,7 @@ class FaceRater(Rater):
         self._check()
         labels = list(self._model()[0])
         spec = SamplingSpec(strategy=self.sampling, k=int(self.k), fps=float(self.fps))
-        series, _ = frame_series(stimulus.path, self, spec)  # type: ignore[arg-type]
+        series, n_decoded = frame_series(stimulus.path, self, spec)  # type: ignore[arg-type]
         if self.series_dir:
             from affectscope.media.video import write_series
 
@@ -247,7 +248,11 @@ class FaceRater(Rater):
         out["faces"] = json.dumps(tops)
         out["n_frames"] = float(len(series))
         out[TRAINING_COLUMN] = ""
-        return out
+        from affectscope.media.video import truncation_warning
+        from affectscope.raters.base import Flagged
+
+        warning = truncation_warning(stimulus.path, n_decoded)  # type: ignore[arg-type]
+        return Flagged(out, warning) if warning else out
 
     def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
         """Rate one RGB frame (``(H, W, 3)`` uint8), e.g. a decoded video frame."""

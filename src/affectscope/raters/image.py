@@ -115,6 +115,7 @@ class ImageRater(Rater):
     version = "5"  # 5: default heads read derived blocks; 4: videos (frame means) and the n_frames column; 3: training_item column
     batch_size = 16
     media = frozenset({"image", "video"})
+    operational = frozenset({"threads", "series_dir"})
 
     def __init__(self, *, heads: Sequence[str] | str = "default", concepts: int = N_CONCEPTS, threads: int | None = None,
                  explain: bool = True, training_items: str = "flag", precision: str = "float32",
@@ -333,7 +334,12 @@ class ImageRater(Rater):
             write_series(self.series_dir, s.item_id, series)
         out = {o: float(series[o].mean()) for o in outputs}
         concepts = self._concepts(logit_sum[None, :] / len(rows))[0] if logit_sum is not None else None
-        return self._finish(s, out, concepts, n_frames=len(rows))
+        result = self._finish(s, out, concepts, n_frames=len(rows))
+        from affectscope.media.video import truncation_warning
+        from affectscope.raters.base import Flagged
+
+        warning = truncation_warning(s.path)  # the frames were counted while sampling: no second decode
+        return Flagged(result, warning) if warning else result
 
     def _concepts(self, logits: np.ndarray, n: int | None = None) -> list[str]:
         labels = imagenet_labels()

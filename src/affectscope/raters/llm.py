@@ -29,14 +29,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from affectscope._checks import check_option
-from affectscope.raters.base import ItemError, RateResult, Rater
+from affectscope.raters.base import Flagged, ItemError, RateResult, Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import COUNT, PROBABILITY
 
 #: Parameters that change how a run goes but not what is answered (left out of the fingerprint).
-OPERATIONAL = ("concurrency", "timeout", "max_retries", "cache", "api_key_env", "retry_refusals")
+OPERATIONAL = frozenset({"concurrency", "timeout", "max_retries", "cache", "api_key_env", "retry_refusals"})
 
 
 @dataclass
@@ -100,6 +100,12 @@ class LLMRater(Rater):
         Response cache: "auto" (``$AFFECTSCOPE_CACHE/llm_responses.sqlite``), "none", or a file path.
     retry_refusals : bool, default False
         Ask again where the cache holds a refusal.
+    min_participants : int or None, default None
+        Participants who must respond (every question answered or declined; a failure is no
+        response) for the item to be rated; below it the item is an error row naming every
+        failed participant-question. None: all ``participants``. Items rated with fewer than all
+        carry the failures in their ``warning`` and are asked again (only the failed
+        participant-questions: answers come from the cache) on the next run that retries errors.
     """
 
     kind = "llm"
@@ -108,6 +114,7 @@ class LLMRater(Rater):
     media = frozenset({"image", "video", "text"})
     deterministic = False
     batch_size = 8
+    operational = OPERATIONAL
 
     def __init__(
         self, *, base_url: str = "http://127.0.0.1:8080/v1", model: str = "", protocol: str = "romeo_testolin_2025",
@@ -115,6 +122,7 @@ class LLMRater(Rater):
         structured: str = "auto", logprobs: bool = False, image_size: int = 512, keyframes: int = 4, context: bool = True,
         max_tokens: int = 400, answer_retries: int = 2, concurrency: int = 4, timeout: float = 120.0, max_retries: int = 4,
         api_key_env: str = "OPENAI_API_KEY", cache: str = "auto", retry_refusals: bool = False,
+        min_participants: int | None = None,
     ) -> None:
         self.base_url = base_url
         self.model = model
@@ -136,6 +144,7 @@ class LLMRater(Rater):
         self.api_key_env = api_key_env
         self.cache = cache
         self.retry_refusals = retry_refusals
+        self.min_participants = min_participants
 
     # ---- configuration -----------------------------------------------------------------------
     def _check(self) -> None:
@@ -152,6 +161,8 @@ class LLMRater(Rater):
                 raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)!r}")
         if self.answer_retries < 0 or self.max_retries < 0:
             raise ValueError("answer_retries and max_retries must be >= 0")
+        if self.min_participants is not None and not 1 <= int(self.min_participants) <= int(self.participants):
+            raise ValueError(f"min_participants must be from 1 to participants ({self.participants}), got {self.min_participants!r}")
 
     @cached_property
     def _protocol(self):  # noqa: ANN202
@@ -168,6 +179,7 @@ class LLMRater(Rater):
         from affectscope.llm.client import ChatClient
 
         key = os.environ.get(self.api_key_env) or "no-key-needed"
+        # the client redacts the key and any credentials in base_url from every failure message
         return ChatClient(self.base_url, self.model, key, structured=self.structured, logprobs=self.logprobs,  # type: ignore[arg-type]
                           timeout=self.timeout, max_retries=self.max_retries)
 
@@ -184,15 +196,29 @@ class LLMRater(Rater):
         return ResponseCache(self.cache)
 
     def fingerprint(self) -> str:
-        params = {k: v for k, v in self.get_params().items() if k not in OPERATIONAL}
+        params = self.output_params()
         p = self._protocol
         blob = repr((self.name, self.version, sorted(params.items()), p.model_dump_json()))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def info(self):  # noqa: ANN201 - RaterInfo
+        """Provenance, with any credentials in ``base_url`` masked (it is written to the run store,
+        the CSV's metadata and reports)."""
+        from affectscope.llm.client import redact_url
+
+        info = super().info()
+        return info.model_copy(update={"params": {**info.params, "base_url": redact_url(str(self.base_url))}})
+
+    def __repr__(self) -> str:
+        from affectscope.llm.client import redact_url
+
+        params = {**self.get_params(), "base_url": redact_url(str(self.base_url))}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
     @property
     def usage(self) -> dict[str, int]:
         """Requests sent and tokens used by this rater so far (cached answers cost none)."""
-        return self._client.usage.as_dict() if "_client" in self.__dict__ else {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "failures": 0}
+        return self._client.usage.as_dict() if "_client" in self.__dict__ else {"requests": 0, "asks": 0, "prompt_tokens": 0, "completion_tokens": 0, "failures": 0}
 
     @cached_property
     def _cache_hits(self) -> list[Any]:
@@ -206,11 +232,38 @@ class LLMRater(Rater):
         return {}
 
     def run_summary(self) -> str:
-        """One line for the end of a run: requests sent, tokens, answers taken from the cache."""
+        """One line for the end of a run: requests sent (every HTTP request, the SDK's retries and
+        rejected structured-mode fallbacks included), tokens, answers taken from the cache."""
         u = self.usage
-        return (f"LLM usage: {u['requests']} requests sent ({u['failures']} failed), "
+        return (f"LLM usage: {u['requests']} requests sent over the wire ({u['failures']} asks failed after retries), "
                 f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens; "
                 f"{self._cache_hits[0]} replies from the cache")
+
+    @cached_property
+    def _failed(self) -> dict[tuple[str, int, str], tuple[str, str]]:
+        """``(item_id, participant, question) -> (kind, message)`` of the participant-questions that
+        failed in this rater's life (the last outcome of each; a later answer removes it)."""
+        return {}
+
+    @cached_property
+    def _asked(self) -> list[Any]:
+        """[participant-questions resolved in this rater's life, lock]."""
+        return [0, threading.Lock()]
+
+    def failure_summary(self) -> str | None:
+        """One stderr line when any participant-question failed in this rater's life, by kind;
+        ``None`` when none did."""
+        failed = dict(self._failed)
+        if not failed:
+            return None
+        kinds: dict[str, int] = {}
+        for kind, _ in failed.values():
+            kinds[kind] = kinds.get(kind, 0) + 1
+        by = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        items = len({k[0] for k in failed})
+        return (f"LLM: {len(failed)} of {self._asked[0]} participant-questions failed ({by}) in {items} item(s); "
+                "see the 'error' and 'warning' columns and <out>.participants.csv. Run the same command again to ask "
+                "exactly those again (answers come from the cache), or raise max_retries/timeout")
 
     # ---- outputs -------------------------------------------------------------------------------
     def outputs(self) -> list[ColumnSpec]:
@@ -264,7 +317,7 @@ class LLMRater(Rater):
 
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         self._check()
-        _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions)  # create once, before the worker threads
+        _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions, self._failed, self._asked)  # before the threads
         results: list[RateResult | None] = [None] * len(stimuli)
         jobs = []
         for i, s in enumerate(stimuli):
@@ -305,11 +358,29 @@ class LLMRater(Rater):
         return [{"role": "system", "content": system_prompt(self._protocol, medium)}, {"role": "user", "content": user}]
 
     def _ask(self, s: Stimulus, content: Any, p: int, q: Any) -> Outcome:
+        """Participant ``p``'s outcome for question ``q`` (from the cache, or asked), recorded: a
+        failure is kept (in memory and in the cache's failure table) until an answer replaces it."""
+        messages, seed, key = self._request(s, content, p, q)
+        self._keys[(s.item_id, s.signature(), p, q.id)] = key
+        out = self._ask_uncounted(s, messages, seed, key, p, q)
+        with self._asked[1]:
+            self._asked[0] += 1
+            if out.status == "failure":
+                self._failed[(s.item_id, p, q.id)] = (out.kind, out.message)
+            else:
+                self._failed.pop((s.item_id, p, q.id), None)
+        if self._cache is not None:
+            if out.status == "failure":
+                self._cache.put_failure(key, item_id=s.item_id, question=q.id, participant=p, model=self.model,
+                                        kind=out.kind, message=out.message)
+            elif not out.cached:
+                self._cache.delete_failure(key)
+        return out
+
+    def _ask_uncounted(self, s: Stimulus, messages: list[dict[str, Any]], seed: int | None, key: str, p: int, q: Any) -> Outcome:
         from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer
         from affectscope.llm.client import RequestFailure
 
-        messages, seed, key = self._request(s, content, p, q)
-        self._keys[(s.item_id, s.signature(), p, q.id)] = key
         cache = self._cache
         if cache is not None:
             hit = cache.get(key)
@@ -329,7 +400,7 @@ class LLMRater(Rater):
                 c = self._client.complete(convo, schema=schema, grammar=grammar, temperature=self.temperature,
                                           seed=seed, max_tokens=self.max_tokens)
             except RequestFailure as exc:
-                return Outcome("failure", p, q.id, message=str(exc), kind=exc.kind, tokens=tokens)
+                return Outcome("failure", p, q.id, message=exc.args[0], kind=exc.kind, tokens=tokens)
             tokens += c.prompt_tokens + c.completion_tokens
             if c.refusal or c.finish_reason == "content_filter":
                 why = c.refusal or f"finish_reason={c.finish_reason}"
@@ -368,9 +439,10 @@ class LLMRater(Rater):
 
     def participant_answers(self, stimuli: Sequence[Stimulus]) -> pd.DataFrame:
         """Every participant's answer to every question, from the response cache (no requests):
-        ``item_id``, ``participant``, ``question``, ``status`` (answer, refusal or missing) and one
-        column per answer key (lists of categories joined with "; "). Per-rater data for noise
-        ceilings and spread analyses."""
+        ``item_id``, ``participant``, ``question``, ``status`` (answer, refusal, failure or missing:
+        never asked), ``failure_kind`` and ``failure_message`` of a failure (kept until an answer
+        replaces it), and one column per answer key (lists of categories joined with "; ").
+        Per-rater data for noise ceilings and spread analyses."""
         import pandas as pd
 
         self._check()
@@ -389,7 +461,11 @@ class LLMRater(Rater):
             for (p, q), key in zip(asks, keys, strict=True):
                 hit = cache.get(key) if cache is not None else None
                 row: dict[str, Any] = {"item_id": s.item_id, "participant": p, "question": q.id,
-                                       "status": hit["status"] if hit else "missing"}
+                                       "status": hit["status"] if hit else "missing", "failure_kind": "", "failure_message": ""}
+                if hit is None:
+                    failed = (cache.get_failure(key) if cache is not None else None) or self._failed.get((s.item_id, p, q.id))
+                    if failed is not None:
+                        row.update(status="failure", failure_kind=failed[0], failure_message=failed[1])
                 for k, v in ((hit or {}).get("answer") or {}).items():
                     row[k] = "; ".join(v) if isinstance(v, list) else v
                 rows.append(row)
@@ -417,6 +493,13 @@ class LLMRater(Rater):
         for o in answers:
             by_p[o.participant] = by_p.get(o.participant, 0) + 1
         n_complete = sum(1 for v in by_p.values() if v == n_q)
+        failed_p = sorted({o.participant for o in failures})
+        responded = self.participants - len(failed_p)
+        need = self.participants if self.min_participants is None else int(self.min_participants)
+        failed_list = _failure_list(failures)
+        if failures and responded < need:
+            return ItemError(s.item_id, f"{len(failed_p)} of {self.participants} participant(s) failed ({responded} responded, "
+                                        f"{need} needed: min_participants): {failed_list}")
         if not answers:
             if refusals:
                 return ItemError(s.item_id, f"refused: the model declined {len(refusals)} of {len(outs)} requests "
@@ -444,4 +527,14 @@ class LLMRater(Rater):
         out["n_refusals"] = float(len(refusals))
         out["n_failures"] = float(len(failures))
         out["tokens"] = float(sum(o.tokens for o in outs))
+        if failures:
+            return Flagged(out, f"rated from {responded} of {self.participants} participants; failed: {failed_list}", retry=True)
         return out
+
+
+def _failure_list(failures: Sequence[Outcome], limit: int = 6) -> str:
+    """``participant 1 / valence: server_error (HTTP 500 ...); ...`` for a row's error or warning."""
+    parts = [f"participant {o.participant} / {o.question}: {o.kind} ({o.message[:160]})"
+             for o in sorted(failures, key=lambda o: (o.participant, o.question))]
+    more = f"; ... and {len(parts) - limit} more" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
