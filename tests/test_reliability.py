@@ -339,11 +339,13 @@ def test_truncated_video_gets_a_warning_column_and_exit_3(tmp_path: Path) -> Non
     whole = _clip(tmp_path / "v" / "whole.mp4") if (tmp_path / "v").mkdir() is None else None
     data = whole.read_bytes()
     (tmp_path / "v" / "cut.mp4").write_bytes(data[: int(len(data) * 0.45)])
-    p = _cli(["rate", str(tmp_path / "v"), "--rater", "face", "-q", "-o", str(tmp_path / "r.csv")])
+    p = _cli(["rate", str(tmp_path / "v"), "--rater", "face", "-q", "-o", str(tmp_path / "r.csv"), "--report", str(tmp_path / "r.html")])
     assert p.returncode == 3, p.stderr
     table = pd.read_csv(tmp_path / "r.csv").set_index("item_id")
     assert "truncated" in table.loc["cut.mp4", "warning"] and pd.isna(table.loc["whole.mp4", "warning"])
     assert "came with a warning" in p.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "1 with a warning" in page and "truncated or damaged video" in page
 
 
 def test_zero_byte_video_error_says_empty(tmp_path: Path) -> None:

@@ -110,6 +110,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     texts = [c for c in texts if c.name not in empty]
     long_text = {name for name, length in typical.items() if length > LONG_TEXT}
     show_errors = not ratings.errors.empty
+    show_warnings = not ratings.warnings.empty
     rater = ratings.rater
     head = ['<th class="l">item</th>'] + (['<th class="l">image</th>'] if thumbnails else [])
     head += [
@@ -117,6 +118,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
         for c in cols
     ] + [f'<th class="l" title="{html.escape(c.description or "")}">{html.escape(c.name)}</th>' for c in texts]
     head += ['<th class="l">error</th>'] if show_errors else []
+    head += ['<th class="l">warning</th>'] if show_warnings else []
     rows = []
     for item_id, row in ratings.data.iterrows():
         cells = [f'<td class="l">{html.escape(str(item_id))}</td>']
@@ -140,6 +142,9 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
         if show_errors:
             err = row.get("error")
             cells.append(f'<td class="err">{html.escape(err) if isinstance(err, str) else ""}</td>')
+        if show_warnings:
+            w = row.get("warning")
+            cells.append(f'<td class="err">{html.escape(w) if isinstance(w, str) else ""}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     n_err = len(ratings.errors)
     hidden = f"<br>empty for every item, so not shown: {html.escape(', '.join(empty))}" if empty else ""
@@ -153,7 +158,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
 <body>
 <h1>{html.escape(title)}</h1>
 <div class="meta">rater <b>{html.escape(rater.name)}</b> (v{html.escape(rater.version)}, {html.escape(rater.kind)}) &middot;
-{len(ratings)} items, {n_err} failed &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}{hidden}</div>
+{len(ratings)} items, {n_err} failed{f", {len(ratings.warnings)} with a warning" if show_warnings else ""} &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}{hidden}</div>
 {warn}
 {sections}
 <p><input id="filter" type="search" placeholder="filter rows (any text: id, concept, emotion, error)" size="50"></p>

@@ -33,7 +33,8 @@ def print_summary(ratings: Ratings, file: Any = None) -> None:
     rows = summary_rows(ratings)
     if not rows:
         return
-    table = Table(title=f"{ratings.rater.name}: {len(ratings)} items, {len(ratings.errors)} failed", title_justify="left")
+    table = Table(title=f"{ratings.rater.name}: {len(ratings)} items, {len(ratings.errors)} failed"
+                  + (f", {len(ratings.warnings)} with a warning" if len(ratings.warnings) else ""), title_justify="left")
     for name in ("column", "scale", "n", "mean", "sd", "min", "max"):
         table.add_column(name, justify="left" if name in ("column", "scale") else "right")
     for r in rows[:MAX_ROWS]:
