@@ -65,19 +65,10 @@ def _jpeg(size: tuple[int, int], seed: int = 0, **kw: Any) -> bytes:
 
 
 def _clip(path: Path, n: int = 30) -> Path:
-    import av
+    from affectscope.media.video import write_video
 
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:  # the index first: a cut file keeps its head
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for _ in range(n):
-            arr = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-            for pkt in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                c.mux(pkt)
-        for pkt in s.encode():
-            c.mux(pkt)
-    return path
+    return write_video(path, [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(n)], index_first=True)
 
 
 def make_inputs(d: Path) -> tuple[list[str], list[str]]:

@@ -302,20 +302,14 @@ def test_usage_counts_the_sdks_own_retries(server: LoopbackServer, tmp_path: Pat
 
 # ---- 7. smaller ones ---------------------------------------------------------------------------------------
 def _clip(path: Path, n: int = 30) -> Path:
-    import av
+    """A noise clip (every frame carries data) with its index first: a cut copy keeps its head."""
     import numpy as np
 
+    from affectscope.media.video import write_video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:  # the index first: a cut file keeps its head
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for _ in range(n):
-            arr = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # noise: every frame carries data
-            for pkt in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                c.mux(pkt)
-        for pkt in s.encode():
-            c.mux(pkt)
-    return path
+    return write_video(path, [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(n)], index_first=True)
 
 
 def test_truncated_video_is_flagged_with_frames_decoded_and_declared(tmp_path: Path) -> None:
@@ -336,7 +330,7 @@ def test_truncated_video_is_flagged_with_frames_decoded_and_declared(tmp_path: P
 def test_truncated_video_gets_a_warning_column_and_exit_3(tmp_path: Path) -> None:
     pytest.importorskip("av")
     pytest.importorskip("cv2")
-    whole = _clip(tmp_path / "v" / "whole.mp4") if (tmp_path / "v").mkdir() is None else None
+    whole = _clip(tmp_path / "v" / "whole.mp4")
     data = whole.read_bytes()
     (tmp_path / "v" / "cut.mp4").write_bytes(data[: int(len(data) * 0.45)])
     p = _cli(["rate", str(tmp_path / "v"), "--rater", "face", "-q", "-o", str(tmp_path / "r.csv"), "--report", str(tmp_path / "r.html")])

@@ -229,12 +229,14 @@ def video_fps(path: str | os.PathLike[str]) -> float:
 
 
 def write_video(path: str | os.PathLike[str], frames: "list[np.ndarray]", *, fps: int = 25, codec: str = "libx264",
-                crf: int | None = None) -> Path:
-    """Encode RGB frames (``(H, W, 3)`` uint8, even sides) as a video (synthetic clips for tests and benches)."""
+                crf: int | None = None, index_first: bool = False) -> Path:
+    """Encode RGB frames (``(H, W, 3)`` uint8, even sides) as a video (synthetic clips for tests and
+    benches). ``index_first`` writes an MP4's index before the data (``movflags=faststart``), so a
+    copy cut short still opens and decodes up to the cut (truncated-file tests)."""
     import av
 
     path = Path(path)
-    with av.open(str(path), "w") as c:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if index_first else None) as c:
         s = c.add_stream(codec, rate=fps)
         s.height, s.width = frames[0].shape[:2]
         s.pix_fmt = "yuv420p"
