@@ -34,7 +34,9 @@ def server():
 
 
 def llm(srv: LoopbackServer, tmp_path: Path, **kw):
-    params = {"base_url": srv.url, "model": "loopback", "cache": str(tmp_path / "cache.sqlite"), "max_retries": 0, "timeout": 5.0}
+    # the vision check (two test requests before the first picture) has tests of its own in test_llm_vision.py
+    params = {"base_url": srv.url, "model": "loopback", "cache": str(tmp_path / "cache.sqlite"), "max_retries": 0, "timeout": 5.0,
+              "vision_check": False}
     params.update(kw)
     return make_rater("llm", **params)
 
@@ -141,7 +143,7 @@ def test_auto_falls_back_when_json_schema_is_rejected(server: LoopbackServer, tm
     def script(req, n):
         rf = req.get("response_format") or {}
         if rf.get("type") == "json_schema":
-            return Reply(status=400)
+            return Reply(status=400, body=b'{"error": {"message": "Invalid parameter: response_format of type json_schema is not supported with this model"}}')
         return Reply(content='{"valence": 6, "arousal": 2}')
 
     server.script = script
@@ -151,6 +153,27 @@ def test_auto_falls_back_when_json_schema_is_rejected(server: LoopbackServer, tm
     one(llm(server, tmp_path, protocol="oasis_norming", design="joint", seed=5), StimulusSet.from_texts({"x": "y"}))
     kinds = [(r.get("response_format") or {}).get("type") for r in server.requests]
     assert kinds[:2] == ["json_schema", "json_object"]
+
+
+def test_a_400_about_max_tokens_switches_the_token_parameter_not_the_mode(server: LoopbackServer, tmp_path: Path) -> None:
+    msg = (b'{"error": {"message": "Unsupported parameter: \'max_tokens\' is not supported with this model. '
+           b'Use \'max_completion_tokens\' instead.", "type": "invalid_request_error", "param": "max_tokens"}}')
+    server.script = lambda req, n: Reply(status=400, body=msg) if "max_tokens" in req else None
+    stim = StimulusSet.from_texts({"a": "a calm lake", "b": "a storm"})
+    rater = llm(server, tmp_path, protocol="oasis_norming", design="joint", concurrency=1)
+    res = rater.rate_batch(list(stim))
+    assert all(not isinstance(r, ItemError) for r in res)
+    # one rejected request, then every request with max_completion_tokens, in json_schema mode throughout
+    assert server.n_chat_requests == 3 and rater.usage["requests"] == 3
+    assert "max_tokens" in server.requests[0] and all("max_completion_tokens" in r for r in server.requests[1:])
+    assert all(r["response_format"]["type"] == "json_schema" for r in server.requests)
+
+
+def test_a_400_about_something_else_is_not_taken_for_a_missing_mode(server: LoopbackServer, tmp_path: Path) -> None:
+    server.script = lambda req, n: Reply(status=400, body=b'{"error": {"message": "image too large"}}')
+    res = one(llm(server, tmp_path, protocol="oasis_norming", design="joint"))
+    assert isinstance(res, ItemError) and "bad_request" in res.message and "image too large" in res.message
+    assert server.n_chat_requests == 1  # no fallback requests to json_object and none
 
 
 @pytest.mark.parametrize("mode", ["grammar", "tool", "json_object", "none"])
@@ -307,7 +330,7 @@ def test_api_key_never_written_anywhere(tmp_path: Path) -> None:
     work.mkdir()
     try:
         args = ["rate", str(tmp_path / "imgs"), "--rater", "llm", "--base-url", srv.url, "--model", "loopback",
-                "-p", "api_key_env=MY_LLM_KEY", "-p", "max_retries=0", "-p", "concurrency=1",
+                "-p", "api_key_env=MY_LLM_KEY", "-p", "max_retries=0", "-p", "concurrency=1", "-p", "vision_check=false",
                 "-o", str(work / "r.csv"), "--report", str(work / "r.html")]
         p = _cli(args, env)
         out, err = p.communicate(timeout=120)

@@ -114,3 +114,38 @@ def test_auto_mode_finds_what_the_server_supports(llama_server: str, tmp_path: P
     assert rater._client.mode == "json_object"
     for name in ("valence", "arousal", "approach", "happiness", "fear"):
         assert 1 <= res[name] <= 9
+
+
+def test_the_persona_reaches_a_model_whose_chat_format_has_no_system_role(llama_server: str, tmp_path: Path) -> None:
+    """llama.cpp's gemma chat format drops the system message: folded into the user turn
+    (``system_role="auto"`` for Gemma models) the persona is read, as its prompt tokens show."""
+    from affectscope.llm.answers import system_prompt
+    from affectscope.llm.protocol import load_protocol
+
+    stim = list(StimulusSet.from_texts({"party": SCENES["party"]}))
+    prompt_tokens = {}
+    for role in ("system", "auto"):
+        rater = make_rater("llm", base_url=llama_server, model="gemma-3-270m", protocol="oasis_norming", design="joint",
+                           structured="grammar", temperature=0.0, max_tokens=40, concurrency=1, max_retries=0, cache="none",
+                           timeout=SLOW_MACHINE_TIMEOUT, system_role=role)
+        res = rater.rate_batch(stim)[0]
+        assert not isinstance(res, ItemError), res
+        prompt_tokens[role] = rater.usage["prompt_tokens"]
+    persona = system_prompt(load_protocol("oasis_norming"), "text")
+    # the folded persona and instructions are counted: at least one token per 8 of their characters
+    assert prompt_tokens["auto"] - prompt_tokens["system"] >= len(persona) // 8, (prompt_tokens, len(persona))
+
+
+def test_a_chat_format_that_drops_images_fails_the_vision_check(llama_server: str, tmp_path: Path) -> None:
+    """The audit's case: with --chat_format gemma a picture never reaches the model. The run stops
+    at the vision check instead of "rating" pictures the model never saw."""
+    from PIL import Image
+
+    from affectscope.raters.base import RaterUnavailable
+
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / "red.png")
+    rater = make_rater("llm", base_url=llama_server, model="gemma-3-270m", protocol="oasis_norming", temperature=0.0,
+                       max_tokens=40, concurrency=1, max_retries=0, cache="none", timeout=SLOW_MACHINE_TIMEOUT)
+    with pytest.raises(RaterUnavailable, match="failed the vision check"):
+        rate(StimulusSet.from_paths([tmp_path / "red.png"]), rater, store=tmp_path / "run.sqlite", progress=False)
+    assert rater.usage["asks"] == 2  # the two test pictures, no item

@@ -224,6 +224,8 @@ def _quoting_server(secret: str) -> LoopbackServer:
     srv = LoopbackServer()
 
     def quote_headers(req: dict, n: int) -> Reply:
+        if "main colour" in json.dumps(req.get("messages")):
+            return None  # the vision check passes: the items' requests fail
         auth = {k.lower(): v for k, v in srv.headers[n].items()}.get("authorization", "")
         body = json.dumps({"error": {"message": f"upstream rejected request with headers Authorization: {auth}; "
                                                 f"proxy-user=alice:{secret}", "type": "proxy"}}).encode()
@@ -253,7 +255,7 @@ def test_credentials_quoted_by_a_server_error_are_redacted_everywhere(tmp_path: 
     import base64
 
     sent = key if where == "api_key" else base64.b64encode(f"alice:{password}".encode()).decode()
-    assert srv.headers and all(any(sent in v for v in h.values()) for h in srv.headers), "the credential must reach the server"
+    assert len(srv.headers) == 2 + 4 and all(any(sent in v for v in h.values()) for h in srv.headers), "the credential must reach the server"
     assert "Authorization: Bearer ***" in p.stderr if where == "api_key" else "Authorization: Basic ***" in p.stderr
     assert len(imgs) >= 2
     secrets = [key, sent] if where == "api_key" else [password, sent]

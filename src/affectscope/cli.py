@@ -71,6 +71,7 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
     from affectscope.raters.registry import UnknownRaterError, make_rater
     from affectscope.ratings import RatingsError
     from affectscope.run import rate
+    from affectscope.raters.base import RaterUnavailable
     from affectscope.store import StoreLockedError, StoreMismatchError
 
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -93,7 +94,7 @@ def _run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path
     try:
         result = rate(stimuli, rater, store=_store_path(out, store), fresh=fresh, retry_errors=retry_errors,
                       progress=None if not quiet else False)
-    except (StoreMismatchError, StoreLockedError) as exc:
+    except (StoreMismatchError, StoreLockedError, RaterUnavailable) as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt as exc:
         how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"

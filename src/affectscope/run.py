@@ -12,7 +12,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from affectscope._files import file_problem
-from affectscope.raters.base import Flagged, ItemError, Rater, RateResult
+from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable, RateResult
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.store import RunStore
@@ -185,6 +185,8 @@ def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
         results = rater.rate_batch(batch)
         if len(results) == len(batch):
             return list(results)
+    except RaterUnavailable:
+        raise  # nothing can be rated: stop the run, keep what is finished
     except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
         pass
     return [rater.rate_safely(s) for s in batch]

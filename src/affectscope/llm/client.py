@@ -16,7 +16,12 @@ model name change. Structured output is requested in the strongest form asked fo
     the prompt alone.
 ``auto``
     ``json_schema``, falling back to ``json_object`` and then ``none`` when the server rejects a
-    mode (400/422, or an error naming ``response_format``); the mode that worked is remembered.
+    mode (an error — 400/422, or a 500 as llama-cpp-python sends — whose text names the mode's
+    parameter: ``response_format``, ``json_schema``, ``grammar``, ``tools`` ...); the mode that worked
+    is remembered. Any other 400 is a failure of its own, never taken for a missing mode.
+
+Token limit: ``max_tokens``, or ``max_completion_tokens`` once a server answers that ``max_tokens``
+is not supported and names the other (OpenAI's reasoning models); the switch is remembered.
 
 Transport failures (429, 5xx, timeouts, refused connections) are retried by the SDK with
 exponential backoff (it honours ``Retry-After``); what is still failing after ``max_retries``
@@ -188,6 +193,7 @@ class ChatClient:
         self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http)
         self._mode: str | None = None if structured == "auto" else structured
         self._mode_lock = threading.Lock()
+        self.token_param = "max_tokens"
 
     def complete(
         self, messages: list[dict[str, Any]], *, schema: dict[str, Any], grammar: str,
@@ -198,10 +204,7 @@ class ChatClient:
         last: Exception | None = None
         for mode in modes:
             try:
-                try:
-                    c = self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
-                except RequestFailure as raw:  # no credential leaves this client in a message
-                    raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
+                c = self._request_redacted(mode, messages, schema, grammar, temperature, seed, max_tokens)
             except RequestFailure as exc:
                 if self.structured == "auto" and self._mode is None and mode != modes[-1] and _mode_rejected(exc, mode):
                     last = exc
@@ -216,6 +219,20 @@ class ChatClient:
         self.usage.add(None)
         raise last if last else RequestFailure("bad_request", "no structured-output mode was accepted")
 
+    def _request_redacted(self, mode, messages, schema, grammar, temperature, seed, max_tokens) -> Completion:  # noqa: ANN001
+        """:meth:`_request`, switching to ``max_completion_tokens`` when the server asks for it, with
+        every credential redacted from a failure's message."""
+        try:
+            try:
+                return self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
+            except RequestFailure as exc:
+                if not (exc.kind == "bad_request" and self.token_param == "max_tokens" and _wants_completion_tokens(exc)):
+                    raise
+                self.token_param = "max_completion_tokens"
+                return self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
+        except RequestFailure as raw:  # no credential leaves this client in a message
+            raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
+
     @property
     def mode(self) -> str | None:
         """The structured-output mode in use (``None`` until ``auto`` has found one)."""
@@ -224,7 +241,7 @@ class ChatClient:
     def _request(self, mode: str, messages, schema, grammar, temperature, seed, max_tokens) -> Completion:  # noqa: ANN001
         import openai
 
-        kw: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+        kw: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature, self.token_param: max_tokens}
         if seed is not None:
             kw["seed"] = seed
         if self.logprobs and mode != "tool":
@@ -282,13 +299,27 @@ class ChatClient:
         self._sdk.close()
 
 
+#: Words by which a server's error names the parameter of each structured-output mode.
+_MODE_WORDS = {
+    "json_schema": ("response_format", "json_schema", "response format", "structured output", "schema"),
+    "json_object": ("response_format", "json_object", "json mode", "response format"),
+    "grammar": ("grammar",),
+    "tool": ("tools", "tool_choice", "function"),
+}
+
+
 def _mode_rejected(exc: RequestFailure, mode: str) -> bool:
-    """Whether a failure says the server does not take this structured-output mode: a 400/422,
-    or any error that names the parameter (llama-cpp-python answers 500 to ``json_schema``)."""
+    """Whether a failure says the server does not take this structured-output mode: a 400/422 or
+    500 (llama-cpp-python answers 500 to ``json_schema``) whose text names the mode's parameter. A
+    400 about something else (an unsupported ``max_tokens``, a bad image) is not a mode rejection."""
     text = str(exc).lower()
-    if exc.kind == "bad_request":
-        return True
-    return exc.kind == "server_error" and ("response_format" in text or (mode == "grammar" and "grammar" in text))
+    return exc.kind in ("bad_request", "server_error") and any(w in text for w in _MODE_WORDS.get(mode, ()))
+
+
+def _wants_completion_tokens(exc: RequestFailure) -> bool:
+    """OpenAI's answer to ``max_tokens`` on models that take only ``max_completion_tokens``."""
+    text = str(exc).lower()
+    return "max_completion_tokens" in text and "max_tokens" in text
 
 
 def _msg(exc: Exception) -> str:

@@ -2,7 +2,11 @@
 
 By default it answers every chat-completions request with a valid answer built from the request's
 JSON schema (``response_format`` or a forced tool call): each integer is a deterministic function
-of the request's images/text and the key, so answers are stable and differ between stimuli. A
+of the request's images/text and the key, so answers are stable and differ between stimuli. It
+"sees": a ``colour`` question (the vision check) is answered with the colour of the picture sent.
+``blind=True`` models the server that cannot see (llama.cpp's ``--chat_format gemma``): it drops
+the system message and every message whose content is a list (where images go), answers from what
+is left, and counts prompt tokens of what is left. A
 ``script`` function can replace any reply — HTTP 429/500, delays past the client's timeout,
 malformed bodies, refusals, out-of-range or partial answers — and every request is recorded
 (``server.requests``) so tests can check what was sent.
@@ -25,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import numpy as np
 
 
 @dataclass
@@ -58,14 +64,46 @@ def schema_of(request: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def default_answer(request: dict[str, Any]) -> dict[str, Any]:
-    """A valid, deterministic answer to the request's schema (``{}`` without a schema)."""
+def seen_messages(request: dict[str, Any], blind: bool) -> list[dict[str, Any]]:
+    """The messages a model receives: all of them, or for a ``blind`` server (llama.cpp's gemma chat
+    format) only the non-system messages whose content is a plain string."""
+    messages = request.get("messages", [])
+    if not blind:
+        return messages
+    return [m for m in messages if m.get("role") != "system" and isinstance(m.get("content"), str)]
+
+
+def picture_colour(request: dict[str, Any]) -> str | None:
+    """The name of the nearest of the vision check's colours to the mean of the first picture sent."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    for m in request.get("messages", []):
+        content = m.get("content")
+        for part in content if isinstance(content, list) else []:
+            if part.get("type") == "image_url":
+                data = part["image_url"]["url"].split(",", 1)[1]
+                rgb = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+                mean = np.asarray(rgb, dtype=float).reshape(-1, 3).mean(axis=0)
+                named = {"red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), "yellow": (230, 220, 30),
+                         "black": (0, 0, 0), "white": (255, 255, 255)}
+                return min(named, key=lambda k: sum((a - b) ** 2 for a, b in zip(mean, named[k], strict=True)))
+    return None
+
+
+def default_answer(request: dict[str, Any], blind: bool = False) -> dict[str, Any]:
+    """A valid, deterministic answer to the request's schema (``{}`` without a schema), from the
+    messages the model receives (see :func:`seen_messages`)."""
     schema = schema_of(request) or {"properties": {}}
-    seed_text = json.dumps([request.get("messages", []), request.get("seed")], sort_keys=True)
+    seed_text = json.dumps([seen_messages(request, blind), request.get("seed")], sort_keys=True)
     out: dict[str, Any] = {}
     for key, prop in schema.get("properties", {}).items():
         h = int(hashlib.sha256((seed_text + key).encode()).hexdigest(), 16)
-        if prop.get("type") == "integer":
+        if key == "colour" and "enum" in prop and not blind and (seen := picture_colour(request)) in prop["enum"]:
+            out[key] = seen
+        elif prop.get("type") == "integer":
             lo, hi = int(prop.get("minimum", 1)), int(prop.get("maximum", 9))
             out[key] = lo + h % (hi - lo + 1)
         elif "enum" in prop:
@@ -95,8 +133,9 @@ def _tokens(text: str) -> list[dict[str, Any]]:
 class LoopbackServer:
     """The server (see the module docstring). Use as a context manager or call :meth:`start`/:meth:`stop`."""
 
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, *, blind: bool = False) -> None:
         self.script = script
+        self.blind = blind
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -158,7 +197,7 @@ class LoopbackServer:
         return self
 
     def _completion(self, req: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        content = reply.content if reply.content is not None else json.dumps(default_answer(req))
+        content = reply.content if reply.content is not None else json.dumps(default_answer(req, self.blind))
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": reply.refusal}
         if reply.refusal is not None:
             message["content"] = None
@@ -169,7 +208,7 @@ class LoopbackServer:
         choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": reply.finish_reason}
         if req.get("logprobs") and message["content"]:
             choice["logprobs"] = {"content": _tokens(message["content"])}
-        n_prompt = len(json.dumps(req.get("messages", []))) // 4
+        n_prompt = 7 + len(json.dumps(seen_messages(req, self.blind))) // 4  # 7: the turn markers a chat template adds
         return {
             "id": "chatcmpl-loopback", "object": "chat.completion", "created": int(time.time()), "model": req.get("model", ""),
             "choices": [choice],

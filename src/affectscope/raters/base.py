@@ -35,6 +35,12 @@ class ItemError:
         return f"{self.item_id}: {self.message}"
 
 
+class RaterUnavailable(RuntimeError):
+    """The rater cannot rate anything in this run (a server that cannot be reached, a model that
+    cannot see pictures): the run stops with this message instead of failing every item alike.
+    Items finished before it stay in the run store."""
+
+
 class Flagged(dict):  # type: ignore[type-arg]
     """A rating that came back with a caveat: the values (a plain ``dict``, usable as such) plus a
     ``warning`` that the run stores in the item's ``warning`` column and reports. ``retry=True``
@@ -117,6 +123,8 @@ class Rater(ABC):
             )
         try:
             return self.rate_one(stimulus)
+        except RaterUnavailable:
+            raise  # not this item's fault: nothing can be rated
         except Exception as exc:  # noqa: BLE001 - the contract: one bad item never kills a batch
             return ItemError(stimulus.item_id, _describe(exc))
 

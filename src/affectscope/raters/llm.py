@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,11 @@ from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import COUNT, PROBABILITY
 
 #: Parameters that change how a run goes but not what is answered (left out of the fingerprint).
-OPERATIONAL = frozenset({"concurrency", "timeout", "max_retries", "cache", "api_key_env", "retry_refusals"})
+OPERATIONAL = frozenset({"concurrency", "timeout", "max_retries", "cache", "api_key_env", "retry_refusals", "vision_check"})
+SYSTEM_ROLES = ("auto", "system", "user")
+#: Model families whose chat templates have no system role (their servers drop or reject it):
+#: with ``system_role="auto"`` the persona and instructions go into the user turn for them.
+NO_SYSTEM_ROLE = re.compile(r"gemma", re.IGNORECASE)
 
 
 @dataclass
@@ -100,6 +105,14 @@ class LLMRater(Rater):
         Response cache: "auto" (``$AFFECTSCOPE_CACHE/llm_responses.sqlite``), "none", or a file path.
     retry_refusals : bool, default False
         Ask again where the cache holds a refusal.
+    vision_check : bool, default True
+        Before the first picture or video, ask the colour of two solid-colour test pictures; a
+        model that cannot see them stops the run with a message saying why (a text-only model, or a
+        chat format that drops images). Text stimuli need no check.
+    system_role : {"auto", "system", "user"}, default "auto"
+        Where the persona and instructions go: a system message, or the start of the user turn
+        (for chat formats without a system role, which drop it). ``auto``: the user turn for
+        model names matching Gemma, whose templates have no system role; else a system message.
     min_participants : int or None, default None
         Participants who must respond (every question answered or declined; a failure is no
         response) for the item to be rated; below it the item is an error row naming every
@@ -122,7 +135,7 @@ class LLMRater(Rater):
         structured: str = "auto", logprobs: bool = False, image_size: int = 512, keyframes: int = 4, context: bool = True,
         max_tokens: int = 400, answer_retries: int = 2, concurrency: int = 4, timeout: float = 120.0, max_retries: int = 4,
         api_key_env: str = "OPENAI_API_KEY", cache: str = "auto", retry_refusals: bool = False,
-        min_participants: int | None = None,
+        min_participants: int | None = None, vision_check: bool = True, system_role: str = "auto",
     ) -> None:
         self.base_url = base_url
         self.model = model
@@ -145,6 +158,8 @@ class LLMRater(Rater):
         self.cache = cache
         self.retry_refusals = retry_refusals
         self.min_participants = min_participants
+        self.vision_check = vision_check
+        self.system_role = system_role
 
     # ---- configuration -----------------------------------------------------------------------
     def _check(self) -> None:
@@ -154,6 +169,7 @@ class LLMRater(Rater):
         if not self.model:
             raise ValueError("the llm rater needs a model name: --model NAME (as the server at --base-url knows it)")
         check_option("structured", self.structured, STRUCTURED_MODES)
+        check_option("system_role", self.system_role, SYSTEM_ROLES)
         if self.design is not None:
             check_option("design", self.design, DESIGNS)
         for name, low in (("participants", 1), ("image_size", 32), ("keyframes", 1), ("max_tokens", 16), ("concurrency", 1)):
@@ -318,6 +334,8 @@ class LLMRater(Rater):
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         self._check()
         _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions, self._failed, self._asked)  # before the threads
+        if self.vision_check and any(s.kind in ("image", "video") for s in stimuli):
+            self.check_vision()
         results: list[RateResult | None] = [None] * len(stimuli)
         jobs = []
         for i, s in enumerate(stimuli):
@@ -355,7 +373,68 @@ class LLMRater(Rater):
         medium = s.kind
         ask = question_prompt(self._protocol, q, medium)
         user: Any = f"{content}\n\n{ask}" if isinstance(content, str) else [*content, {"type": "text", "text": ask}]
-        return [{"role": "system", "content": system_prompt(self._protocol, medium)}, {"role": "user", "content": user}]
+        return self._with_system(system_prompt(self._protocol, medium), user)
+
+    @property
+    def persona_in_user_turn(self) -> bool:
+        """Whether the persona and instructions open the user turn (see ``system_role``)."""
+        return self.system_role == "user" or (self.system_role == "auto" and bool(NO_SYSTEM_ROLE.search(self.model)))
+
+    def _with_system(self, system: str, user: Any) -> list[dict[str, Any]]:
+        """The messages: ``system`` as a system message, or folded into the start of the user turn."""
+        if not self.persona_in_user_turn:
+            return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        if isinstance(user, str):
+            return [{"role": "user", "content": f"{system}\n\n{user}"}]
+        return [{"role": "user", "content": [{"type": "text", "text": system}, *user]}]
+
+    def check_vision(self) -> None:
+        """Run the vision check (once per rater; a pass is cached) and raise :class:`RaterUnavailable`
+        when the model cannot see pictures or the server cannot be used."""
+        from affectscope.llm import vision
+        from affectscope.llm.cache import request_key
+        from affectscope.llm.client import RequestFailure
+        from affectscope.raters.base import RaterUnavailable
+
+        if self.__dict__.get("_vision_passed"):
+            return
+        key = request_key({"vision_check": 1, "base_url": self.base_url.rstrip("/"), "model": self.model,
+                           "structured": self._structured_key, "system_role": self.persona_in_user_turn})
+        cache = self._cache
+        if cache is not None and (hit := cache.get(key)) is not None and hit["status"] == "answer":
+            self._vision_passed = True
+            return
+
+        def ask(parts: list[dict[str, Any]]) -> tuple[str, str | None]:
+            messages = self._with_system(vision.SYSTEM, parts)
+            c = self._client.complete(messages, schema=vision.schema(), grammar=vision.grammar(), temperature=0.0,
+                                      seed=self.seed, max_tokens=20)
+            return c.text, vision.prompt_dropped(messages, c.prompt_tokens)
+
+        from affectscope.llm.client import redact_url
+
+        where = f"{self.model!r} at {redact_url(self.base_url)}"
+        try:
+            result = vision.run_vision_check(ask)
+        except RequestFailure as exc:
+            raise RaterUnavailable(f"the vision check could not reach {where}: {exc}. Check --base-url, --model and the "
+                                   "API key variable (api_key_env), or pass -p vision_check=false") from None
+        if not result.passed:
+            raise RaterUnavailable(
+                f"{where} failed the vision check: {result.detail}. The model cannot see the pictures: it is text-only, or "
+                "the server's chat format drops images (llama.cpp's --chat_format gemma drops every message that holds "
+                "an image: serve a multimodal model with its vision projector and chat handler). Nothing was rated. "
+                "Pass -p vision_check=false to rate anyway")
+        if cache is not None:
+            cache.put(key, status="answer", item_id="<vision check>", question="vision_check", participant=-1, model=self.model,
+                      answer={"answers": list(result.answers)}, expected=None, raw=result.detail, prompt_tokens=0, completion_tokens=0)
+        self._vision_passed = True
+
+    @property
+    def _structured_key(self) -> str:
+        """The structured mode as the cache key sees it: ``auto`` first tries ``json_schema`` and
+        sends the same request, so both share cached answers."""
+        return "json_schema" if self.structured == "auto" else self.structured
 
     def _ask(self, s: Stimulus, content: Any, p: int, q: Any) -> Outcome:
         """Participant ``p``'s outcome for question ``q`` (from the cache, or asked), recorded: a
@@ -380,6 +459,7 @@ class LLMRater(Rater):
     def _ask_uncounted(self, s: Stimulus, messages: list[dict[str, Any]], seed: int | None, key: str, p: int, q: Any) -> Outcome:
         from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer
         from affectscope.llm.client import RequestFailure
+        from affectscope.llm.vision import prompt_dropped
 
         cache = self._cache
         if cache is not None:
@@ -402,6 +482,9 @@ class LLMRater(Rater):
             except RequestFailure as exc:
                 return Outcome("failure", p, q.id, message=exc.args[0], kind=exc.kind, tokens=tokens)
             tokens += c.prompt_tokens + c.completion_tokens
+            dropped = prompt_dropped(convo, c.prompt_tokens)
+            if dropped:  # the reply cannot answer a prompt the model never received: never an answer
+                return Outcome("failure", p, q.id, message=dropped, kind="prompt_dropped", tokens=tokens)
             if c.refusal or c.finish_reason == "content_filter":
                 why = c.refusal or f"finish_reason={c.finish_reason}"
                 return self._refused(cache, key, s, p, q, why, tokens, c)
@@ -431,9 +514,9 @@ class LLMRater(Rater):
         seed = None if self.seed is None else int(self.seed) + p
         key = request_key({
             "base_url": self.base_url.rstrip("/"), "model": self.model, "protocol": self._protocol.name,
-            "protocol_version": self._protocol.version, "messages": redact_media(messages), "structured": self.structured,
+            "protocol_version": self._protocol.version, "messages": redact_media(messages), "structured": self._structured_key,
             "temperature": self.temperature, "seed": seed, "max_tokens": self.max_tokens, "logprobs": self.logprobs,
-            "answer_retries": self.answer_retries, "participant": p, "question": q.id,
+            "participant": p, "question": q.id,
         })
         return messages, seed, key
 
@@ -534,7 +617,7 @@ class LLMRater(Rater):
 
 def _failure_list(failures: Sequence[Outcome], limit: int = 6) -> str:
     """``participant 1 / valence: server_error (HTTP 500 ...); ...`` for a row's error or warning."""
-    parts = [f"participant {o.participant} / {o.question}: {o.kind} ({o.message[:160]})"
+    parts = [f"participant {o.participant} / {o.question}: {o.kind} ({o.message[:240]})"
              for o in sorted(failures, key=lambda o: (o.participant, o.question))]
     more = f"; ... and {len(parts) - limit} more" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more
