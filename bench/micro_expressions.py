@@ -40,6 +40,8 @@ from affectscope.norms import NormsError, load_norms
 from affectscope.norms.ferplus import load_ferplus_faces
 from affectscope.raters.face import FaceRater
 
+from _clips import burst_faces, frame_of, write_burst_clip  # noqa: E402 - bench helpers beside this script
+
 STRATEGIES = {
     "uniform-16 (VLM)": SamplingSpec("uniform", k=16),
     "uniform-8": SamplingSpec("uniform", k=8),
@@ -49,13 +51,6 @@ STRATEGIES = {
     "dense (every frame)": SamplingSpec("fps", fps=1000),
 }
 LABELS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
-
-
-def frame_of(face: np.ndarray, rng: np.random.Generator, size: int = 96) -> np.ndarray:
-    img = np.asarray(Image.fromarray(face).resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-    img = np.roll(img, (int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(0, 1))
-    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-    return np.repeat(img[:, :, None], 3, axis=2)
 
 
 def realtime_factor(rater: FaceRater, face: np.ndarray, tmp: Path, rng: np.random.Generator) -> dict:
@@ -100,11 +95,7 @@ def main() -> None:
         norms = load_norms("ferplus", args.data_root).data
     except NormsError as exc:
         sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
-    index = {n: i for i, n in enumerate(names)}
-    share = norms[LABELS].to_numpy(float)
-    ids = norms.index.astype(str)
-    neutral = [index[i] for i, s in zip(ids, share) if s[0] >= 0.7]
-    expressive = [(index[i], LABELS[int(s.argmax())]) for i, s in zip(ids, share) if s.argmax() > 0 and s.max() >= 0.6]
+    neutral, expressive = burst_faces(names, norms, LABELS)
     rng = np.random.default_rng(args.seed)
     rater = FaceRater(model=args.model, prior_correction=args.prior_correction, **engine)
     rater.outputs()
@@ -126,16 +117,7 @@ def main() -> None:
         tmp = Path(tmpd)
         clips = []
         for c in range(args.clips):
-            fps = int(rng.choice([25, 30]))
-            n = int(round(args.seconds * fps))
-            length = int(round(rng.uniform(0.25, 0.5) * fps))
-            start = int(rng.integers(int(0.2 * fps), n - length - int(0.2 * fps)))
-            a = neutral[int(rng.integers(len(neutral)))]
-            b, label = expressive[int(rng.integers(len(expressive)))]
-            frames = [frame_of(images[b] if start <= i < start + length else images[a], rng) for i in range(n)]
-            path = tmp / f"clip{c:03d}.mp4"
-            write_video(path, frames, fps=fps, crf=16)
-            clips.append((path, start, length, label, n))
+            clips.append(write_burst_clip(tmp / f"clip{c:03d}.mp4", images, neutral, expressive, rng, seconds=args.seconds))
         print(f"{len(clips)} clips written; rating ...", flush=True)
         for name, spec in STRATEGIES.items():
             for path, start, length, label, n in clips:

@@ -37,7 +37,12 @@ class AnswerError(ValueError):
 
 # ---- prompts ---------------------------------------------------------------------------------
 def _fill(text: str, medium: str) -> str:
-    return text.replace("{medium}", MEDIUM_WORDS.get(medium, medium))
+    """``{medium}`` replaced by the medium's word, with the article before it agreeing
+    ("an image", "a video", "a description")."""
+    word = MEDIUM_WORDS.get(medium, medium)
+    article = "an" if word[:1].lower() in "aeiou" else "a"
+    text = re.sub(r"\b([Aa])n? \{medium\}", lambda m: (article if m.group(1) == "a" else article.capitalize()) + " {medium}", text)
+    return text.replace("{medium}", word)
 
 
 def system_prompt(protocol: Protocol, medium: str) -> str:
@@ -101,7 +106,7 @@ def gbnf(question: Question) -> str:
         if c.mode == "choose":
             parts.append((c.key, "cat"))
         else:
-            rules.append('cats ::= "[" ws cat (ws "," ws cat){0,5} ws "]"')
+            rules.append(f'cats ::= "[" ws cat (ws "," ws cat){{0,{len(c.categories()) - 1}}} ws "]"')  # as many as the schema allows
             parts.append((c.key, "cats"))
     if question.explanation:
         rules.append(r'text ::= "\"" [^"\\\x00-\x1f]{1,400} "\""')

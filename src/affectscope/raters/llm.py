@@ -610,8 +610,21 @@ class LLMRater(Rater):
         out["n_refusals"] = float(len(refusals))
         out["n_failures"] = float(len(failures))
         out["tokens"] = float(sum(o.tokens for o in outs))
+        warnings = []
+        if s.kind == "video" and self.context:
+            from affectscope.llm.media import face_model
+
+            if (why := face_model()[2]) is not None:
+                warnings.append(why)
         if failures:
-            return Flagged(out, f"rated from {responded} of {self.participants} participants; failed: {failed_list}", retry=True)
+            warnings.append(f"rated from {responded} of {self.participants} participants; failed: {failed_list}")
+        if self.logprobs and proto.scales:
+            bare = sum(1 for o in answers if any(o.answer and sc.name in o.answer for sc in proto.scales) and not o.expected)
+            if bare:
+                warnings.append(f"the server sent no usable token logprobs for {bare} of {len(answers)} answer(s): "
+                                "the *_expected columns leave them out (NaN when none had them)")
+        if warnings:
+            return Flagged(out, "; ".join(warnings), retry=bool(failures))
         return out
 
 
