@@ -14,10 +14,14 @@ from affectscope.llm.answers import (
 )
 from affectscope.llm.protocol import ProtocolError, list_protocols, load_protocol
 
+#: every answer kind (scales, a select-all category question over ck27, an explanation) in one request
+COMBINED = Path(__file__).parent / "data" / "combined_ck27.yaml"
+
 
 def test_shipped_protocols_load_and_cover_the_studies() -> None:
     protos = list_protocols()
-    assert {"romeo_testolin_2025", "oasis_norming", "cowen_keltner_categories", "artemis_choice", "emonet_categories"} <= set(protos)
+    assert {"romeo_testolin_2025", "oasis_norming", "cowen_keltner_categories", "cowen_keltner_dimensions", "artemis_choice",
+            "emonet_categories"} <= set(protos)
     rt = protos["romeo_testolin_2025"]
     assert [s.name for s in rt.scales] == ["valence", "arousal", "approach", "happiness", "anger", "fear", "sadness", "disgust", "surprise"]
     assert all((s.low, s.high) == (1, 9) for s in rt.scales)
@@ -28,7 +32,7 @@ def test_shipped_protocols_load_and_cover_the_studies() -> None:
     assert [q.keys for q in oasis.questions("joint")] == [["valence", "arousal"]]
     assert protos["artemis_choice"].categories.taxonomy == "artemis9"
     assert protos["emonet_categories"].categories.taxonomy == "emonet20"
-    assert protos["cowen_keltner_categories"].categories.taxonomy == "ck27"
+    assert protos["cowen_keltner_categories"].categories.taxonomy == "ck34"
 
 
 def test_user_protocol_file_and_clear_errors(tmp_path: Path) -> None:
@@ -53,7 +57,7 @@ def test_user_protocol_file_and_clear_errors(tmp_path: Path) -> None:
 
 
 def test_prompt_names_every_key_with_its_range_and_anchors() -> None:
-    p = load_protocol("cowen_keltner_categories")
+    p = load_protocol(COMBINED)
     q = p.questions()[0]
     text = question_prompt(p, q, "video")
     assert '"valence"' in text and "from 1 (" in text and "to 9 (" in text
@@ -62,7 +66,7 @@ def test_prompt_names_every_key_with_its_range_and_anchors() -> None:
 
 
 def test_schema_and_grammar_describe_the_same_answers() -> None:
-    p = load_protocol("cowen_keltner_categories")
+    p = load_protocol(COMBINED)
     q = p.questions()[0]
     schema = json_schema(q)
     assert schema["required"] == ["valence", "arousal", "emotions", "explanation"]
@@ -103,7 +107,7 @@ def test_invalid_replies_get_typed_failures(reply: str, kind: str) -> None:
 
 
 def test_valid_replies_are_normalised() -> None:
-    q = load_protocol("cowen_keltner_categories").questions()[0]
+    q = load_protocol(COMBINED).questions()[0]
     got = parse_answer('Here you go:\n```json\n{"valence": 7.0, "arousal": "3", "emotions": "awe", "explanation": "Mountains."}\n```', q)
     assert got == {"valence": 7, "arousal": 3, "emotions": ["Awe"], "explanation": "Mountains."}
     with pytest.raises(AnswerError, match="invalid_category"):
@@ -143,3 +147,70 @@ def test_protocols_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["protocols", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["oasis_norming"]["design"] == "per_scale"
+
+
+# ---- fidelity to the sources (issue #29, point 4) -----------------------------------------------------
+def test_every_shipped_protocol_states_its_provenance() -> None:
+    for name, p in list_protocols().items():
+        assert p.provenance is not None, f"{name}: say its source, what is verbatim, paraphrased or reconstructed, and why"
+        prov = p.provenance
+        assert prov.source and (prov.verbatim or prov.paraphrased or prov.reconstructed), name
+        if prov.paraphrased or prov.reconstructed:
+            assert len(prov.why) > 40, f"{name}: say why parts are not verbatim"
+
+
+def test_prompts_use_the_right_article() -> None:
+    for name, p in list_protocols().items():
+        for q in p.questions():
+            text = system_prompt(p, "image") + question_prompt(p, q, "image")
+            assert " a image" not in text and "A image" not in text, name
+            assert " an video" not in question_prompt(p, q, "video") + system_prompt(p, "video"), name
+
+
+def test_oasis_norming_follows_kurdi_et_al() -> None:
+    p = load_protocol("oasis_norming")
+    assert p.design == "per_scale" and [q.keys for q in p.questions()] == [["valence"], ["arousal"]]  # one dimension per request
+    val, aro = (question_prompt(p, q, "image") for q in p.questions())
+    # the dimensions as the paper's abstract defines them
+    assert "the degree of positive or negative affective response that the image evokes" in val
+    assert "the intensity of the affective response that the image evokes" in aro
+    # all seven labelled points, ends and middle as in the paper
+    for i, label in enumerate(["Very negative", "Moderately negative", "Somewhat negative", "Neutral", "Somewhat positive",
+                               "Moderately positive", "Very positive"], start=1):
+        assert f"{i} = {label}" in val
+    for i, label in enumerate(["Very low", "Moderately low", "Somewhat low", "Neither low nor high", "Somewhat high",
+                               "Moderately high", "Very high"], start=1):
+        assert f"{i} = {label}" in aro
+    assert "positive or negative" in aro and "both be high in arousal" in aro  # arousal apart from valence
+    assert "full range" in system_prompt(p, "image")
+    assert "rate videos" in system_prompt(p, "video") and "pictures" not in system_prompt(p, "video")
+    assert "Moderately negative" in " ".join(p.provenance.reconstructed) or "intermediate labels" in " ".join(p.provenance.reconstructed)
+
+
+def test_cowen_keltner_protocols_offer_the_34_categories_and_the_14_dimensions() -> None:
+    from affectscope.norms.cowen_keltner import DIMENSIONS
+
+    cats = load_protocol("cowen_keltner_categories")
+    assert cats.categories.taxonomy == "ck34" and cats.categories.mode == "select" and not cats.scales
+    text = question_prompt(cats, cats.questions()[0], "video")
+    for dropped in ("Contempt", "Disappointment", "Envy", "Guilt", "Pride", "Sympathy", "Triumph"):  # the 7 not in ck27
+        assert dropped in text
+    assert len(json_schema(cats.questions()[0])["properties"]["emotions"]["items"]["enum"]) == 34
+    dims = load_protocol("cowen_keltner_dimensions")
+    assert tuple(s.name for s in dims.scales) == tuple(DIMENSIONS)  # the human data's dimensions, in order
+    assert all((s.low, s.high) == (1, 9) for s in dims.scales)
+
+
+def test_romeo_testolin_uses_the_naps_scales() -> None:
+    p = load_protocol("romeo_testolin_2025")
+    text = question_prompt(p, p.questions()[0], "image")
+    # Marchewka et al. (2014): the three sentences participants completed, with their anchors
+    assert "'You are judging this image as ...' (5 = neutral). Answer with a whole number from 1 (very negative) to 9 (very positive)" in text
+    assert "'My reaction to this image is ...' (5 = neutral). Answer with a whole number from 1 (to avoid) to 9 (to approach)" in text
+    assert "'Confronted with this image, you are feeling ...' (5 = neutral/ambivalent). Answer with a whole number from 1 (relaxed) to 9 (aroused)" in text
+    assert any("basic-emotion" in r for r in p.provenance.reconstructed)  # not checked against NAPS BE: said so
+
+
+def test_grammar_lets_a_participant_select_every_category() -> None:
+    q = load_protocol("cowen_keltner_categories").questions()[0]
+    assert "{0,33}" in gbnf(q)

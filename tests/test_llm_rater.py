@@ -25,6 +25,9 @@ from affectscope.stimuli import StimulusSet
 
 TEXTS = {"party": "Friends laugh together at a birthday party.", "crash": "A car lies wrecked on a dark road."}
 
+#: every answer kind (scales, a select-all category question over ck27, an explanation) in one request
+COMBINED = Path(__file__).parent / "data" / "combined_ck27.yaml"
+
 
 @pytest.fixture
 def server():
@@ -214,7 +217,7 @@ def test_bad_files_fail_alone(server: LoopbackServer, tmp_path: Path) -> None:
 
 
 def test_participants_spread_categories_and_logprobs(server: LoopbackServer, tmp_path: Path) -> None:
-    rater = llm(server, tmp_path, protocol="cowen_keltner_categories", participants=5, logprobs=True)
+    rater = llm(server, tmp_path, protocol=str(COMBINED), participants=5, logprobs=True)
     cols = {c.name: c for c in rater.outputs()}
     res = one(rater)
     assert {"valence", "valence_sd", "valence_expected", "awe", "explanation", "n_answers", "tokens"} <= set(res)
@@ -348,11 +351,11 @@ def test_api_key_never_written_anywhere(tmp_path: Path) -> None:
 
 def test_participant_answers_come_from_the_cache_without_requests(server: LoopbackServer, tmp_path: Path) -> None:
     server.script = lambda req, n: Reply(refusal="no") if req.get("seed") == 1 else None
-    rater = llm(server, tmp_path, protocol="cowen_keltner_categories", participants=2)
+    rater = llm(server, tmp_path, protocol=str(COMBINED), participants=2)
     stimuli = StimulusSet.from_texts(TEXTS)
     rater.rate_batch(list(stimuli)[:1])  # only the first item is asked
     sent = server.n_chat_requests
-    table = llm(server, tmp_path, protocol="cowen_keltner_categories", participants=2).participant_answers(list(stimuli))
+    table = llm(server, tmp_path, protocol=str(COMBINED), participants=2).participant_answers(list(stimuli))
     assert server.n_chat_requests == sent
     first = table[table["item_id"] == "party"].set_index("participant")
     assert first.loc[0, "status"] == "answer" and first.loc[1, "status"] == "refusal"

@@ -54,6 +54,10 @@ def question_prompt(protocol: Protocol, question: Question, medium: str) -> str:
     """The questions of one request and the exact answer format asked for."""
     lines = []
     for s in question.scales:
+        if s.labels:
+            points = ", ".join(f"{v} = {label}" for v, label in zip(range(s.low, s.high + 1), s.labels, strict=True))
+            lines.append(f'- "{s.name}": {_fill(s.question, medium)} Answer with a whole number from {s.low} to {s.high}: {points}.')
+            continue
         lo_a, hi_a = s.anchors()
         lines.append(
             f'- "{s.name}": {_fill(s.question, medium)} Answer with a whole number from '

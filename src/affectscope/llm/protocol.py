@@ -32,7 +32,9 @@ class ProtocolError(ValueError):
 
 
 class ScaleQuestion(BaseModel):
-    """One rating scale: the column it fills, its scale and the question asked."""
+    """One rating scale: the column it fills, its scale and the question asked. ``labels`` names
+    every point of the scale, low to high (a labelled Likert scale, e.g. OASIS's seven); without
+    them the end points are named by ``low_anchor`` / ``high_anchor`` (or the scale's own)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -41,6 +43,14 @@ class ScaleQuestion(BaseModel):
     question: str
     low_anchor: str | None = None
     high_anchor: str | None = None
+    labels: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _labels_fit(self) -> "ScaleQuestion":
+        if self.labels is not None and len(self.labels) != self.high - self.low + 1:
+            raise ValueError(f"scale {self.name!r} runs {self.low}-{self.high}: give {self.high - self.low + 1} labels, "
+                             f"one per point, not {len(self.labels)}")
+        return self
 
     @field_validator("scale")
     @classmethod
@@ -65,6 +75,8 @@ class ScaleQuestion(BaseModel):
         return int(self.scale_obj.high)  # type: ignore[arg-type]
 
     def anchors(self) -> tuple[str, str]:
+        if self.labels:
+            return self.labels[0], self.labels[-1]
         s = self.scale_obj
         return self.low_anchor or s.low_anchor, self.high_anchor or s.high_anchor
 
@@ -96,6 +108,20 @@ class CategoryQuestion(BaseModel):
         return tuple(get_category_set(self.taxonomy).columns)
 
 
+class Provenance(BaseModel):
+    """Where a protocol's wording comes from, part by part: what is the source's own wording
+    (``verbatim``), what says the same in other words (``paraphrased``), what was rebuilt without
+    access to the source's text (``reconstructed``), and ``why`` anything is not verbatim."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    verbatim: tuple[str, ...] = ()
+    paraphrased: tuple[str, ...] = ()
+    reconstructed: tuple[str, ...] = ()
+    why: str = ""
+
+
 class Protocol(BaseModel):
     """A rating protocol (see the module docstring; shipped examples in ``llm/protocols/``)."""
 
@@ -112,6 +138,7 @@ class Protocol(BaseModel):
     explanation: bool = False
     explanation_question: str = "In one or two sentences, say what in the {medium} made you feel this way."
     design: Design = "joint"
+    provenance: Provenance | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Protocol":
