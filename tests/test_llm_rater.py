@@ -368,3 +368,36 @@ def test_participant_answers_come_from_the_cache_without_requests(server: Loopba
     rater._content = no_encoding
     again = rater.participant_answers(list(stimuli)[:1])
     assert list(again["status"]) == ["answer", "refusal"]
+
+
+def test_auto_and_json_schema_share_cached_answers_and_answer_retries_do_not_matter(server: LoopbackServer, tmp_path: Path) -> None:
+    stim = StimulusSet.from_texts({"party": TEXTS["party"]})
+    one(llm(server, tmp_path, structured="auto", answer_retries=2), stim)
+    sent = server.n_chat_requests
+    again = llm(server, tmp_path, structured="json_schema", answer_retries=0)
+    res = one(again, stim)
+    assert not isinstance(res, ItemError) and server.n_chat_requests == sent and again.usage["requests"] == 0
+
+
+def test_rejected_fallback_requests_are_counted(server: LoopbackServer, tmp_path: Path) -> None:
+    def script(req, n):
+        if (req.get("response_format") or {}).get("type") == "json_schema":
+            return Reply(status=400, body=b'{"error": {"message": "response_format json_schema is not supported"}}')
+        return None
+
+    server.script = script
+    rater = llm(server, tmp_path)
+    assert not isinstance(one(rater), ItemError)
+    assert rater.usage["requests"] == server.n_chat_requests == 2 and rater.usage["asks"] == 1
+
+
+def test_a_server_without_logprobs_leaves_a_warning(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import math
+
+    from affectscope.raters.base import Flagged
+
+    orig = LoopbackServer._completion
+    monkeypatch.setattr(LoopbackServer, "_completion", lambda self, req, reply: orig(self, {**req, "logprobs": False}, reply))
+    res = one(llm(server, tmp_path, logprobs=True))
+    assert isinstance(res, Flagged) and not res.retry and "no usable token logprobs" in res.warning
+    assert math.isnan(res["valence_expected"])

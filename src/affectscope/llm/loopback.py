@@ -58,6 +58,8 @@ def schema_of(request: dict[str, Any]) -> dict[str, Any] | None:
     rf = request.get("response_format") or {}
     if rf.get("type") == "json_schema":
         return rf["json_schema"]["schema"]
+    if rf.get("type") == "json_object" and rf.get("schema"):
+        return rf["schema"]  # JSON mode with a schema, as llama.cpp servers take it
     tools = request.get("tools") or []
     if tools:
         return tools[0]["function"]["parameters"]

@@ -611,11 +611,16 @@ class LLMRater(Rater):
         out["n_failures"] = float(len(failures))
         out["tokens"] = float(sum(o.tokens for o in outs))
         warnings = []
-        if s.kind == "video" and self.context:
-            from affectscope.llm.media import face_model
+        if s.kind == "video" and s.path is not None:
+            from affectscope.media.video import truncation_warning
 
-            if (why := face_model()[2]) is not None:
-                warnings.append(why)
+            if (cut := truncation_warning(s.path)) is not None:  # frames were counted when the video was encoded
+                warnings.append(cut)
+            if self.context:
+                from affectscope.llm.media import face_model
+
+                if (why := face_model()[2]) is not None:
+                    warnings.append(why)
         if failures:
             warnings.append(f"rated from {responded} of {self.participants} participants; failed: {failed_list}")
         if self.logprobs and proto.scales:
