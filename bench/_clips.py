@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ def frame_of(face: np.ndarray, rng: np.random.Generator, size: int = 96) -> np.n
     img = np.roll(img, (int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(0, 1))
     img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
     return np.repeat(img[:, :, None], 3, axis=2)
+
+
+def load_valid_faces(data_root: str | None) -> tuple[Any, np.ndarray, Any]:
+    """FER+ validation faces (names, 48x48 images) and their vote shares, or exit saying what is missing."""
+    from affectscope.norms import NormsError, load_norms
+    from affectscope.norms.ferplus import load_ferplus_faces
+
+    try:
+        names, images = load_ferplus_faces(data_root, "valid")
+        return names, images, load_norms("ferplus", data_root).data
+    except NormsError as exc:
+        sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
 
 
 def burst_faces(names: Any, norms: Any, labels: list[str]) -> tuple[list[int], list[tuple[int, str]]]:

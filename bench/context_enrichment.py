@@ -39,10 +39,8 @@ import numpy as np
 
 from affectscope.faces.video import SamplingSpec
 from affectscope.llm.media import CONTEXT_FACE_PARAMS, context_series, face_model, video_content
-from affectscope.norms import NormsError, load_norms
-from affectscope.norms.ferplus import load_ferplus_faces
 
-from _clips import burst_faces, write_burst_clip  # noqa: E402 - bench helpers beside this script
+from _clips import burst_faces, load_valid_faces, write_burst_clip  # noqa: E402 - bench helpers beside this script
 
 LABELS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
 SAMPLERS = {"change": None, "grid-4": SamplingSpec("fps", fps=4)}
@@ -80,11 +78,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     args.out = args.out or str(Path(__file__).parent / "results" / f"context_enrichment_{args.seconds:g}s.json")
-    try:
-        names, images = load_ferplus_faces(args.data_root, "valid")
-        norms = load_norms("ferplus", args.data_root).data
-    except NormsError as exc:
-        sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
+    names, images, norms = load_valid_faces(args.data_root)
     face, _, why = face_model()
     if face is None:
         sys.exit(f"this benchmark needs the face model: {why}")

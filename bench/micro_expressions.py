@@ -36,11 +36,9 @@ from PIL import Image
 
 from affectscope.faces.video import SamplingSpec, frame_series
 from affectscope.media.video import write_video
-from affectscope.norms import NormsError, load_norms
-from affectscope.norms.ferplus import load_ferplus_faces
 from affectscope.raters.face import FaceRater
 
-from _clips import burst_faces, frame_of, write_burst_clip  # noqa: E402 - bench helpers beside this script
+from _clips import burst_faces, load_valid_faces, frame_of, write_burst_clip  # noqa: E402 - bench helpers beside this script
 
 STRATEGIES = {
     "uniform-16 (VLM)": SamplingSpec("uniform", k=16),
@@ -90,11 +88,7 @@ def main() -> None:
     if engine != {"runtime": "torch", "precision": "float32", "mirror": True}:
         tag += f"_{args.runtime}_{args.precision}" + ("_no_mirror" if args.no_mirror else "")
     args.out = args.out or str(Path(__file__).parent / "results" / f"micro_expressions_{args.seconds:g}s{tag}.json")
-    try:
-        names, images = load_ferplus_faces(args.data_root, "valid")
-        norms = load_norms("ferplus", args.data_root).data
-    except NormsError as exc:
-        sys.exit(f"this benchmark needs ../shared/data/ferplus (or --data-root): {exc}")
+    names, images, norms = load_valid_faces(args.data_root)
     neutral, expressive = burst_faces(names, norms, LABELS)
     rng = np.random.default_rng(args.seed)
     rater = FaceRater(model=args.model, prior_correction=args.prior_correction, **engine)
