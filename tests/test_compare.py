@@ -591,3 +591,69 @@ def test_structure_compares_the_columns_both_tables_share() -> None:
     other = compare_structure(cats(ids, probs), scales(ids, v, a, name="h"), n_perm=0, gw=False)
     assert other.settings["columns_a"] == list(EMOTION6.columns) and other.settings["columns_b"] == ["valence", "arousal"]
     assert "(r) and valence, arousal (h)" in other.summary()
+
+
+# ---- issue #33: tiny n, degenerate resamples, rsatoolbox's euclidean -------------------------------------
+def test_tiny_n_gives_clipped_cis_counted_degenerate_resamples_and_a_note() -> None:
+    from affectscope.compare import compare_items
+
+    a = scale_ratings(["a", "b", "c"], [2.0, 5.0, 8.0], name="rater")
+    h = scale_ratings(["a", "b", "c"], [3.0, 4.0, 9.0], name="humans")
+    res = compare_items(a, h, columns=["valence"], n_boot=2000)
+    row = res.table.loc["valence"]
+    for m in ("pearson", "spearman", "ccc"):
+        assert -1.0 <= row[f"{m}_lo"] <= row[f"{m}_hi"] <= 1.0, m
+    # with 3 items, 3 of 27 equally likely resamples draw one item thrice (constant): about 11 %
+    assert 0.08 < row["n_degenerate"] / 2000 < 0.14
+    assert any("only 3 items" in n for n in res.notes) and any("left out of every CI alike" in n for n in res.notes)
+
+
+def test_degenerate_resamples_are_left_out_of_every_statistic_alike() -> None:
+    from affectscope.compare.items import _rowwise_ccc, bootstrap_cis
+
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([1.1, 2.0, 3.2])  # every non-constant resample agrees: CCC > 0
+    cis = bootstrap_cis(x, y, n_boot=500, ci=0.95, rng=np.random.default_rng(0))
+    idx = np.random.default_rng(0).integers(0, 3, size=(500, 3))  # the same resamples
+    bx, by = x[idx], y[idx]
+    ok = (bx.std(axis=1) > 0) & (by.std(axis=1) > 0)
+    assert cis["n_degenerate"] == int((~ok).sum()) > 0
+    ccc = _rowwise_ccc(bx[ok], by[ok])
+    assert cis["ccc"] == (float(np.quantile(ccc, 0.025)), float(np.quantile(ccc, 0.975)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept_as_zero = np.nan_to_num(_rowwise_ccc(bx, by))  # the old way: a constant resample's CCC is 0
+    assert np.quantile(kept_as_zero, 0.025) == 0 < cis["ccc"][0]  # ~11 % zeros pulled the old bound to 0
+
+
+def test_rsatoolbox_euclidean_is_the_squared_distance_per_channel() -> None:
+    from affectscope.compare.rsa import rdm
+
+    x = np.array([[1.0, 2.0, 3.0], [2.0, 2.0, 5.0], [0.0, 1.0, 1.0]])
+    d = rdm(x, metric="rsatoolbox_euclidean").vector
+    want = [((x[i] - x[j]) ** 2).sum() / 3 for i in range(3) for j in range(i + 1, 3)]
+    assert np.allclose(d, want, atol=1e-15)
+    assert np.allclose(rdm(x, metric="euclidean").vector, np.sqrt(np.array(want) * 3))
+
+
+def test_cluster_bootstrap_resamples_whole_clusters() -> None:
+    from affectscope.compare import compare_items
+
+    rng = np.random.default_rng(0)
+    # 12 clusters of 8 near-copies: 96 items but only 12 independent ones
+    base = rng.normal(5, 1.5, 12)
+    hv = np.clip(np.repeat(base, 8) + rng.normal(0, 0.05, 96), 1, 9)
+    rv = np.clip(np.repeat(base + rng.normal(0, 1.0, 12), 8) + rng.normal(0, 0.05, 96), 1, 9)
+    ids = [f"i{k}" for k in range(96)]
+    themes = [f"t{k // 8}" for k in range(96)]
+    plain_h = scale_ratings(ids, hv, name="humans")
+    h = Ratings(plain_h.data.assign(theme=themes), [*plain_h.columns.values(), ColumnSpec(name="theme", kind="text")], plain_h.rater)
+    r = scale_ratings(ids, rv, name="rater")
+    clustered = compare_items(r, h, columns=["valence"], n_boot=1000)
+    plain = compare_items(r, h, columns=["valence"], n_boot=1000, groups=None)
+    width = lambda res: res.table.loc["valence", "pearson_hi"] - res.table.loc["valence", "pearson_lo"]  # noqa: E731
+    assert width(clustered) > 1.8 * width(plain)  # 12 clusters, not 96 items
+    assert clustered.table.loc["valence", "n_clusters"] == 12 and plain.table.loc["valence", "n_clusters"] == 96
+    assert any("12 theme values" in n for n in clustered.notes) and not any("cluster" in n for n in plain.notes)
+    same = compare_items(r, h, columns=["valence"], n_boot=1000, groups={i: t for i, t in zip(ids, themes)})
+    assert same.table.loc["valence", "pearson_lo"] == clustered.table.loc["valence", "pearson_lo"]
+    with pytest.raises(CompareError, match="no column 'block'"):
+        compare_items(r, h, columns=["valence"], groups="block")

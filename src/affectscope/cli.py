@@ -388,7 +388,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         # "all" runs items and categories where both tables have such columns; structure (slow) only when asked
         both = {kind: bool(rater.columns_of(kind) and humans.columns_of(kind)) for kind in ("scale", "category")}
         runners = {
-            "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot)),
+            "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot,
+                                                           groups=None if args.groups.lower() == "none" else args.groups)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
             "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing, metric=args.metric,
                                                            categories=_gw_categories(humans, args.gw_categories), n_null=args.n_null,
@@ -705,7 +706,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_declaration_args(c)
     c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for CIs (default: 2000)")
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
-    c.add_argument("--metric", default="auto", choices=["auto", "correlation", "cosine", "euclidean"],
+    c.add_argument("--groups", default="auto", metavar="COLUMN",
+                   help="item level: resample whole clusters of related items for the CIs: a column of the human (or rater) "
+                        "table; 'auto' (default) uses the human table's 'theme' column where there is one (norms:oasis: "
+                        "248 themes), 'none' resamples items")
+    c.add_argument("--metric", default="auto", choices=["auto", "correlation", "cosine", "euclidean", "rsatoolbox_euclidean"],
                    help="structure level: RDM distance between item patterns (default auto: correlation for category "
                         "distributions, euclidean for rating scales)")
     c.add_argument("--gw-categories", default="auto", metavar="COLUMN",

@@ -94,25 +94,71 @@ def _rowwise_ccc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return 2 * cov / (x.var(axis=1) + y.var(axis=1) + (mx - my) ** 2)
 
 
-def bootstrap_cis(x: np.ndarray, y: np.ndarray, *, n_boot: int, ci: float, rng: np.random.Generator) -> dict[str, tuple[float, float]]:
-    """Percentile CIs of Pearson, Spearman and Lin's CCC over items resampled with replacement."""
+#: Below this many items a correlation's CI is too wide to say much: compare_items says so.
+MIN_N = 10
+
+
+def bootstrap_cis(x: np.ndarray, y: np.ndarray, *, n_boot: int, ci: float, rng: np.random.Generator,
+                  groups: np.ndarray | None = None) -> dict[str, Any]:
+    """Percentile CIs of Pearson, Spearman and Lin's CCC over items resampled with replacement,
+    or, with ``groups`` (a cluster code per item), over whole clusters resampled with replacement
+    (the cluster bootstrap: items of one cluster are not independent, e.g. OASIS's "Dog 1",
+    "Dog 2" ...; the CI then reflects the number of clusters, not of items).
+
+    A resample in which either side is constant leaves Pearson and Spearman undefined; it is
+    left out of **every** statistic alike (CCC too, which would otherwise count it as 0), and
+    counted: ``n_degenerate``. The bounds are clipped to [-1, 1] (float error at tiny n gives
+    1.0000000000000002). ``None`` bounds when every resample is degenerate.
+    """
     n = len(x)
     out: dict[str, list[np.ndarray]] = {"pearson": [], "spearman": [], "ccc": []}
+    if groups is not None:
+        return _cluster_bootstrap(x, y, np.asarray(groups), n_boot=n_boot, ci=ci, rng=rng)
     chunk = max(1, min(n_boot, 2_000_000 // max(n, 1)))
     done = 0
+    degenerate = 0
     while done < n_boot:
         k = min(chunk, n_boot - done)
         idx = rng.integers(0, n, size=(k, n))
         bx, by = x[idx], y[idx]
+        ok = (bx.std(axis=1) > 0) & (by.std(axis=1) > 0)
+        degenerate += int((~ok).sum())
+        bx, by = bx[ok], by[ok]
         out["pearson"].append(_rowwise_pearson(bx, by))
         out["spearman"].append(_rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)))
         out["ccc"].append(_rowwise_ccc(bx, by))
         done += k
+    return _percentiles({m: np.concatenate(v) for m, v in out.items()}, degenerate, ci)
+
+
+def _percentiles(draws: dict[str, np.ndarray], degenerate: int, ci: float) -> dict[str, Any]:
     alpha = (1 - ci) / 2
-    return {
-        m: (float(np.nanquantile(np.concatenate(v), alpha)), float(np.nanquantile(np.concatenate(v), 1 - alpha)))
-        for m, v in out.items()
-    }
+    result: dict[str, Any] = {"n_degenerate": degenerate}
+    for m, vals in draws.items():
+        vals = vals[np.isfinite(vals)]
+        result[m] = (None, None) if not len(vals) else tuple(
+            float(np.clip(np.quantile(vals, q), -1.0, 1.0)) for q in (alpha, 1 - alpha))
+    return result
+
+
+def _cluster_bootstrap(x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_boot: int, ci: float,
+                       rng: np.random.Generator) -> dict[str, Any]:
+    """:func:`bootstrap_cis` over clusters: each resample draws as many clusters as there are,
+    with replacement, and takes every item of each drawn cluster."""
+    _, codes = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    draws: dict[str, list[float]] = {"pearson": [], "spearman": [], "ccc": []}
+    degenerate = 0
+    for _ in range(n_boot):
+        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), size=len(members))])
+        bx, by = x[idx], y[idx]
+        if bx.std() == 0 or by.std() == 0:
+            degenerate += 1
+            continue
+        draws["pearson"].append(float(np.corrcoef(bx, by)[0, 1]))
+        draws["spearman"].append(float(np.corrcoef(stats.rankdata(bx), stats.rankdata(by))[0, 1]))
+        draws["ccc"].append(concordance(bx, by))
+    return _percentiles({m: np.asarray(v, float) for m, v in draws.items()}, degenerate, ci)
 
 
 @dataclass
@@ -181,6 +227,7 @@ def compare_items(
     ci: float = 0.95,
     ceilings: Mapping[str, NoiseCeiling] | None = None,
     random_state: int = 0,
+    groups: "str | Mapping[str, Any] | None" = "auto",
 ) -> ItemComparison:
     """Compare rating scales item by item.
 
@@ -199,6 +246,11 @@ def compare_items(
         Noise ceilings per column (e.g. from :func:`ceiling_from_raters`). Otherwise, where the
         human table has ``<column>_sd`` and ``<column>_n``, the ceiling is estimated from them.
     random_state : int
+    groups : "auto", column name, mapping or None, default "auto"
+        Clusters of related items for the CIs (a cluster bootstrap: whole clusters are resampled).
+        A column of the human table (else of the rater's), or ``{item_id: cluster}``. ``"auto"``:
+        the human table's ``theme`` column where it has one (``norms:oasis``: 248 themes), else
+        items. ``None``: resample items. The notes say which was used.
 
     Returns
     -------
@@ -216,10 +268,11 @@ def compare_items(
     p = pair(rater, humans, key=key, on_missing=on_missing)
     rng = np.random.default_rng(random_state)
     ids = p.left.item_ids
+    cluster_of, group_note = _clusters(p, groups)
+    notes: list[str] = [group_note] if group_note else []
     rows = {}
     values: dict[str, pd.DataFrame] = {}
     dropped = dict(p.dropped)
-    notes: list[str] = []
     for c in cols:
         x, y, nan_ids = finite_pairs(p.left.values(c).to_numpy(float), p.right.values(c).to_numpy(float), c, ids, on_missing)
         skip = set(nan_ids)
@@ -231,7 +284,14 @@ def compare_items(
             dropped[f"nan_{c}"] = nan_ids
         if len(x) < 3:
             raise CompareError(f"{c!r}: only {len(x)} items to compare; need at least 3")
-        cis = bootstrap_cis(x, y, n_boot=n_boot, ci=ci, rng=rng)
+        kept = list(values[c].index)
+        codes = None if cluster_of is None else np.array([str(cluster_of[i]) for i in kept], dtype=object)
+        cis = bootstrap_cis(x, y, n_boot=n_boot, ci=ci, rng=rng, groups=codes)
+        if len(x) < MIN_N:
+            notes.append(f"{c!r}: only {len(x)} items (under {MIN_N}): its correlations and CIs say little; compare more items")
+        if cis["n_degenerate"]:
+            notes.append(f"{c!r}: {cis['n_degenerate']} of {n_boot} bootstrap resamples had a constant side and were left out "
+                         "of every CI alike (column n_degenerate)")
         ceil = (ceilings or {}).get(c)
         if ceil is None and f"{c}_sd" in humans.columns and f"{c}_n" in humans.columns:
             h = p.right.data
@@ -247,10 +307,44 @@ def compare_items(
             "ceiling_method": ceil.method if ceil else None,
             "r_over_ceiling": r / ceil.ceiling if ceil and ceil.ceiling > 0 else np.nan,
             "n_training": overlap.n_training,
+            "n_degenerate": cis["n_degenerate"],
+            "n_clusters": len(set(codes)) if codes is not None else len(x),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "scale"
     return ItemComparison(
         table, rater.rater.name, humans.rater.name, dropped,
-        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing}, values, notes,
+        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing,
+         "groups": groups if isinstance(groups, str) or groups is None else "mapping"}, values, notes,
     )
+
+
+def _clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dict[str, Any] | None, str | None]:
+    """``{paired item id: cluster}`` and a note saying what the CIs resample, or ``(None, None)``."""
+    if groups is None:
+        return None, None
+    ids = p.left.item_ids
+    if isinstance(groups, str):
+        name = groups
+        if groups == "auto":
+            if "theme" not in p.right.data.columns:
+                return None, None
+            name = "theme"
+        for side, table in (("human", p.right), ("rater", p.left)):
+            if name in table.data.columns:
+                cluster = dict(zip(ids, table.data[name].to_numpy(), strict=True))
+                missing = [i for i, g in cluster.items() if g is None or (isinstance(g, float) and np.isnan(g))]
+                if missing:
+                    raise CompareError(f"the groups column {name!r} is empty for {len(missing)} item(s), e.g. {missing[:3]}; "
+                                       "fill it, or give groups=None (CLI: --groups none) to resample items")
+                n = len(set(map(str, cluster.values())))
+                how = "by default " if groups == "auto" else ""
+                return cluster, (f"CIs resample whole clusters {how}({n} {name} values of the {side} table over {len(ids)} items; "
+                                 "groups=None / --groups none resamples items)")
+        cols = sorted(set(p.right.data.columns) | set(p.left.data.columns))
+        raise CompareError(f"no column {name!r} to group items by; columns are {cols} (CLI: --groups COLUMN or --groups none)")
+    cluster = {i: groups.get(i) for i in ids}
+    missing = [i for i, g in cluster.items() if g is None]
+    if missing:
+        raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
+    return cluster, f"CIs resample whole clusters ({len(set(map(str, cluster.values())))} given groups over {len(ids)} items)"

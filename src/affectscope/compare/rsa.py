@@ -13,7 +13,8 @@ from scipy.spatial.distance import pdist, squareform
 from affectscope.compare._pairing import CompareError
 from affectscope.ratings import Ratings
 
-RDMMetric = Literal["correlation", "cosine", "euclidean"]
+RDMMetric = Literal["correlation", "cosine", "euclidean", "rsatoolbox_euclidean"]
+RDM_METRICS = ("correlation", "cosine", "euclidean", "rsatoolbox_euclidean")
 RSAMethod = Literal["pearson", "spearman", "kendall_tau_a"]
 RSA_METHODS: tuple[str, ...] = ("pearson", "spearman", "kendall_tau_a")
 
@@ -53,10 +54,12 @@ def rdm(data: "Ratings | np.ndarray", *, columns: Sequence[str] | None = None, m
     """Dissimilarities between the items' patterns over ``columns``.
 
     ``correlation`` is 1 - Pearson r between item patterns (as rsatoolbox's ``calc_rdm``),
-    ``cosine`` 1 - cosine similarity, ``euclidean`` plain Euclidean distance.
+    ``cosine`` 1 - cosine similarity, ``euclidean`` plain Euclidean distance, and
+    ``rsatoolbox_euclidean`` what rsatoolbox calls "euclidean": the squared Euclidean distance
+    divided by the number of columns (channels), for replicating rsatoolbox analyses.
     """
-    if metric not in ("correlation", "cosine", "euclidean"):
-        raise CompareError(f"metric must be 'correlation', 'cosine' or 'euclidean', not {metric!r}")
+    if metric not in RDM_METRICS:
+        raise CompareError(f"metric must be one of {', '.join(repr(m) for m in RDM_METRICS)}, not {metric!r}")
     if isinstance(data, Ratings):
         cols = list(columns) if columns is not None else (data.columns_of("category") or data.columns_of("scale"))
         x = data.data[cols].to_numpy(float)
@@ -77,6 +80,9 @@ def rdm(data: "Ratings | np.ndarray", *, columns: Sequence[str] | None = None, m
         flat = np.flatnonzero(x.std(axis=1) == 0)
         if len(flat):
             raise CompareError(f"correlation distance is undefined for items with constant patterns: {[ids[i] for i in flat[:3]]}")
+    if metric == "rsatoolbox_euclidean":
+        n_channels = x.shape[1] if x.ndim == 2 else 1
+        return RDM(pdist(x, metric="sqeuclidean") / n_channels, ids, metric)
     return RDM(pdist(x, metric=metric), ids, metric)
 
 

@@ -147,8 +147,9 @@ def compare_structure(
         Ratings are paired by item and turned into RDMs over ``columns_a`` / ``columns_b``
         (default: the category columns both tables share by name, else the shared scale columns,
         else each table's own category columns, else its scale columns; the summary names them).
-    metric : {"auto", "correlation", "cosine", "euclidean"}
-        How item patterns become dissimilarities. ``"auto"``: ``"correlation"`` for category
+    metric : {"auto", "correlation", "cosine", "euclidean", "rsatoolbox_euclidean"}
+        How item patterns become dissimilarities (``rsatoolbox_euclidean``: rsatoolbox's
+        "euclidean", the squared distance divided by the number of columns). ``"auto"``: ``"correlation"`` for category
         distributions (their shape, as in rsatoolbox and Cowen & Keltner), ``"euclidean"`` where
         either side's patterns are rating scales (a position in the affective space; 1 - r across
         valence and arousal is degenerate).

@@ -19,8 +19,10 @@ def load_oasis(root: str | os.PathLike[str] | None = None) -> Ratings:
     Item ids are the image file names (``"Acorns 1.jpg"``; the two themes with a trailing space
     are stripped), so they match ``affectscope rate <root>/oasis/images``. Columns: ``valence``,
     ``arousal`` (1-7; convert explicitly, e.g. ``.convert("valence", "valence:sam9")``),
-    ``valence_sd``/``arousal_sd``, ``valence_n``/``arousal_n`` and ``category``
-    (Person/Animal/Object/Scenery).
+    ``valence_sd``/``arousal_sd``, ``valence_n``/``arousal_n``, ``category``
+    (Person/Animal/Object/Scenery) and ``theme``: the picture's theme without its number
+    ("Dog 1", "Dog 2" ... are theme "Dog"; 248 themes). Pictures of one theme are not independent
+    items: :func:`affectscope.compare.compare_items` resamples whole themes for its CIs.
     """
     base = data_root(root) / "oasis"
     frame = pd.read_csv(require(base / "OASIS.csv", "OASIS.csv"))
@@ -37,6 +39,7 @@ def load_oasis(root: str | os.PathLike[str] | None = None) -> Ratings:
             "valence_n": frame["Valence_N"].astype(float),
             "arousal_n": frame["Arousal_N"].astype(float),
             "category": frame["Category"].astype(str),
+            "theme": theme.str.replace(r"\s*\d+$", "", regex=True),
         }
     )
     specs = [
@@ -47,5 +50,6 @@ def load_oasis(root: str | os.PathLike[str] | None = None) -> Ratings:
         ColumnSpec(name="valence_n", kind="count", scale=COUNT, description="number of raters"),
         ColumnSpec(name="arousal_n", kind="count", scale=COUNT, description="number of raters"),
         ColumnSpec(name="category", kind="text", description="Person, Animal, Object or Scenery"),
+        ColumnSpec(name="theme", kind="text", description="the picture's theme (its name without the number): clusters of related pictures"),
     ]
     return Ratings(out, specs, human("oasis", SOURCE))
