@@ -296,6 +296,9 @@ def test_gw_align_matching_rates_and_null() -> None:
     assert res.matching["item_top1"] > 0.9 and res.matching["category_top1"] == 1.0
     assert res.matching["knn_top1"] > 0.9
     assert res.null["item_top1"]["hi"] < 0.3  # structure destroyed: near chance (1/45)
+    # a permutation p-value with the +1 correction, for the k-NN rates too: with 3 shuffles at best 1/4
+    assert res.null["item_top1"]["p"] == pytest.approx(0.25) and res.null["item_top1"]["n"] == 3
+    assert res.null["knn_top1"]["p"] == pytest.approx(0.25) and res.null["knn_top1"]["hi"] < 0.5
     assert res.plan.sum() == pytest.approx(1, abs=1e-6)
     assert [t["stage"] for t in res.trials] == ["anneal"] * 5 + ["polish"]
     assert res.epsilon == min(res.trials, key=lambda t: t["value"])["epsilon"]
@@ -657,3 +660,32 @@ def test_cluster_bootstrap_resamples_whole_clusters() -> None:
     assert same.table.loc["valence", "pearson_lo"] == clustered.table.loc["valence", "pearson_lo"]
     with pytest.raises(CompareError, match="no column 'block'"):
         compare_items(r, h, columns=["valence"], groups="block")
+
+
+def test_null_summary_p_value_has_the_plus_one_correction() -> None:
+    from affectscope.compare.gw import null_summary
+
+    null = [0.1, 0.2, 0.3, 0.4]
+    assert null_summary(0.35, null)["p"] == pytest.approx((1 + 1) / 5)  # one shuffle at least as high
+    assert null_summary(0.9, null)["p"] == pytest.approx(1 / 5)  # never 0
+    assert null_summary(0.0, null)["p"] == pytest.approx(1.0)
+    assert null_summary(0.9, [0.1] * 20)["p"] < 0.05 <= null_summary(0.9, [0.1] * 19)["p"]
+
+
+def test_tied_top_categories_are_kept_and_match_when_the_sets_intersect() -> None:
+    from affectscope.compare.gw import matching_rates
+    from affectscope.compare.structure import top_category
+
+    cols = list(EMOTION6.columns)
+    shares = np.zeros((3, len(cols)))
+    shares[0, [0, 1]] = 0.5  # a tie between the first two categories
+    shares[1, 1] = 1.0
+    shares[2, 2] = 1.0
+    r = Ratings(pd.DataFrame(shares, columns=cols, index=pd.Index(["x", "y", "z"], name="item_id")),
+                [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy="emotion6") for c in cols], RaterInfo(name="h"))
+    tops = top_category(r, "emotion6")
+    assert tops[0] == f"{cols[0]}|{cols[1]}" and tops[1] == cols[1] and tops[2] == cols[2]
+    # x's top match is y: their top sets share cols[1]; under the old first-in-order rule x was cols[0] and missed
+    plan = np.array([[0.0, 0.3, 0.03], [0.3, 0.0, 0.03], [0.0, 0.03, 0.3]])
+    assert matching_rates(plan, tops)["category_top1"] == pytest.approx(1.0)
+    assert matching_rates(plan, np.array([cols[0], cols[1], cols[2]]))["category_top1"] == pytest.approx(1 / 3)

@@ -24,6 +24,8 @@ float64 like the numpy path, so the same epsilons succeed or fail; plans come ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 import time
 import warnings
@@ -55,7 +57,8 @@ class GWResult:
     matching : dict
         Matching rates (see :func:`matching_rates`).
     null : dict
-        Shuffled-null matching rates: mean and 95 % interval.
+        Shuffled-null matching rates (the k-NN rates too): mean, 95 % interval, the number of
+        shuffles ``n`` and the permutation p-value ``p`` (see :func:`null_summary`).
     null_epsilons : list of float
         The epsilon of each null repetition's plan: the chosen one, or the next one up the search
         grid where a cold solve of the shuffled problem underflowed there.
@@ -337,12 +340,17 @@ def _own_in_top_k(order: np.ndarray, ks: tuple[int, ...], prefix: str) -> dict[s
 
 def matching_rates(plan: np.ndarray, categories: np.ndarray | None = None, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Share of items of ``a`` whose own counterpart in ``b`` (same index) is among the ``k`` columns
-    with most transported mass; with ``categories``, the share whose top match has the same category."""
+    with most transported mass; with ``categories``, the share whose top match has the same category
+    (categories holding ``|`` are sets of tied top categories: a match when the two sets intersect)."""
     order = np.argsort(-plan, axis=1, kind="stable")
     out = _own_in_top_k(order, ks, "item_top")
     if categories is not None:
         cats = np.asarray(categories)
-        out["category_top1"] = float((cats[order[:, 0]] == cats).mean())
+        if any("|" in str(c) for c in cats):  # tied top categories ("awe|joy"): a match when the sets intersect
+            sets = [frozenset(str(c).split("|")) for c in cats]
+            out["category_top1"] = float(np.mean([bool(sets[j] & sets[i]) for i, j in enumerate(order[:, 0])]))
+        else:
+            out["category_top1"] = float((cats[order[:, 0]] == cats).mean())
     return out
 
 
@@ -363,6 +371,16 @@ def procrustes_knn(c1: np.ndarray, c2: np.ndarray, plan: np.ndarray, ks: tuple[i
     xa = x @ (u @ vt)
     d = ((xa[:, None, :] - y[None, :, :]) ** 2).sum(axis=2)
     return _own_in_top_k(np.argsort(d, axis=1, kind="stable"), ks, "knn_top")
+
+
+def null_summary(observed: float, null: Sequence[float]) -> dict[str, float]:
+    """The shuffled null of one matching rate: mean, 2.5 and 97.5 percentiles, the number of
+    shuffles ``n`` and the one-sided permutation p-value with the +1 correction,
+    ``(1 + #{null >= observed}) / (n + 1)``: never 0, and at least ``1 / (n + 1)``, so p < 0.05
+    needs 20 shuffles or more."""
+    v = np.asarray(null, float)
+    return {"mean": float(v.mean()), "lo": float(np.quantile(v, 0.025)), "hi": float(np.quantile(v, 0.975)),
+            "p": float((1 + np.sum(v >= observed - 1e-12)) / (len(v) + 1)), "n": len(v)}
 
 
 def shuffled_rdm(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -467,12 +485,11 @@ def gw_align(
             if not done:
                 raise CompareError(f"the shuffled-null GW solve failed at every epsilon from {result.epsilon:g} to {eps_range[1]:g}; "
                                    "raise the epsilon range")
-            rows.append(matching_rates(done[-1]["plan"], categories))
+            rates = matching_rates(done[-1]["plan"], categories)
+            if procrustes:
+                rates.update(procrustes_knn(c1, shuffled, done[-1]["plan"]))
+            rows.append(rates)
             result.null_epsilons.append(float(done[-1]["epsilon"]))
-        result.null = {
-            k: {"mean": float(np.mean([r[k] for r in rows])), "lo": float(np.quantile([r[k] for r in rows], 0.025)),
-                "hi": float(np.quantile([r[k] for r in rows], 0.975))}
-            for k in rows[0]
-        }
+        result.null = {k: null_summary(result.matching[k], [r[k] for r in rows]) for k in rows[0]}
     result.seconds = time.perf_counter() - t0
     return result
