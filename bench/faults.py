@@ -270,10 +270,10 @@ def audit_key(work: Path) -> dict[str, Any]:
     for where in ("api_key", "base_url"):
         srv = LoopbackServer()
 
-        def quote(req: dict[str, Any], n: int, srv: LoopbackServer = srv) -> Reply:
+        def quote(req: dict[str, Any], n: int, srv: LoopbackServer = srv) -> Reply | None:
             if "main colour" in json.dumps(req.get("messages")):
-            return None  # the vision check passes: the items' requests fail
-        auth = {k.lower(): v for k, v in srv.headers[n].items()}.get("authorization", "")
+                return None  # the vision check passes: the items' requests fail
+            auth = {k.lower(): v for k, v in srv.headers[n].items()}.get("authorization", "")
             msg = f"rejected; headers: Authorization: {auth}" + (f"; upstream proxy alice:{password}" if where == "base_url" else "")
             return Reply(status=500, body=json.dumps({"error": {"message": msg}}).encode())
 
