@@ -274,3 +274,25 @@ def test_text_score_prints_nrc_and_writes_the_full_table(tmp_path: Path, capsys:
     table = pd.read_csv(out).set_index("text")
     assert table.loc["tarantula", "valence"] == 3.09 and table.loc["abandoned puppies", "nrc_fear"] == 0.5
     assert 1 <= table.loc["abandoned puppies", "valence"] < 5 and table.loc["abandoned puppies", "nrc_matched"] == 2
+
+
+def test_json_output_is_standard_json_without_nan(tmp_path: Path) -> None:
+    a, b = two_colour_tables(tmp_path)
+    # the structure level's GW trials include feasibility probes, whose objective is infinite
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--n-null", "0",
+                 "--json", str(tmp_path / "s.json")]) == 0
+    text = (tmp_path / "s.json").read_text()
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    data = json.loads(text, parse_constant=refuse)  # NaN / Infinity are not JSON
+    trials = data["structure"]["gw"]["trials"]
+    assert any(t["value"] is None for t in trials) and all(t["value"] is None or t["value"] >= 0 for t in trials)
+
+
+def test_piping_a_listing_into_head_is_not_an_internal_error() -> None:
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m affectscope.cli taxonomy | head -1"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "internal error" not in p.stderr and "Traceback" not in p.stderr

@@ -43,6 +43,26 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
+def _strict(obj: Any) -> Any:
+    """``obj`` with every NaN and infinity replaced by ``None`` (JSON ``null``), recursively."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):  # numpy scalars
+        return _strict(obj.item())
+    return obj
+
+
+def json_text(obj: Any) -> str:
+    """Standard JSON (RFC 8259): no ``NaN`` or ``Infinity``, which many readers reject; ``null`` instead."""
+    return json.dumps(_strict(json.loads(json.dumps(obj, default=str))), indent=2, allow_nan=False)
+
+
 def _store_path(out: Path, store: str | None) -> Path:
     return Path(store) if store else out.with_name(out.name + ".store.sqlite")
 
@@ -407,7 +427,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not results:
         raise UsageError("nothing comparable: the tables share no scale or category columns")
     if args.json:
-        Path(args.json).write_text(json.dumps({k: v.to_dict() for k, v in results.items()}, indent=2, default=str))
+        Path(args.json).write_text(json_text({k: v.to_dict() for k, v in results.items()}))
         print(f"results: {Path(args.json).resolve()}")
     if args.report:
         from affectscope.report.compare_page import write_compare_report
@@ -573,7 +593,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(report.summary())
     print(f"head: {out.resolve()}")
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, default=str))
+        Path(args.json).write_text(json_text(report.to_dict()))
         print(f"report: {Path(args.json).resolve()}")
     print(f"use it: affectscope rate IMAGES --rater image -p heads='[\"{out}\"]'")
     return EXIT_OK
@@ -788,6 +808,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        # the reader went away (`affectscope raters | head -1`): not an error; silence the flush at exit
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except UsageError as exc:
         print(f"affectscope {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
