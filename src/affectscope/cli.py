@@ -51,15 +51,14 @@ def _strict(obj: Any) -> Any:
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, list):
         return [_strict(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):  # numpy scalars
-        return _strict(obj.item())
     return obj
 
 
 def json_text(obj: Any) -> str:
-    """Standard JSON (RFC 8259): no ``NaN`` or ``Infinity``, which many readers reject; ``null`` instead."""
+    """Standard JSON (RFC 8259): no ``NaN`` or ``Infinity``, which many readers reject; ``null`` instead.
+    A first pass through :mod:`json` (``default=str``) leaves only dicts, lists and plain scalars."""
     return json.dumps(_strict(json.loads(json.dumps(obj, default=str))), indent=2, allow_nan=False)
 
 

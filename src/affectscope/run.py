@@ -164,8 +164,7 @@ def rate(
         finally:
             bar.close()
         ratings = db.to_ratings(stimuli.item_ids)
-        wanted = set(stimuli.item_ids)
-        incomplete = sum(1 for it in db.items() if it.retry and it.error is None and it.item_id in wanted)
+        incomplete = len(db.incomplete() & set(stimuli.item_ids))
         return RunResult(
             ratings=ratings,
             n_rated=len(pending),

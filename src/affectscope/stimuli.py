@@ -256,10 +256,11 @@ def _scan_folder(root: Path, recursive: bool) -> tuple[list[Path], list[tuple[st
     return sorted(found), skipped
 
 
-def skipped_summary(skipped: Sequence[tuple[str, str]], examples: int = 3) -> str:
-    """``skipped N entries (why: count, ...)`` for a listing of :attr:`StimulusSet.skipped`."""
+def skipped_summary(skipped: Sequence[tuple[str, str]]) -> str:
+    """``skipped N entries: 2 hidden file e.g. '.x.jpg'; ...`` for :attr:`StimulusSet.skipped`:
+    a count and one example per reason."""
     counts: dict[str, list[str]] = {}
     for path, why in skipped:
         counts.setdefault(why.split(" (")[0], []).append(path)
-    parts = [f"{len(v)} {k}" + (f" e.g. {Path(v[0]).name!r}" if examples else "") for k, v in sorted(counts.items(), key=lambda kv: -len(kv[1]))]
+    parts = [f"{len(v)} {k} e.g. {Path(v[0]).name!r}" for k, v in sorted(counts.items(), key=lambda kv: -len(kv[1]))]
     return f"skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}: " + "; ".join(parts)

@@ -173,6 +173,10 @@ class RunStore:
         q = "SELECT item_id, signature FROM items" + ("" if include_errors else " WHERE status = 'ok' AND retry = 0")
         return dict(self._db.execute(q).fetchall())
 
+    def incomplete(self) -> set[str]:
+        """Ids of rated items marked incomplete (``retry``): a run that retries errors computes them again."""
+        return {r[0] for r in self._db.execute("SELECT item_id FROM items WHERE status = 'ok' AND retry = 1")}
+
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 

@@ -338,6 +338,11 @@ def _own_in_top_k(order: np.ndarray, ks: tuple[int, ...], prefix: str) -> dict[s
     return {f"{prefix}{k}": float((order[:, :k] == own).any(axis=1).mean()) for k in ks if k <= order.shape[1]}
 
 
+#: Joins tied top categories: ``"awe|joy"`` (see :func:`affectscope.compare.structure.top_category`).
+#: Category matching counts a match when the two items' top sets intersect, in the null too.
+TIE = "|"
+
+
 def matching_rates(plan: np.ndarray, categories: np.ndarray | None = None, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
     """Share of items of ``a`` whose own counterpart in ``b`` (same index) is among the ``k`` columns
     with most transported mass; with ``categories``, the share whose top match has the same category
@@ -346,8 +351,8 @@ def matching_rates(plan: np.ndarray, categories: np.ndarray | None = None, ks: t
     out = _own_in_top_k(order, ks, "item_top")
     if categories is not None:
         cats = np.asarray(categories)
-        if any("|" in str(c) for c in cats):  # tied top categories ("awe|joy"): a match when the sets intersect
-            sets = [frozenset(str(c).split("|")) for c in cats]
+        if any(TIE in str(c) for c in cats):  # tied top categories ("awe|joy"): a match when the sets intersect
+            sets = [frozenset(str(c).split(TIE)) for c in cats]
             out["category_top1"] = float(np.mean([bool(sets[j] & sets[i]) for i, j in enumerate(order[:, 0])]))
         else:
             out["category_top1"] = float((cats[order[:, 0]] == cats).mean())

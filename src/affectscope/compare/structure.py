@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from affectscope.compare._pairing import CompareError, OnMissing, pair
-from affectscope.compare.gw import GWResult, gw_align
+from affectscope.compare.gw import TIE, GWResult, gw_align
 from affectscope.compare.rsa import RDM, RDMMetric, RSAMethod, bootstrap_items, permutation_test, rdm, rsa_statistic
 from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set
@@ -56,11 +56,6 @@ def top_category(r: Ratings, taxonomy: str) -> np.ndarray:
     if missing:
         raise CompareError(f"{r.rater.name} lacks category columns {missing[:3]} of {taxonomy}")
     return _most_chosen(r, cols)
-
-
-#: Joins tied top categories: ``"awe|joy"``. GW category matching counts a match when the two
-#: items' top sets intersect (:func:`affectscope.compare.gw.matching_rates`), in the null too.
-TIE = "|"
 
 
 def _most_chosen(r: Ratings, cols: list[str]) -> np.ndarray:

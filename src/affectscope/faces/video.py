@@ -157,13 +157,16 @@ def aggregate(series: pd.DataFrame, labels: list[str], *, neutral: str = "neutra
     return out
 
 
-def strongest_episode(series: pd.DataFrame, labels: list[str], *, neutral: str = "neutral", min_p: float = 0.5) -> dict[str, Any] | None:
-    """The strongest run of frames with one non-neutral top emotion (see :func:`aggregate`)."""
+def episodes(series: pd.DataFrame, labels: list[str], *, neutral: str = "neutral", min_p: float = 0.5) -> list[dict[str, Any]]:
+    """Every run of consecutive frames with one non-neutral top emotion at probability >= ``min_p``,
+    in time order: ``label``, ``onset`` and ``offset`` (times of its first and last frame),
+    ``peak`` and ``peak_time``."""
     if not len(series):
-        return None
+        return []
     probs = series[labels].to_numpy(float)
     top = probs.argmax(axis=1)
-    best = None
+    times = series["time"].to_numpy(float)
+    found = []
     i = 0
     while i < len(series):
         lab = labels[top[i]]
@@ -175,9 +178,14 @@ def strongest_episode(series: pd.DataFrame, labels: list[str], *, neutral: str =
             j += 1
         seg = probs[i: j + 1, top[i]]
         k = i + int(seg.argmax())
-        cand = {"label": lab, "onset": float(series["time"].iloc[i]), "offset": float(series["time"].iloc[j]),
-                "peak": float(seg.max()), "peak_time": float(series["time"].iloc[k])}
-        if best is None or cand["peak"] > best["peak"]:
-            best = cand
+        found.append({"label": lab, "onset": float(times[i]), "offset": float(times[j]), "peak": float(seg.max()),
+                      "peak_time": float(times[k])})
         i = j + 1
-    return best
+    return found
+
+
+def strongest_episode(series: pd.DataFrame, labels: list[str], *, neutral: str = "neutral", min_p: float = 0.5) -> dict[str, Any] | None:
+    """The strongest run of frames with one non-neutral top emotion (see :func:`aggregate`); the
+    earliest of equally strong ones."""
+    found = episodes(series, labels, neutral=neutral, min_p=min_p)
+    return max(found, key=lambda e: e["peak"]) if found else None

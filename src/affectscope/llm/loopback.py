@@ -82,6 +82,8 @@ def picture_colour(request: dict[str, Any]) -> str | None:
 
     from PIL import Image
 
+    from affectscope.llm.vision import COLOUR_RGB
+
     for m in request.get("messages", []):
         content = m.get("content")
         for part in content if isinstance(content, list) else []:
@@ -89,9 +91,7 @@ def picture_colour(request: dict[str, Any]) -> str | None:
                 data = part["image_url"]["url"].split(",", 1)[1]
                 rgb = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
                 mean = np.asarray(rgb, dtype=float).reshape(-1, 3).mean(axis=0)
-                named = {"red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), "yellow": (230, 220, 30),
-                         "black": (0, 0, 0), "white": (255, 255, 255)}
-                return min(named, key=lambda k: sum((a - b) ** 2 for a, b in zip(mean, named[k], strict=True)))
+                return min(COLOUR_RGB, key=lambda k: float(((mean - np.asarray(COLOUR_RGB[k])) ** 2).sum()))
     return None
 
 

@@ -84,7 +84,7 @@ class _ContextProbe:
 
     def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.face.rate_array(rgb)) if self.face is not None else {}
-        small = np.asarray(Image.fromarray(rgb).resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32)
+        small = _small(rgb)
         out["_brightness"] = float(small.mean())
         out["_motion"] = float(np.abs(small - self._last).mean()) if self._last is not None else 0.0
         self._last = small
@@ -144,30 +144,25 @@ def video_content(
 def expression_episodes(rows: pd.DataFrame, labels: list[str], limit: int = 3) -> list[str]:
     """Non-neutral expressions in ``rows`` (analysed frames of one gap), as runs of frames with the
     same top expression: ``"surprise at 1.20-1.36 s (peak 0.81)"``, strongest first, at most ``limit``."""
+    from affectscope.faces.video import episodes
+
     if not labels or not len(rows):
         return []
-    have = rows.dropna(subset=labels)
-    if not len(have):
-        return []
-    probs = have[labels].to_numpy(float)
-    top = probs.argmax(axis=1)
-    times = have["time"].to_numpy(float)
-    runs = []
-    i = 0
-    while i < len(have):
-        j = i
-        while j + 1 < len(have) and top[j + 1] == top[i]:
-            j += 1
-        if labels[top[i]] != "neutral":
-            peak = float(probs[i: j + 1, top[i]].max())
-            span = f"{times[i]:.2f} s" if i == j else f"{times[i]:.2f}-{times[j]:.2f} s"
-            runs.append((peak, f"{labels[top[i]]} at {span} (peak {peak:.2f})"))
-        i = j + 1
-    return [text for _, text in sorted(runs, key=lambda r: -r[0])[:limit]]
+    runs = episodes(rows.dropna(subset=labels), labels, min_p=0.0)  # every run of one top expression
+    text = []
+    for e in sorted(runs, key=lambda e: -e["peak"])[:limit]:
+        span = f"{e['onset']:.2f} s" if e["onset"] == e["offset"] else f"{e['onset']:.2f}-{e['offset']:.2f} s"
+        text.append(f"{e['label']} at {span} (peak {e['peak']:.2f})")
+    return text
+
+
+def _small(rgb: np.ndarray) -> np.ndarray:
+    """A 64x64 float copy of a frame: what brightness and motion are measured on."""
+    return np.asarray(Image.fromarray(rgb).resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def _brightness(rgb: np.ndarray) -> float:
-    return float(np.asarray(Image.fromarray(rgb).resize((64, 64), Image.Resampling.BILINEAR), dtype=np.float32).mean())
+    return float(_small(rgb).mean())
 
 
 def describe_gap(t0: float, t1: float, n_real: int, rows: pd.DataFrame, labels: list[str],

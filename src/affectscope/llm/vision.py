@@ -25,10 +25,14 @@ from typing import Any
 
 import numpy as np
 
-#: The colours a test picture may have: the answer must be one of them.
-COLOURS = ("red", "green", "blue", "yellow", "black", "white")
+#: The colours a test picture may have (the answer must be one of them), with their RGB fills.
+COLOUR_RGB: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), "yellow": (230, 220, 30),
+    "black": (0, 0, 0), "white": (255, 255, 255),
+}
+COLOURS = tuple(COLOUR_RGB)
 #: The test pictures: (right answer, RGB fill).
-TESTS = (("red", (220, 30, 30)), ("blue", (30, 60, 220)))
+TESTS = (("red", COLOUR_RGB["red"]), ("blue", COLOUR_RGB["blue"]))
 #: Prompt tokens below which a picture cannot have been read (Gemma 3: 256 per image, GPT-4o
 #: low detail: 85, LLaVA-1.5: 576; the floor is a fraction of the smallest).
 MIN_IMAGE_TOKENS = 32
