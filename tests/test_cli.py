@@ -236,6 +236,17 @@ def test_compare_structure_level(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "RDM metric cosine" in capsys.readouterr().out
     assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--gw-categories", "genre"]) == EXIT_USAGE
     assert "no column 'genre'" in capsys.readouterr().err
+    # --n-boot reaches the structure level (the RSA CI), and without it the summary says how to get one
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--no-gw", "--n-boot", "50",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    assert "(50 bootstrap resamples)" in capsys.readouterr().out
+    rsa = json.loads((tmp_path / "b.json").read_text())["structure"]["rsa"]
+    assert rsa["n_boot"] == 50 and rsa["ci"] is not None
+    assert main(["compare", str(a), str(b), "--level", "structure", "--n-perm", "0", "--no-gw"]) == 0
+    assert "no CI: n_boot=1000, CLI --n-boot 1000" in capsys.readouterr().out
+    # --level all says the structure level did not run (it used to be skipped silently)
+    assert main(["compare", str(a), str(b), "--n-boot", "50"]) == 0
+    assert "runs with --level structure" in capsys.readouterr().err
 
 
 def test_rate_to_affection9_categories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -407,12 +407,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         # "all" runs items and categories where both tables have such columns; structure (slow) only when asked
         both = {kind: bool(rater.columns_of(kind) and humans.columns_of(kind)) for kind in ("scale", "category")}
         runners = {
-            "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing, n_boot=args.n_boot,
+            "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing,
+                                                           n_boot=2000 if args.n_boot is None else args.n_boot,
                                                            groups=None if args.groups.lower() == "none" else args.groups)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
             "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing, metric=args.metric,
                                                            categories=_gw_categories(humans, args.gw_categories), n_null=args.n_null,
-                                                           n_perm=args.n_perm, gw=not args.no_gw, device=args.device)),
+                                                           n_jobs=args.n_jobs, n_boot=args.n_boot or 0,
+                                                           n_perm=args.n_perm, gw=not args.no_gw, device=args.device,
+                                                           groups=None if args.groups.lower() == "none" else args.groups)),
         }
         for level, (in_all, run) in runners.items():
             if args.level != level and not (args.level == "all" and in_all):
@@ -421,6 +424,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             results[level] = res
             print(res.summary())
             print()
+        if args.level == "all" and results:
+            print("(--level all runs items and categories; the structure level (RSA, GW alignment) is slower and runs "
+                  "with --level structure)", file=sys.stderr)
     except (CompareError, RatingsError, ScaleError, NormsError, KeyError) as exc:
         raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     if not results:
@@ -723,11 +729,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convert a human column explicitly first, e.g. valence=valence:sam9 (repeatable)")
     c.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME (default: $AFFECTSCOPE_DATA or ../shared/data)")
     _add_declaration_args(c)
-    c.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for CIs (default: 2000)")
+    c.add_argument("--n-boot", type=int, default=None,
+                   help="bootstrap resamples for CIs (default: 2000 at item level; none at structure level, where each "
+                        "resample recomputes the RSA over all item pairs: give e.g. 1000 for the RSA CI)")
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
     c.add_argument("--groups", default="auto", metavar="COLUMN",
-                   help="item level: resample whole clusters of related items for the CIs: a column of the human (or rater) "
-                        "table; 'auto' (default) uses the human table's 'theme' column where there is one (norms:oasis: "
+                   help="resample whole clusters of related items for the CIs (item level) and the RSA test and CI "
+                        "(structure level): a column of the human (or rater) table; 'auto' (default) uses the human table's 'theme' column where there is one (norms:oasis: "
                         "248 themes), 'none' resamples items")
     c.add_argument("--metric", default="auto", choices=["auto", "correlation", "cosine", "euclidean", "rsatoolbox_euclidean"],
                    help="structure level: RDM distance between item patterns (default auto: correlation for category "
@@ -740,6 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="structure level: shuffled-null GW repetitions, giving the matching rates' chance level, 95%% "
                         "interval and permutation p-value (default 20, the fewest with which p < 0.05 can be reached; 0 "
                         "skips; each repetition costs about one GW solve, minutes at 1,000 items on 2 cores)")
+    c.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                   help="structure level: threads for the shuffled-null GW repetitions (default: one per CPU; the null is "
+                        "the same for any N)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
     c.add_argument("--device", default=None, help="structure level: run the GW solves on this torch device, e.g. cuda "
                                                    "(default: numpy on the CPU)")

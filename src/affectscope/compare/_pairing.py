@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -133,3 +133,36 @@ def training_overlap(rater: Ratings, ids: Sequence[str], columns: Sequence[str],
     if n_training and not cv:
         warnings.warn(out.note() or "", InSampleWarning, stacklevel=3)
     return out
+
+
+def item_clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dict[str, Any] | None, str | None]:
+    """``{paired item id: cluster}`` of a :class:`Paired` and a note saying what the CIs resample, or
+    ``(None, None)``. ``groups``: ``"auto"`` (the human table's ``theme`` column where it has one),
+    a column of the human (else the rater's) table, a mapping ``{item_id: cluster}``, or ``None``."""
+    if groups is None:
+        return None, None
+    ids = p.left.item_ids
+    if isinstance(groups, str):
+        name = groups
+        if groups == "auto":
+            if "theme" not in p.right.data.columns:
+                return None, None
+            name = "theme"
+        for side, table in (("human", p.right), ("rater", p.left)):
+            if name in table.data.columns:
+                cluster = dict(zip(ids, table.data[name].to_numpy(), strict=True))
+                missing = [i for i, g in cluster.items() if g is None or (isinstance(g, float) and np.isnan(g))]
+                if missing:
+                    raise CompareError(f"the groups column {name!r} is empty for {len(missing)} item(s), e.g. {missing[:3]}; "
+                                       "fill it, or give groups=None (CLI: --groups none) to resample items")
+                n = len(set(map(str, cluster.values())))
+                how = "by default " if groups == "auto" else ""
+                return cluster, (f"resampling moves whole clusters {how}({n} {name} values of the {side} table over {len(ids)} items; "
+                                 "groups=None / --groups none resamples items)")
+        cols = sorted(set(p.right.data.columns) | set(p.left.data.columns))
+        raise CompareError(f"no column {name!r} to group items by; columns are {cols} (CLI: --groups COLUMN or --groups none)")
+    cluster = {i: groups.get(i) for i in ids}
+    missing = [i for i, g in cluster.items() if g is None]
+    if missing:
+        raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
+    return cluster, f"resampling moves whole clusters ({len(set(map(str, cluster.values())))} given groups over {len(ids)} items)"

@@ -10,8 +10,10 @@ the better plan:
   over). It reaches basins cold starts miss (on small, clustered sets it finds far lower optima).
 * **boundary**: the exact GW objective of an entropic plan falls as epsilon falls (less blur) until
   the solver underflows, and a failing solve fails within its first iterations (well under a
-  second). So: cold solves up an ascending epsilon grid, stopping at the first one that succeeds,
-  run to a relative tolerance instead of POT's absolute 1e-9. One converged solve instead of twenty.
+  second). So: cheap probes up an ascending epsilon grid find the boundary; then converged cold
+  solves at each epsilon found feasible there (and, under ``"auto"``, at every epsilon of the
+  annealed path), run to a relative tolerance instead of POT's absolute 1e-9. A few converged solves
+  instead of twenty, and never worse than a cold solve at any epsilon the search visited.
 
 Every plan -- the baseline's too -- is projected onto the exact marginals and scored by the exact
 GW objective, so an inexact solve cannot look better than it is. Both RDMs are divided by their mean
@@ -27,12 +29,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import math
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from affectscope.compare._pairing import CompareError
 from affectscope.compare.rsa import RDM
@@ -62,6 +67,8 @@ class GWResult:
     null_epsilons : list of float
         The epsilon of each null repetition's plan: the chosen one, or the next one up the search
         grid where a cold solve of the shuffled problem underflowed there.
+    null_workers : int
+        Threads the null repetitions ran on.
     seconds : float
     """
 
@@ -72,11 +79,13 @@ class GWResult:
     matching: dict[str, float] = field(default_factory=dict)
     null: dict[str, dict[str, float]] = field(default_factory=dict)
     null_epsilons: list[float] = field(default_factory=list)
+    null_workers: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "epsilon": self.epsilon, "trials": self.trials, "matching": self.matching,
-                "null": self.null, "null_epsilons": self.null_epsilons, "seconds": self.seconds}
+                "null": self.null, "null_epsilons": self.null_epsilons, "null_workers": self.null_workers,
+                "seconds": self.seconds}
 
 
 def resolve_device(device: Any) -> Any:
@@ -273,14 +282,18 @@ def _probe(c1: np.ndarray, c2: np.ndarray, eps: float, device: str | None = None
 
 
 def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_grid: int, max_iter: int,
-                    n_bisect: int = 3, device: str | None = None) -> list[dict[str, Any]]:
-    """Find the smallest epsilon a cold solve survives, then solve there once, to convergence.
+                    n_bisect: int = 3, device: str | None = None, also: Sequence[float] = ()) -> list[dict[str, Any]]:
+    """Find the smallest epsilons a cold solve survives, then solve at each of them, to convergence.
 
     Smaller epsilon means a sharper plan and, until the solver underflows, a lower exact objective;
     a solve that underflows fails in its first iterations. So: cheap probes (``PROBE_ITER`` outer
     iterations) up an ascending geometric grid until one survives, ``n_bisect`` probes bisecting
-    (in log epsilon) the step below it, then one converged cold solve at the smallest surviving
-    epsilon -- or, should it fail later on, at the next surviving one, and so on up the grid."""
+    (in log epsilon) the step below it, then one converged cold solve at *every* surviving epsilon
+    of that boundary step and at each epsilon in ``also`` (under ``"auto"``, every epsilon the
+    annealed path solved). Near the boundary the objective is not monotone in epsilon (the smallest surviving
+    epsilon is not always the best), so the search returns a plan no worse than a cold solve at
+    any epsilon it found feasible. Should every one of those solves fail later on, it moves up the
+    grid, one cold solve at a time, until one succeeds."""
     trials: list[dict[str, Any]] = []
     grid = np.geomspace(eps_range[0], eps_range[1], n_grid)
     tol = _boundary_tol(len(c1))
@@ -302,7 +315,14 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
         else:
             hi = mid
             feasible.insert(0, float(np.exp(mid)))
-    for eps in feasible + [float(e) for e in grid[k + 1:]]:
+    extra = [float(e) for e in also if not any(math.isclose(e, f, rel_tol=1e-9) for f in feasible)]
+    for eps in sorted(feasible + extra):
+        t = time.perf_counter()
+        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
+        trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
+    if any(t["plan"] is not None for t in trials):
+        return trials
+    for eps in [float(e) for e in grid[k + 1:]]:
         t = time.perf_counter()
         plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
         trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
@@ -388,6 +408,15 @@ def null_summary(observed: float, null: Sequence[float]) -> dict[str, float]:
             "p": float((1 + np.sum(v >= observed - 1e-12)) / (len(v) + 1)), "n": len(v)}
 
 
+def null_workers(n_jobs: int | None, n_null: int, device: str | None) -> int:
+    """Threads for ``n_null`` shuffled-null repetitions: ``n_jobs``, or one per usable CPU, at most
+    ``n_null``; one on a torch device (the GPU is already parallel)."""
+    if device not in (None, "cpu"):
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(n_null, n_jobs if n_jobs is not None else cpus))
+
+
 def shuffled_rdm(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The same dissimilarity values, randomly reassigned to item pairs (structure destroyed)."""
     n = len(c)
@@ -413,6 +442,7 @@ def gw_align(
     procrustes: bool = True,
     random_state: int = 0,
     device: str | None = None,
+    n_jobs: int | None = None,
 ) -> GWResult:
     """Align two RDMs over the same items with entropic GW and measure how well items match.
 
@@ -437,17 +467,27 @@ def gw_align(
         Run the POT solves on this torch device, e.g. ``"cuda"`` (float64, same results up to
         floating-point order); ``None`` or ``"cpu"``: numpy. An unknown or absent device raises
         :class:`CompareError` before any work.
+    n_jobs : int, optional
+        Threads for the shuffled-null repetitions (each repetition draws its own seed from
+        ``random_state``, so the null is the same for any ``n_jobs``). ``None``: one per CPU this
+        process may use, at most ``n_null``. On a torch device the repetitions run one at a time.
     """
     if a.item_ids != b.item_ids:
         raise CompareError("the two RDMs must list the same items in the same order (use RDM.subset)")
     if n_null < 0:
         raise CompareError(f"n_null must be >= 0 (0 skips the shuffled null), not {n_null}")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise CompareError(f"n_jobs must be a whole number >= 1, or None for one thread per CPU; not {n_jobs!r}")
     resolve_device(device)
     t0 = time.perf_counter()
     c1, c2 = _normalised(a), _normalised(b)
     if search == "auto":
-        trials = (search_anneal(c1, c2, eps_range, n_steps, max_iter, polish=False, device=device)
-                  + search_boundary(c1, c2, eps_range, n_grid, max_iter, device=device))
+        path = search_anneal(c1, c2, eps_range, n_steps, max_iter, polish=False, device=device)
+        done = [t for t in path if t["plan"] is not None]
+        # every epsilon of the path gets a cold solve too: a warm-started plan can be worse than a cold
+        # one at the same epsilon, and the objective can keep falling above the boundary step
+        also = [t["epsilon"] for t in done]
+        trials = path + search_boundary(c1, c2, eps_range, n_grid, max_iter, device=device, also=also)
     elif search == "anneal":
         trials = search_anneal(c1, c2, eps_range, n_steps, max_iter, device=device)
     elif search == "boundary":
@@ -468,8 +508,6 @@ def gw_align(
     if procrustes:
         result.matching.update(procrustes_knn(c1, c2, result.plan))
     if n_null:
-        rng = np.random.default_rng(random_state)
-        rows: list[dict[str, float]] = []
         # each null solve repeats the procedure that produced the chosen plan, down to its epsilon
         annealed = best["stage"] in ("anneal", "polish")
         schedule = sorted({t["epsilon"] for t in trials if t["stage"] == "anneal" and t["epsilon"] >= result.epsilon},
@@ -479,8 +517,9 @@ def gw_align(
         # a cold solve that underflows at the chosen epsilon on a shuffled problem moves up the search
         # grid, as the boundary search itself does; the epsilons used are recorded
         up = [float(e) for e in np.geomspace(eps_range[0], eps_range[1], n_grid) if e > result.epsilon * (1 + 1e-9)]
-        for _ in range(n_null):
-            shuffled = shuffled_rdm(c2, rng)
+
+        def repetition(seed: np.random.SeedSequence) -> tuple[dict[str, float], float]:
+            shuffled = shuffled_rdm(c2, np.random.default_rng(seed))
             for sched in [schedule] + ([[e] for e in up] if not annealed else []):
                 path = _descend(c1, shuffled, sched, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol,
                                 device=device)
@@ -493,8 +532,21 @@ def gw_align(
             rates = matching_rates(done[-1]["plan"], categories)
             if procrustes:
                 rates.update(procrustes_knn(c1, shuffled, done[-1]["plan"]))
-            rows.append(rates)
-            result.null_epsilons.append(float(done[-1]["epsilon"]))
+            return rates, float(done[-1]["epsilon"])
+
+        # one seed per repetition, spawned from random_state: the same null whatever n_jobs is
+        seeds = np.random.SeedSequence(random_state).spawn(n_null)
+        workers = null_workers(n_jobs, n_null, device)
+        if workers == 1:
+            reps = [repetition(sd) for sd in seeds]
+        else:
+            # threads, each with single-threaded BLAS: POT's numpy solves release the GIL in BLAS and
+            # numpy, and one BLAS thread per solve beats BLAS's own threading of a single solve
+            with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+                reps = list(pool.map(repetition, seeds))
+        rows = [r for r, _ in reps]
+        result.null_epsilons = [e for _, e in reps]
+        result.null_workers = workers
         result.null = {k: null_summary(result.matching[k], [r[k] for r in rows]) for k in rows[0]}
     result.seconds = time.perf_counter() - t0
     return result

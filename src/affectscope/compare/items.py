@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from affectscope.compare._pairing import CompareError, OnMissing, check_scales, finite_pairs, pair, training_overlap
+from affectscope.compare._pairing import CompareError, OnMissing, check_scales, finite_pairs, item_clusters, pair, training_overlap
 from affectscope.ratings import KeyMode, Ratings
 
 CeilingMethod = Literal["sd_n", "split_half", "per_rater", "given"]
@@ -268,7 +268,7 @@ def compare_items(
     p = pair(rater, humans, key=key, on_missing=on_missing)
     rng = np.random.default_rng(random_state)
     ids = p.left.item_ids
-    cluster_of, group_note = _clusters(p, groups)
+    cluster_of, group_note = item_clusters(p, groups)
     notes: list[str] = [group_note] if group_note else []
     rows = {}
     values: dict[str, pd.DataFrame] = {}
@@ -317,34 +317,3 @@ def compare_items(
         {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing,
          "groups": groups if isinstance(groups, str) or groups is None else "mapping"}, values, notes,
     )
-
-
-def _clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dict[str, Any] | None, str | None]:
-    """``{paired item id: cluster}`` and a note saying what the CIs resample, or ``(None, None)``."""
-    if groups is None:
-        return None, None
-    ids = p.left.item_ids
-    if isinstance(groups, str):
-        name = groups
-        if groups == "auto":
-            if "theme" not in p.right.data.columns:
-                return None, None
-            name = "theme"
-        for side, table in (("human", p.right), ("rater", p.left)):
-            if name in table.data.columns:
-                cluster = dict(zip(ids, table.data[name].to_numpy(), strict=True))
-                missing = [i for i, g in cluster.items() if g is None or (isinstance(g, float) and np.isnan(g))]
-                if missing:
-                    raise CompareError(f"the groups column {name!r} is empty for {len(missing)} item(s), e.g. {missing[:3]}; "
-                                       "fill it, or give groups=None (CLI: --groups none) to resample items")
-                n = len(set(map(str, cluster.values())))
-                how = "by default " if groups == "auto" else ""
-                return cluster, (f"CIs resample whole clusters {how}({n} {name} values of the {side} table over {len(ids)} items; "
-                                 "groups=None / --groups none resamples items)")
-        cols = sorted(set(p.right.data.columns) | set(p.left.data.columns))
-        raise CompareError(f"no column {name!r} to group items by; columns are {cols} (CLI: --groups COLUMN or --groups none)")
-    cluster = {i: groups.get(i) for i in ids}
-    missing = [i for i, g in cluster.items() if g is None]
-    if missing:
-        raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
-    return cluster, f"CIs resample whole clusters ({len(set(map(str, cluster.values())))} given groups over {len(ids)} items)"

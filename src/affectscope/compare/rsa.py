@@ -117,8 +117,45 @@ def rsa_statistic(a: np.ndarray, b: np.ndarray, method: RSAMethod) -> float:
     raise CompareError(f"method must be one of {RSA_METHODS}, not {method!r}")
 
 
-def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """One-sided p-value of the observed RSA statistic against relabelling the items of ``b``."""
+def cluster_indices(groups: Sequence[object] | np.ndarray) -> list[np.ndarray]:
+    """The item indices of each cluster, clusters in order of first appearance."""
+    _, first, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return [np.flatnonzero(codes == c) for c in order]
+
+
+def cluster_permutation(clusters: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of ``n`` items that moves whole clusters: each cluster's items go, in order, to
+    the places of another cluster of the same size (a restricted permutation; clusters of a size no
+    other cluster has stay where they are). Without clusters of equal size nothing moves."""
+    perm = np.arange(n)
+    by_size: dict[int, list[np.ndarray]] = {}
+    for c in clusters:
+        by_size.setdefault(len(c), []).append(c)
+    for same in by_size.values():
+        if len(same) < 2:
+            continue
+        for src, k in zip(same, rng.permutation(len(same)), strict=True):
+            perm[src] = same[k]
+    return perm
+
+
+def exchangeable_share(clusters: list[np.ndarray]) -> float:
+    """Share of items in clusters that have another cluster of the same size (those a restricted
+    permutation can move)."""
+    sizes = np.array([len(c) for c in clusters])
+    n = sizes.sum()
+    movable = sum(int(s) for s in sizes if (sizes == s).sum() > 1)
+    return float(movable / n) if n else 0.0
+
+
+def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.random.Generator,
+                     groups: Sequence[object] | np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """One-sided p-value of the observed RSA statistic against relabelling the items of ``b``.
+
+    With ``groups`` (a cluster code per item, e.g. OASIS's themes), whole clusters are relabelled
+    instead of single items: a cluster trades places with another of the same size, so the
+    dependence inside clusters survives every permutation (:func:`cluster_permutation`)."""
     obs = rsa_statistic(a.vector, b.vector, method)
     va = stats.rankdata(a.vector) if method == "spearman" else a.vector
     vb = stats.rankdata(b.vector) if method == "spearman" else b.vector
@@ -126,20 +163,29 @@ def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.
     iu = np.triu_indices(b.n, k=1)
     null = np.empty(n_perm)
     inner: RSAMethod = "pearson" if method in ("pearson", "spearman") else method
+    clusters = None if groups is None else cluster_indices(groups)
     for k in range(n_perm):
-        perm = rng.permutation(b.n)
+        perm = rng.permutation(b.n) if clusters is None else cluster_permutation(clusters, b.n, rng)
         null[k] = rsa_statistic(va, m_b[perm][:, perm][iu], inner)
     p = (1 + int((null >= obs).sum())) / (1 + n_perm)
     return p, null
 
 
-def bootstrap_items(a: RDM, b: RDM, method: RSAMethod, *, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """RSA statistics over item bootstrap samples (pairs of a resampled item with itself are left out)."""
+def bootstrap_items(a: RDM, b: RDM, method: RSAMethod, *, n_boot: int, rng: np.random.Generator,
+                    groups: Sequence[object] | np.ndarray | None = None) -> np.ndarray:
+    """RSA statistics over item bootstrap samples (pairs of a resampled item with itself are left out).
+
+    With ``groups``, whole clusters are resampled with replacement (a cluster bootstrap), each
+    drawn cluster bringing all its items."""
     ma, mb = a.matrix(), b.matrix()
     out = np.empty(n_boot)
-    i, j = np.triu_indices(a.n, k=1)
+    clusters = None if groups is None else cluster_indices(groups)
     for k in range(n_boot):
-        idx = rng.integers(0, a.n, a.n)
+        if clusters is None:
+            idx = rng.integers(0, a.n, a.n)
+        else:
+            idx = np.concatenate([clusters[c] for c in rng.integers(0, len(clusters), len(clusters))])
+        i, j = np.triu_indices(len(idx), k=1)
         keep = idx[i] != idx[j]
         out[k] = rsa_statistic(ma[idx[i[keep]], idx[j[keep]]], mb[idx[i[keep]], idx[j[keep]]], method)
     return out

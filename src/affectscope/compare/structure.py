@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from affectscope.compare._pairing import CompareError, OnMissing, pair
+from affectscope.compare._pairing import CompareError, OnMissing, item_clusters, pair
 from affectscope.compare.gw import TIE, GWResult, gw_align
-from affectscope.compare.rsa import RDM, RDMMetric, RSAMethod, bootstrap_items, permutation_test, rdm, rsa_statistic
+from affectscope.compare.rsa import (
+    RDM, RDMMetric, RSAMethod, bootstrap_items, cluster_indices, exchangeable_share, permutation_test, rdm, rsa_statistic,
+)
 from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set
 
@@ -105,8 +107,13 @@ class StructureComparison:
             lines.append(f"patterns over {', '.join(ca)}" if ca == cb else
                          f"patterns over {', '.join(ca)} ({self.a_name}) and {', '.join(cb)} ({self.b_name})")
         p = f", p = {r['p_value']:.4f} ({r['n_perm']} permutations)" if r.get("p_value") is not None else ""
-        ci = f", 95% CI [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" if r.get("ci") else ""
+        ci = (f", 95% CI [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] ({r['n_boot']} bootstrap resamples)" if r.get("ci")
+              else " (no CI: n_boot=1000, CLI --n-boot 1000, gives a bootstrap CI)")
         lines.append(f"RSA {r['method']}: {r['statistic']:.3f}{p}{ci}")
+        if self.settings.get("groups_note"):
+            lines.append(f"  ({self.settings['groups_note']})")
+        if r.get("n_degenerate"):
+            lines.append(f"  ({r['n_degenerate']} of {r['n_boot']} bootstrap resamples gave no statistic and were left out)")
         if self.gw is not None:
             g = self.gw
             lines.append(f"GW: objective {g.value:.4g} at epsilon {g.epsilon:.3g} ({len(g.trials)} epsilons, {g.seconds:.1f} s)")
@@ -151,6 +158,7 @@ def compare_structure(
     key: KeyMode = "item_id",
     on_missing: OnMissing = "raise",
     random_state: int = 0,
+    groups: "str | Mapping[str, Any] | Sequence[Any] | None" = "auto",
     **gw_options: Any,
 ) -> StructureComparison:
     """Compare the dissimilarity structures of two raters (or two descriptions) of the same items.
@@ -178,6 +186,13 @@ def compare_structure(
         an array in the paired order (``a``'s order of the shared items), or, with two Ratings, a column of ``b`` holding each item's
         category (e.g. OASIS's ``category``), or ``"top"`` for each item's most chosen category
         among ``b``'s category columns. Read after pairing, so dropped items cannot shift it.
+    groups : "auto", column name, mapping, array or None, default "auto"
+        Clusters of related items (OASIS's themes, the frames of one clip). The permutation test
+        then relabels whole clusters (each trades places with a cluster of the same size) and the
+        bootstrap resamples whole clusters. With two Ratings: a column of the human (``b``) table,
+        else of ``a``, or ``{item_id: cluster}``; ``"auto"``: ``b``'s ``theme`` column where it has
+        one (``norms:oasis``), else items. With two RDMs: a mapping or an array in item order
+        (``"auto"``: items). ``None``: items. The summary says which was used.
     """
     if isinstance(a, Ratings) and isinstance(b, Ratings):
         p = pair(a, b, key=key, on_missing=on_missing)
@@ -189,7 +204,9 @@ def compare_structure(
         names = (a.rater.name, b.rater.name)
         if isinstance(categories, str):
             categories = item_categories(p.right, categories)
+        cluster_of, group_note = item_clusters(p, groups if not _is_array(groups) else dict(zip(p.left.item_ids, groups, strict=True)))
     elif isinstance(a, RDM) and isinstance(b, RDM):
+        cluster_of, group_note = _rdm_clusters(a.item_ids, groups)  # arrays are in a's item order
         if isinstance(categories, str):
             raise CompareError(f"categories={categories!r} names a column, which needs two Ratings; with RDMs give an array")
         if a.item_ids != b.item_ids:
@@ -205,17 +222,53 @@ def compare_structure(
         raise CompareError("give two Ratings or two RDMs")
     rng = np.random.default_rng(random_state)
     stat = rsa_statistic(ra.vector, rb.vector, method)
-    rsa: dict[str, Any] = {"method": method, "statistic": stat, "n_items": ra.n, "p_value": None, "n_perm": n_perm, "ci": None}
+    codes = None if cluster_of is None else np.array([str(cluster_of[i]) for i in ra.item_ids], dtype=object)
+    rsa: dict[str, Any] = {"method": method, "statistic": stat, "n_items": ra.n, "p_value": None, "n_perm": n_perm, "ci": None,
+                           "n_clusters": len(set(codes)) if codes is not None else ra.n, "n_boot": n_boot}
+    if codes is not None:
+        clusters = cluster_indices(codes)
+        rsa["movable_share"] = exchangeable_share(clusters)
+        if n_perm and rsa["movable_share"] < 0.5:
+            group_note = (f"{group_note}; only {rsa['movable_share']:.0%} of the items sit in clusters that have another of "
+                          "the same size, so the cluster permutation can move few of them and its p-value is conservative")
     if n_perm:
-        rsa["p_value"], _ = permutation_test(ra, rb, method, n_perm=n_perm, rng=rng)
+        rsa["p_value"], _ = permutation_test(ra, rb, method, n_perm=n_perm, rng=rng, groups=codes)
     if n_boot:
-        boots = bootstrap_items(ra, rb, method, n_boot=n_boot, rng=rng)
-        rsa["ci"] = (float(np.nanquantile(boots, 0.025)), float(np.nanquantile(boots, 0.975)))
+        boots = bootstrap_items(ra, rb, method, n_boot=n_boot, rng=rng, groups=codes)
+        ok = boots[np.isfinite(boots)]
+        rsa["n_degenerate"] = int(n_boot - len(ok))
+        rsa["ci"] = (float(np.quantile(ok, 0.025)), float(np.quantile(ok, 0.975))) if len(ok) else None
     result = gw_align(ra, rb, categories=None if categories is None else np.asarray(categories), random_state=random_state, **gw_options) if gw else None
-    settings = {"metric": metric, "method": method, "random_state": random_state}
+    settings = {"metric": metric, "method": method, "random_state": random_state,
+                "groups": groups if isinstance(groups, str) or groups is None else "given", "groups_note": group_note}
     if categories is not None:
         settings["n_tied_categories"] = int(sum(TIE in str(c) for c in categories))
     if isinstance(a, Ratings):
         settings.update(columns_a=cols_a, columns_b=cols_b)
     return StructureComparison(rsa, result, names[0], names[1], settings,
                                rdm_a=ra, rdm_b=rb)
+
+
+def _is_array(groups: Any) -> bool:
+    return groups is not None and not isinstance(groups, (str, Mapping))
+
+
+def _rdm_clusters(ids: Sequence[str], groups: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Clusters for two RDMs: a mapping or an array in item order; ``"auto"`` and ``None``: items."""
+    if groups is None or (isinstance(groups, str) and groups == "auto"):
+        return None, None
+    if isinstance(groups, str):
+        raise CompareError(f"groups={groups!r} names a column, which needs two Ratings; with RDMs give a mapping "
+                           "{item_id: cluster} or an array in item order")
+    if isinstance(groups, Mapping):
+        cluster = {i: groups.get(i) for i in ids}
+    else:
+        values = list(groups)
+        if len(values) != len(ids):
+            raise CompareError(f"groups has {len(values)} entries for {len(ids)} items; give one cluster per item, in item order")
+        cluster = dict(zip(ids, values, strict=True))
+    missing = [i for i, g in cluster.items() if g is None]
+    if missing:
+        raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
+    n = len(set(map(str, cluster.values())))
+    return cluster, f"resampling moves whole clusters ({n} given groups over {len(ids)} items)"
