@@ -793,3 +793,19 @@ def test_gw_null_repetitions_run_in_threads_with_the_same_result() -> None:
     assert gw_align(a, b, n_jobs=None, **kw).null_workers >= 1
     with pytest.raises(CompareError, match="n_jobs must be a whole number >= 1"):
         gw_align(a, b, n_jobs=0, **kw)
+
+
+def test_frames_of_one_clip_are_resampled_together_by_default() -> None:
+    """#33.1, videos: frame items '<video>#<frame>' (as `train --frames` names them) form clusters."""
+    rng = np.random.default_rng(2)
+    videos = np.repeat(np.arange(15), 6)
+    ids = [f"clip{v}.mp4#{k % 6}" for k, v in enumerate(videos)]
+    base = rng.normal(size=15)[videos]
+    rater = scale_ratings(ids, 5 + base + 0.3 * rng.normal(size=90), name="rater")
+    humans = scale_ratings(ids, 5 + base + 0.3 * rng.normal(size=90), name="humans")
+    by_clip = compare_items(rater, humans, n_boot=500)
+    by_frame = compare_items(rater, humans, n_boot=500, groups=None)
+    assert by_clip.table.loc["valence", "n_clusters"] == 15 and by_frame.table.loc["valence", "n_clusters"] == 90
+    assert any("15 videos" in n for n in by_clip.notes)
+    width = lambda c: c.table.loc["valence", "pearson_hi"] - c.table.loc["valence", "pearson_lo"]  # noqa: E731
+    assert width(by_clip) > 1.2 * width(by_frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,8 +138,8 @@ def training_overlap(rater: Ratings, ids: Sequence[str], columns: Sequence[str],
 
 def item_clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dict[str, Any] | None, str | None]:
     """``{paired item id: cluster}`` of a :class:`Paired` and a note saying what the CIs resample, or
-    ``(None, None)``. ``groups``: ``"auto"`` (the human table's ``theme`` column where it has one),
-    a column of the human (else the rater's) table, a mapping ``{item_id: cluster}``, or ``None``."""
+    ``(None, None)``. ``groups``: ``"auto"`` (the human table's ``theme`` column where it has one,
+    else the video of frame items ``"<video>#<frame>"``, see :func:`frame_clusters`), a column of the human (else the rater's) table, a mapping ``{item_id: cluster}``, or ``None``."""
     if groups is None:
         return None, None
     ids = p.left.item_ids
@@ -146,7 +147,7 @@ def item_clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dic
         name = groups
         if groups == "auto":
             if "theme" not in p.right.data.columns:
-                return None, None
+                return frame_clusters(ids)
             name = "theme"
         for side, table in (("human", p.right), ("rater", p.left)):
             if name in table.data.columns:
@@ -166,3 +167,20 @@ def item_clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dic
     if missing:
         raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
     return cluster, f"resampling moves whole clusters ({len(set(map(str, cluster.values())))} given groups over {len(ids)} items)"
+
+
+#: A frame item of a video, as ``train --frames`` names them: ``"<video id>#<frame index>"``.
+FRAME_ID = re.compile(r"^(?P<video>.+)#(?P<frame>\d+)$")
+
+
+def frame_clusters(ids: Sequence[str]) -> tuple[dict[str, Any] | None, str | None]:
+    """Frames of one clip as a cluster: ``{item: video}`` when some video has two or more frame
+    items (``"clip.mp4#3"``); other items are their own cluster. ``(None, None)`` otherwise."""
+    video = {i: (m.group("video") if (m := FRAME_ID.match(str(i))) else i) for i in ids}
+    counts: dict[str, int] = {}
+    for v in video.values():
+        counts[v] = counts.get(v, 0) + 1
+    if not any(n > 1 for n in counts.values()):
+        return None, None
+    return video, (f"resampling moves whole clips by default ({len(counts)} videos and pictures over {len(ids)} items, "
+                   "frames '<video>#<frame>' grouped by video; groups=None / --groups none resamples items)")
