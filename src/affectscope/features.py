@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from affectscope._progress import Progress
 from affectscope.backbones.base import Backbone, Ensemble
 from affectscope.media.image import MIN_SIDE, load_image
 from affectscope.stimuli import Stimulus, StimulusSet
@@ -147,7 +147,7 @@ def extract_features(
     got: dict[str, np.ndarray] = store.get_many(items) if store else {}
     errors: dict[str, str] = {}
     todo = [s for s in items if s.item_id not in got]
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), unit="img", desc=f"features {backbone!r}", disable=not progress)
+    bar = Progress(len(items), initial=len(items) - len(todo), unit="img", desc=f"features {backbone!r}", enabled=progress)
     try:
         for batch in _batches(todo, backbone, view, batch_size, workers):
             ok = [(s, arrs) for s, arrs in batch if not isinstance(arrs, str)]
@@ -161,7 +161,7 @@ def extract_features(
                 got.update((s.item_id, v) for s, v in new)
                 if store:
                     store.put_many(new)
-            bar.update(len(batch))
+            bar.update(len(batch), failed=len(batch) - len(ok))
     finally:
         bar.close()
         if store:

@@ -9,9 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from affectscope._files import file_problem
+from affectscope._progress import Progress
 from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable, RateResult
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
@@ -116,7 +115,9 @@ def rate(
     retry_errors : bool, default True
         Recompute items that failed in an earlier run.
     progress : bool or None
-        Progress bar; ``None`` shows it only on a terminal.
+        ``False``: silent. Otherwise a bar on a terminal, and where stderr is not one (a log file,
+        CI, a cluster job) a line every 30 s (``$AFFECTSCOPE_PROGRESS_SECONDS``): done / total,
+        rate, ETA, failures.
 
     Returns
     -------
@@ -128,10 +129,7 @@ def rate(
         done = db.finished(include_errors=not retry_errors)
         pending = [s for s in stimuli if done.get(s.item_id) != s.signature()]
         n_resumed = len(stimuli) - len(pending)
-        bar = tqdm(
-            total=len(stimuli), initial=n_resumed, unit="item", desc=f"rating ({rater.name})",
-            disable=(None if progress is None else not progress), dynamic_ncols=True,
-        )
+        bar = Progress(len(stimuli), initial=n_resumed, unit="item", desc=f"rating ({rater.name})", enabled=progress)
         try:
             # anything that is not a regular file (a FIFO, a device, a broken or looping link) is an
             # error row at once: it is never handed to a rater, whose reading could block for ever
@@ -142,13 +140,14 @@ def rate(
                     readable.append(stim)
                     continue
                 db.put(stim.item_id, str(stim.path), stim.signature(), None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
-                bar.update(1)
+                bar.update(1, failed=1)
             for batch in _batches(readable, rater.batch_size):
                 t_batch = time.perf_counter()
                 results = _rate_batch(rater, batch)
                 per_item = (time.perf_counter() - t_batch) / len(batch)
                 for stim, res in zip(batch, results):
                     path = str(stim.path) if stim.path is not None else None
+                    failed = 1
                     if isinstance(res, ItemError):
                         db.put(stim.item_id, path, stim.signature(), None, res.message, per_item)
                     else:
@@ -158,9 +157,11 @@ def rate(
                         elif isinstance(res, Flagged):
                             db.put(stim.item_id, path, stim.signature(), dict(res), None, per_item,
                                    warning=res.warning, retry=res.retry)
+                            failed = 0
                         else:
                             db.put(stim.item_id, path, stim.signature(), res, None, per_item)
-                    bar.update(1)
+                            failed = 0
+                    bar.update(1, failed=failed)
         finally:
             bar.close()
         ratings = db.to_ratings(stimuli.item_ids)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from affectscope._progress import Progress
 from affectscope.features import Features
 from affectscope.heads import Head, HeadError, TrainingItems, fit_distribution_head, fit_scale_head
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
@@ -223,7 +223,9 @@ def video_frames_as_stimuli(stimuli: StimulusSet, frames: int, folder: str | os.
     out: list[Stimulus] = []
     groups: dict[str, str] = {}
     errors: dict[str, str] = {}
-    for s in tqdm(list(stimuli), desc="sampling video frames", unit="video", disable=not progress):
+    bar = Progress(len(stimuli), desc="sampling video frames", unit="video", enabled=progress)
+    for s in list(stimuli):
+        bar.update(1)
         if s.kind != "video":
             out.append(s)
             groups[s.item_id] = s.item_id
@@ -246,4 +248,5 @@ def video_frames_as_stimuli(stimuli: StimulusSet, frames: int, folder: str | os.
             fid = f"{s.item_id}#{int(p.stem)}"
             out.append(Stimulus(fid, p, "image", {"video": s.item_id}))
             groups[fid] = s.item_id
+    bar.close()
     return StimulusSet(out), groups, errors

@@ -22,6 +22,7 @@ from affectscope._checks import check_option
 from affectscope._cpu import warn_if_slow_bfloat16
 from affectscope.backbones.base import Backbone, Ensemble
 from affectscope.backbones.weights import WEIGHTS, resolve_weights
+from affectscope._install import install_hint
 
 VARIANTS = ("lite0", "lite1", "lite2")
 POOLINGS = ("mean", "mean+std")
@@ -38,7 +39,7 @@ def _load(arch: str, weights_file: str) -> Any:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as exc:  # pragma: no cover - an install problem
-        raise ImportError("the image rater needs efficientnet-lite-pytorch. Fix: pip install 'affectscope[image]'") from exc
+        raise ImportError(f"the image rater needs efficientnet-lite-pytorch. {install_hint('core')}") from exc
     model = EfficientNet.from_name(arch)
     state = torch.load(weights_file, map_location="cpu", weights_only=True)
     model.load_state_dict(state)

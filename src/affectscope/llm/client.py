@@ -42,6 +42,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from affectscope.llm.answers import TokenLogprob
+from affectscope._install import install_hint
 
 StructuredMode = Literal["auto", "json_schema", "json_object", "grammar", "tool", "none"]
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "grammar", "tool", "none")
@@ -180,7 +181,7 @@ class ChatClient:
         try:
             from openai import OpenAI
         except ImportError:
-            raise ImportError("the LLM rater needs the openai SDK: pip install 'affectscope[llm]'") from None
+            raise ImportError(f"the LLM rater needs the openai SDK. {install_hint('core')}") from None
         self.model = model
         self.structured = structured
         self.logprobs = logprobs

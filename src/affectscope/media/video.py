@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from affectscope.media.image import MediaError
+from affectscope._install import INSTALL
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def _open(path: Path):  # noqa: ANN202 - av container
     try:
         import av
     except ImportError:
-        raise MediaError(path, "video support needs PyAV", "pip install 'affectscope[video]'") from None
+        raise MediaError(path, "video support needs PyAV", INSTALL["core"]) from None
     problem = file_problem(path)
     if problem is not None:
         raise MediaError(path, *problem)

