@@ -18,7 +18,7 @@ from conftest import make_good_images
 from PIL import Image
 
 from affectscope.llm.loopback import LoopbackServer, Reply, default_answer
-from affectscope.raters.base import ItemError
+from affectscope.raters.base import ItemError, RaterUnavailable
 from affectscope.raters.registry import make_rater
 from affectscope.run import rate
 from affectscope.stimuli import StimulusSet
@@ -79,7 +79,13 @@ def test_unreachable_server_is_a_connection_failure(tmp_path: Path) -> None:
     srv = LoopbackServer().start()
     url = srv.url
     srv.stop()
-    res = one(make_rater("llm", base_url=url, model="m", cache="none", max_retries=0, timeout=2.0))
+    rater = make_rater("llm", base_url=url, model="m", cache="none", max_retries=0, timeout=2.0)
+    # at the start the server check stops the run (#31.3) ...
+    with pytest.raises(RaterUnavailable, match="cannot reach the server"):
+        one(rater)
+    # ... and a server that goes away mid-run is a per-item connection failure
+    rater._server_checked = True
+    res = one(rater)
     assert isinstance(res, ItemError) and "connection" in res.message
 
 

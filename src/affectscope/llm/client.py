@@ -190,7 +190,9 @@ class ChatClient:
 
         self.usage = Usage()
         self.redact = Redactor([api_key, *url_secrets(base_url)] if api_key != "no-key-needed" else url_secrets(base_url))
-        http = openai.DefaultHttpxClient(event_hooks={"request": [lambda request: self.usage.sent()]})
+        # count chat requests on the wire (retries included), not the server check's GET /models
+        http = openai.DefaultHttpxClient(event_hooks={"request": [
+            lambda request: self.usage.sent() if request.url.path.endswith("/chat/completions") else None]})
         self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http)
         self._mode: str | None = None if structured == "auto" else structured
         self._mode_lock = threading.Lock()
@@ -232,6 +234,41 @@ class ChatClient:
                 self.token_param = "max_completion_tokens"
                 return self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
         except RequestFailure as raw:  # no credential leaves this client in a message
+            raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
+
+    def check_server(self) -> list[str] | None:
+        """Ask the server which models it serves (``GET /models``, one attempt, no retries) before
+        any real request, so that an unreachable server or a refused key stops a run at once.
+
+        Returns the listed model ids, or ``None`` where the server has no such endpoint. Raises
+        :class:`RequestFailure` (``connection``, ``timeout``, ``auth``; ``unknown_model`` when the
+        model is not listed and one tiny request for it is rejected: some servers, llama.cpp's
+        among them, list one alias and answer to any name)."""
+        import openai
+
+        sdk = self._sdk.with_options(max_retries=0, timeout=15.0)
+        try:
+            try:
+                ids = [m.id for m in sdk.models.list().data]
+            except openai.APIConnectionError as exc:
+                raise RequestFailure("connection", f"cannot reach the server: {_msg(exc)}") from None
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise RequestFailure("auth", f"HTTP {exc.status_code}: the server refused the API key "
+                                             "(set the variable named by api_key_env)") from None
+            except (openai.APIError, ValueError, TypeError, AttributeError):
+                return None  # no model list here (404, 405, a body in another shape): nothing to check
+            if not ids or self.model in ids:
+                return ids
+            try:
+                sdk.chat.completions.create(model=self.model, messages=[{"role": "user", "content": "Reply OK."}],
+                                            **{self.token_param: 1})
+            except (openai.NotFoundError, openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                raise RequestFailure("unknown_model", f"the server does not serve {self.model!r} "
+                                                      f"(HTTP {exc.status_code}); it lists {ids[:10]}") from None
+            except openai.APIError:
+                pass  # anything else is for the real requests to meet and count
+            return ids
+        except RequestFailure as raw:
             raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
 
     @property

@@ -135,9 +135,13 @@ def _tokens(text: str) -> list[dict[str, Any]]:
 class LoopbackServer:
     """The server (see the module docstring). Use as a context manager or call :meth:`start`/:meth:`stop`."""
 
-    def __init__(self, script: Script | None = None, *, blind: bool = False) -> None:
+    def __init__(self, script: Script | None = None, *, blind: bool = False, models: list[str] | None = None,
+                 models_status: int = 200) -> None:
         self.script = script
         self.blind = blind
+        #: ``GET /v1/models`` lists these (with ``models_status``); ``None``: the endpoint is absent (404)
+        self.models = models
+        self.models_status = models_status
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -160,6 +164,21 @@ class LoopbackServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a: Any) -> None:  # quiet
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                if server.models is None or not self.path.rstrip("/").endswith("/models"):
+                    status, body = 404, {"error": {"message": "not found", "type": "test"}}
+                elif server.models_status != 200:
+                    status, body = server.models_status, {"error": {"message": f"scripted HTTP {server.models_status}", "type": "test"}}
+                else:
+                    status, body = 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "loopback"}
+                                                                    for m in server.models]}
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 length = int(self.headers.get("Content-Length") or 0)

@@ -334,6 +334,7 @@ class LLMRater(Rater):
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         self._check()
         _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions, self._failed, self._asked)  # before the threads
+        self.check_server()
         if self.vision_check and any(s.kind in ("image", "video") for s in stimuli):
             self.check_vision()
         results: list[RateResult | None] = [None] * len(stimuli)
@@ -387,6 +388,26 @@ class LLMRater(Rater):
         if isinstance(user, str):
             return [{"role": "user", "content": f"{system}\n\n{user}"}]
         return [{"role": "user", "content": [{"type": "text", "text": system}, *user]}]
+
+    def check_server(self) -> None:
+        """Check once, before the first item, that the server answers, takes the key and serves the
+        model; raise :class:`RaterUnavailable` (the CLI exits 2) instead of failing every item after
+        its retries."""
+        from affectscope.llm.client import RequestFailure, redact_url
+        from affectscope.raters.base import RaterUnavailable
+
+        if self.__dict__.get("_server_checked"):
+            return
+        where = f"{self.model!r} at {redact_url(self.base_url)}"
+        try:
+            self._client.check_server()
+        except RequestFailure as exc:
+            fix = {"connection": "Is the server running? Check --base-url",
+                   "timeout": "Is the server running? Check --base-url",
+                   "auth": "Set the API key variable (-p api_key_env=NAME names it)",
+                   "unknown_model": "Check --model"}.get(exc.kind, "Check --base-url and --model")
+            raise RaterUnavailable(f"cannot use {where}: {exc}. Nothing was rated. {fix}") from None
+        self._server_checked = True
 
     def check_vision(self) -> None:
         """Run the vision check (once per rater; a pass is cached) and raise :class:`RaterUnavailable`
