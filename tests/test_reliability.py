@@ -414,3 +414,21 @@ def test_sigterm_saves_and_exits_143_then_resumes(tmp_path: Path) -> None:
         assert sorted(pd.read_csv(out)["item_id"]) == sorted(texts)
     finally:
         srv.stop()
+
+
+def test_a_missing_module_stops_the_run_at_start_with_the_install_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#31.3: OpenCV (faces) or PyAV (videos) missing used to fail every item alike; now the run stops first."""
+    import importlib.util
+
+    from affectscope.raters.base import RaterUnavailable
+    from affectscope.raters.registry import make_rater
+    from affectscope.run import rate
+    from affectscope.stimuli import StimulusSet
+
+    imgs = StimulusSet.from_paths(make_good_images(tmp_path / "imgs"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a))
+    with pytest.raises(RaterUnavailable, match=r"face detection \(OpenCV\) needs the 'cv2' module.*Fix: pip install") as info:
+        rate(imgs, make_rater("face"), store=tmp_path / "s.sqlite")
+    assert "Nothing was rated" in str(info.value)
+    assert rate(imgs, make_rater("color"), store=tmp_path / "c.sqlite").n_failed == 0  # raters that do not need it run

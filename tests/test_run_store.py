@@ -111,3 +111,20 @@ def test_videos_are_batches_of_their_own_and_order_is_kept(tmp_path: Path) -> No
     got = [[x.item_id for x in b] for b in _batches(list(s), 2)]
     assert got == [["a.png", "b.png"], ["v1.mp4"], ["c.png", "d.png"], ["e.png"], ["v2.mp4"], ["v3.mp4"], ["f.png"]]
     assert [i for b in got for i in b] == s.item_ids
+
+
+def test_rate_images_returns_a_dataframe_and_writes_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#31.8: the notebook shortcut (py-feat style): paths in, a DataFrame out, nothing left on disk."""
+    from conftest import make_good_images
+
+    from affectscope import make_rater, rate_images
+
+    make_good_images(tmp_path / "imgs")
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    df = rate_images("imgs", rater="color", max_side=64)
+    assert set(tmp_path.rglob("*")) == before  # no run store, no table
+    assert len(df) == len(list((tmp_path / "imgs").iterdir())) and {"valence", "arousal", "error"} <= set(df.columns)
+    assert df.attrs["ratings"].rater.params["max_side"] == 64
+    with pytest.raises(TypeError, match="already built"):
+        rate_images("imgs", rater=make_rater("color"), max_side=32)

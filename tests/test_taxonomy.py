@@ -122,3 +122,20 @@ def test_basic7_to_affection9_crosswalk_keeps_valence_and_mass() -> None:
     out = cw.apply(_random_table(np.random.default_rng(2), EMOTION6.columns))
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
     assert out["unmapped"].eq(0).all()
+
+
+def test_a_crosswalk_that_leaves_target_categories_unreachable_says_so() -> None:
+    """#31.7: Emotion6 -> ArtEmis 9 can never put mass on amusement, awe or excitement."""
+    import pandas as pd
+
+    from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, UnreachableCategoryWarning
+    from affectscope.taxonomy import EMOTION6, PROBABILITY, get_crosswalk
+
+    assert get_crosswalk("emotion6", "artemis9").unreachable == ("amusement", "awe", "excitement")
+    cols = list(EMOTION6.columns)
+    df = pd.DataFrame([[1 / len(cols)] * len(cols)], columns=cols)
+    df.insert(0, "item_id", ["a.jpg"])
+    r = Ratings(df, [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy="emotion6") for c in cols], RaterInfo(name="x"))
+    with pytest.warns(UnreachableCategoryWarning, match="amusement, awe, excitement can never receive mass from emotion6"):
+        out = r.to_categories("artemis9")
+    assert "always 0" in out.columns["awe"].description and "always 0" not in out.columns["fear"].description

@@ -22,6 +22,7 @@ _LAZY = {
     "make_rater": "affectscope.raters.registry",
     "available_raters": "affectscope.raters.registry",
     "rate": "affectscope.run",
+    "rate_images": "affectscope.run",
     "load_norms": "affectscope.norms",
     "load_image": "affectscope.media.image",
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import warnings
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,10 @@ STATUS_COLUMNS = ("error", "warning")
 #: A text column naming, per item, the output columns whose model was trained on that item
 #: (space-separated; empty when none). Written by the image rater, read by the compare module.
 TRAINING_COLUMN = "training_item"
+
+
+class UnreachableCategoryWarning(UserWarning):
+    """A crosswalk leaves whole target categories with no source: their columns are 0 by construction."""
 
 
 class RatingsError(ValueError):
@@ -307,8 +312,16 @@ class Ratings:
         if clash:
             raise RatingsError(f"columns {clash} already exist; drop them (select) before mapping onto {target!r}")
         why = f"mapped from {source} by crosswalk {cw.name}: {cw.source}"
+        never = set(cw.unreachable)
+        if never:
+            warnings.warn(
+                f"crosswalk {cw.name}: {', '.join(sorted(never))} can never receive mass from {source} (no {source} "
+                f"category maps to them), so those columns are 0 by construction, not a measurement; compare them "
+                "with care, or rate with a rater whose categories cover them", UnreachableCategoryWarning, stacklevel=2)
         specs = [self.columns[c] for c in keep] + [
-            ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cw.target_set.name, description=why)
+            ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cw.target_set.name,
+                       description=why + (f" (always 0: no {source} category maps here)"
+                                          if cw.target_set.categories[list(cw.target_set.columns).index(c)] in never else ""))
             for c in cw.target_set.columns
         ] + [ColumnSpec(name=unmapped, kind="other", description=f"{source} mass with no {target} counterpart ({cw.name})")]
         df = pd.concat([self.data.drop(columns=src_cols), mapped], axis=1)

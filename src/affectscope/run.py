@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from affectscope._files import file_problem
+from affectscope._install import install_hint
 from affectscope._progress import Progress
 from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable, RateResult
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.store import RunStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -124,6 +129,7 @@ def rate(
     RunResult
     """
     t0 = time.perf_counter()
+    check_requirements(rater, stimuli)
     columns = rater.outputs()
     with RunStore(store, rater=rater.info(), fingerprint=rater.fingerprint(), columns=columns, fresh=fresh) as db:
         done = db.finished(include_errors=not retry_errors)
@@ -178,6 +184,18 @@ def rate(
         )
 
 
+def check_requirements(rater: Rater, stimuli: Iterable[Stimulus]) -> None:
+    """Raise :class:`RaterUnavailable` naming the install command when a module the whole run needs
+    is missing: the rater's :attr:`Rater.requires`, and PyAV where there are videos the rater takes."""
+    needs = dict(rater.requires)
+    if "video" in rater.media and any(s.kind == "video" for s in stimuli):
+        needs.setdefault("av", "video decoding (PyAV)")
+    missing = [f"{what} needs the {mod!r} module" for mod, what in needs.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise RaterUnavailable(f"{rater.name}: {'; '.join(missing)}, which is not installed. Nothing was rated. "
+                               f"{install_hint('core')}")
+
+
 def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
     """A batch call that can never lose the whole batch: if it raises or returns the wrong
     number of results, every item is retried alone."""
@@ -190,3 +208,51 @@ def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
     except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
         pass
     return [rater.rate_safely(s) for s in batch]
+
+
+def rate_images(
+    paths: "str | os.PathLike[str] | Iterable[str | os.PathLike[str]]",
+    rater: "str | Rater" = "image",
+    *,
+    progress: bool | None = None,
+    **params: Any,
+) -> "pd.DataFrame":
+    """Rate pictures or videos in memory and return a plain DataFrame: the notebook shortcut.
+
+    No run store is written (nothing to clean up, nothing to resume); the CLI and :func:`rate`
+    with ``store=`` keep theirs for long runs.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        Files and folders (searched recursively, as :meth:`StimulusSet.from_paths`).
+    rater : str or Rater, default "image"
+        A registered name (see ``affectscope raters``) or a rater object.
+    progress : bool or None
+        As in :func:`rate`.
+    **params
+        Parameters of a rater given by name, e.g. ``model="ferplus_large"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item, indexed by ``item_id``: the rater's columns, ``path``, ``error`` (and
+        ``warning``). ``df.attrs["ratings"]`` holds the :class:`Ratings` with its scales.
+
+    Examples
+    --------
+    >>> from affectscope import rate_images
+    >>> df = rate_images(["photos/"], rater="color")  # doctest: +SKIP
+    """
+    from affectscope.raters.registry import make_rater
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if isinstance(rater, str):
+        rater = make_rater(rater, **params)
+    elif params:
+        raise TypeError(f"parameters {sorted(params)} go to a rater given by name; {rater.name!r} is already built")
+    result = rate(StimulusSet.from_paths(paths), rater, progress=progress)
+    df = result.ratings.data.copy()
+    df.attrs["ratings"] = result.ratings
+    return df

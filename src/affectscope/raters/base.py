@@ -78,6 +78,10 @@ class Rater(ABC):
         Parameters that change how a run goes but never what it outputs (threads, where side
         files go, timeouts ...). They are left out of :meth:`fingerprint`, so changing one keeps
         a resumable run store usable.
+    requires : dict
+        ``{module: what it is for}``: modules every item needs (OpenCV for face detection). A
+        run checks them before the first item (as it checks PyAV when there are videos) and
+        stops with the install command, instead of failing every item alike.
 
     Subclasses implement :meth:`outputs` and either :meth:`rate_one` or :meth:`rate_batch`.
     Constructor parameters must be keyword arguments stored under the same attribute names
@@ -92,6 +96,7 @@ class Rater(ABC):
     deterministic: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
     operational: ClassVar[frozenset[str]] = frozenset()
+    requires: ClassVar[dict[str, str]] = {}
 
     # ---- to implement --------------------------------------------------------------------
     @abstractmethod

@@ -115,6 +115,7 @@ class FaceRater(Rater):
     batch_size = 1
     media = frozenset({"image", "video"})
     operational = frozenset({"series_dir"})
+    requires = {"cv2": "face detection (OpenCV)"}
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
                  model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,

@@ -73,6 +73,12 @@ class Crosswalk(BaseModel):
         """Source categories whose mass has no target."""
         return tuple(c for c in self.source_set.categories if c not in self.mapping)
 
+    @property
+    def unreachable(self) -> tuple[str, ...]:
+        """Target categories no source category maps to: always 0 after :meth:`apply`."""
+        w = self.matrix()
+        return tuple(c for j, c in enumerate(self.target_set.categories) if w[:, j].sum() <= 0)
+
     def matrix(self) -> np.ndarray:
         """The (n_source, n_target) weight matrix."""
         w = np.zeros((len(self.source_set), len(self.target_set)))
