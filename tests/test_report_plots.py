@@ -63,9 +63,38 @@ def test_confusion_rows_are_normalised(results: dict) -> None:
 def test_rdm_and_plan_displays(results: dict) -> None:
     r = results["structure"]
     d = RDMDisplay.from_comparison(r).plot()
-    np.testing.assert_allclose(d.axes_[0].images[0].get_array(), r.rdm_a.matrix())
+    shown = np.asarray(d.axes_[0].images[0].get_array())
+    # percentiles of the dissimilarities: the same order of pairs, one 0-100 colour scale for both RDMs
+    iu = np.triu_indices(24, 1)
+    assert np.corrcoef(np.argsort(np.argsort(shown[iu])), np.argsort(np.argsort(r.rdm_a.matrix()[iu])))[0, 1] > 0.999
+    assert all(ax.images[0].get_clim() == (0, 100) for ax in d.axes_)
     p = PlanDisplay.from_comparison(r).plot()
     assert np.asarray(p.ax_.images[0].get_array()).shape == (24, 24)
+    assert any(line.get_label() == "own counterpart" for line in p.ax_.lines)  # the diagonal reference
+    plt.close("all")
+
+
+def test_structure_plots_group_items_by_category(results: dict) -> None:
+    """#31.5: RDMs and the GW plan ordered by category with labelled blocks."""
+    r = results["structure"]
+    cats = np.array(["b", "a", "b", "c"] * 6)
+    grouped = compare_structure(r.rdm_a, r.rdm_b, categories=cats, n_perm=0, n_null=0)
+    d = RDMDisplay.from_comparison(grouped).plot()
+    labels = [t.get_text() for t in d.axes_[0].get_xticklabels()]
+    assert labels == ["b", "a", "c"]  # the biggest category first, one label per block
+    p = PlanDisplay.from_comparison(grouped).plot()
+    order = np.argsort([{"b": 0, "a": 1, "c": 2}[c] for c in cats], kind="stable")
+    np.testing.assert_allclose(np.asarray(p.ax_.images[0].get_array()), grouped.gw.plan[np.ix_(order, order)] * 24)
+    plt.close("all")
+
+
+def test_scatter_has_a_regression_line_and_the_ceiling_and_confusion_rows_their_counts(results: dict) -> None:
+    """#31.6: what people expect on these plots."""
+    d = ScatterDisplay.from_comparison(results["items"], "valence").plot()
+    assert any("least squares" in line.get_label() for line in d.ax_.lines)
+    c = ConfusionDisplay.from_comparison(results["categories"]).plot()
+    rows = results["categories"].confusion.to_numpy().sum(axis=1)
+    assert [t.get_text() for t in c.ax_.get_yticklabels()][0].endswith(f"(n={int(rows[0])})")
     plt.close("all")
 
 

@@ -98,6 +98,7 @@ class StructureComparison:
     settings: dict[str, Any] = field(default_factory=dict)
     rdm_a: RDM | None = None
     rdm_b: RDM | None = None
+    categories: np.ndarray | None = None
 
     def summary(self) -> str:
         r = self.rsa
@@ -246,7 +247,7 @@ def compare_structure(
     if isinstance(a, Ratings):
         settings.update(columns_a=cols_a, columns_b=cols_b)
     return StructureComparison(rsa, result, names[0], names[1], settings,
-                               rdm_a=ra, rdm_b=rb)
+                               rdm_a=ra, rdm_b=rb, categories=None if categories is None else np.asarray(categories))
 
 
 def _is_array(groups: Any) -> bool:

@@ -47,6 +47,7 @@ class ScatterDisplay:
     ci: tuple[float, float]
     rater_name: str = "rater"
     human_name: str = "humans"
+    ceiling: float = float("nan")
 
     @classmethod
     def from_comparison(cls, result: Any, scale: str) -> "ScatterDisplay":
@@ -55,7 +56,8 @@ class ScatterDisplay:
         v = result.values[scale]
         row = result.table.loc[scale]
         return cls(v["human"].to_numpy(), v["rater"].to_numpy(), scale, float(row["pearson"]),
-                   (float(row["pearson_lo"]), float(row["pearson_hi"])), result.rater, result.humans)
+                   (float(row["pearson_lo"]), float(row["pearson_hi"])), result.rater, result.humans,
+                   float(row.get("ceiling", float("nan"))))
 
     def plot(self, ax: Any = None) -> "ScatterDisplay":
         plt = _plt()
@@ -65,8 +67,14 @@ class ScatterDisplay:
         lo = float(np.nanmin([self.human.min(), self.rater.min()]))
         hi = float(np.nanmax([self.human.max(), self.rater.max()]))
         ax.plot([lo, hi], [lo, hi], color="0.6", lw=1, ls="--", label="identity")
+        ok = np.isfinite(self.human) & np.isfinite(self.rater)
+        if ok.sum() >= 3 and np.ptp(self.human[ok]) > 0:
+            slope, icept = np.polyfit(self.human[ok], self.rater[ok], 1)
+            ax.plot([lo, hi], [icept + slope * lo, icept + slope * hi], color="tab:red", lw=1.2,
+                    label=f"least squares (slope {slope:.2f})")
+        ceil = f"; noise ceiling {self.ceiling:.3f}" if np.isfinite(self.ceiling) else ""
         ax.set(xlabel=f"{self.human_name}: {self.scale}", ylabel=f"{self.rater_name}: {self.scale}",
-               title=f"{self.scale}: r = {self.r:.3f} [{self.ci[0]:.3f}, {self.ci[1]:.3f}], n = {len(self.human)}")
+               title=f"{self.scale}: r = {self.r:.3f} [{self.ci[0]:.3f}, {self.ci[1]:.3f}], n = {len(self.human)}{ceil}")
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7, loc="upper left")
         self.ax_, self.figure_ = ax, ax.figure
@@ -96,7 +104,8 @@ class ConfusionDisplay:
             _, ax = plt.subplots(figsize=(0.5 * len(self.labels) + 2.5, 0.5 * len(self.labels) + 2))
         im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if self.normalize else None)
         ax.set_xticks(range(len(self.labels)), self.labels, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(len(self.labels)), self.labels, fontsize=8)
+        rows = self.matrix.sum(axis=1)
+        ax.set_yticks(range(len(self.labels)), [f"{lab} (n={int(k)})" for lab, k in zip(self.labels, rows, strict=True)], fontsize=8)
         ax.set(xlabel="rater's top category", ylabel="human majority category")
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
@@ -108,9 +117,55 @@ class ConfusionDisplay:
         return self
 
 
+def _category_order(categories: Any, n: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """Item order grouping equal categories (stable, categories in order of size) and the blocks
+    ``(label, start, stop)``; without categories, items in their order and no blocks."""
+    if categories is None:
+        return np.arange(n), []
+    cats = np.asarray(categories).astype(str)
+    names, counts = np.unique(cats, return_counts=True)
+    rank = {c: k for k, c in enumerate(names[np.argsort(-counts, kind="stable")])}
+    order = np.argsort([rank[c] for c in cats], kind="stable")
+    blocks, start = [], 0
+    for c in sorted(rank, key=rank.get):  # type: ignore[arg-type]
+        size = int((cats == c).sum())
+        blocks.append((c, start, start + size))
+        start += size
+    return order, blocks
+
+
+def _label_blocks(ax: Any, blocks: list[tuple[str, int, int]], n: int, axes: str = "xy") -> None:
+    """Lines between category blocks and a tick label at each block's middle (small blocks unlabelled)."""
+    if not blocks:
+        ax.set(xticks=[], yticks=[])
+        return
+    for _, _, stop in blocks[:-1]:
+        if "x" in axes:
+            ax.axvline(stop - 0.5, color="white", lw=0.6)
+        if "y" in axes:
+            ax.axhline(stop - 0.5, color="white", lw=0.6)
+    shown = [(c, (a + b - 1) / 2) for c, a, b in blocks if (b - a) >= 0.02 * n]
+    pos, labels = [p for _, p in shown], [c.replace("|", " | ") for c, _ in shown]
+    ax.set_xticks(pos, labels, rotation=60, ha="right", fontsize=6)
+    ax.set_yticks(pos, labels, fontsize=6)
+
+
+def _percentile(m: np.ndarray) -> np.ndarray:
+    """Dissimilarities as percentiles (0-100) of the off-diagonal values: one colour scale for RDMs
+    on different metrics, as rank-transformed RDMs are shown in RSA."""
+    from scipy.stats import rankdata
+
+    iu = np.triu_indices(len(m), 1)
+    out = np.zeros_like(m, dtype=float)
+    if len(iu[0]):
+        out[iu] = 100 * (rankdata(m[iu]) - 1) / max(len(iu[0]) - 1, 1)
+    return out + out.T
+
+
 @dataclass
 class RDMDisplay:
-    """Two RDMs side by side (same item order)."""
+    """Two RDMs side by side in one item order (grouped by category where categories are given),
+    each as percentiles of its dissimilarities so one colour scale serves both."""
 
     a: np.ndarray
     b: np.ndarray
@@ -118,50 +173,61 @@ class RDMDisplay:
     b_name: str
     statistic: float
     method: str
+    categories: Any = None
 
     @classmethod
     def from_comparison(cls, result: Any) -> "RDMDisplay":
         if result.rdm_a is None or result.rdm_b is None:
             raise ValueError("this structure comparison holds no RDMs")
         return cls(result.rdm_a.matrix(), result.rdm_b.matrix(), result.a_name, result.b_name,
-                   float(result.rsa["statistic"]), str(result.rsa["method"]))
+                   float(result.rsa["statistic"]), str(result.rsa["method"]), getattr(result, "categories", None))
 
     def plot(self, axes: Any = None) -> "RDMDisplay":
         plt = _plt()
         if axes is None:
-            _, axes = plt.subplots(1, 2, figsize=(8, 3.8))
+            _, axes = plt.subplots(1, 2, figsize=(9, 4.4), constrained_layout=True)
+        order, blocks = _category_order(self.categories, len(self.a))
+        im = None
         for ax, m, name in zip(axes, (self.a, self.b), (self.a_name, self.b_name), strict=True):
-            im = ax.imshow(m, cmap="viridis")
-            ax.set(title=f"{name} RDM ({len(m)} items)", xticks=[], yticks=[])
-            ax.title.set_fontsize(9)
-            ax.figure.colorbar(im, ax=ax, fraction=0.046)
-        axes[0].figure.suptitle(f"RSA {self.method}: {self.statistic:.3f}", fontsize=10)
+            im = ax.imshow(_percentile(m)[np.ix_(order, order)], cmap="viridis", vmin=0, vmax=100)
+            ax.set_title(f"{name} RDM ({len(m)} items)", fontsize=9)
+            _label_blocks(ax, blocks, len(m))
+        cb = axes[0].figure.colorbar(im, ax=list(axes), fraction=0.03)
+        cb.set_label("dissimilarity percentile", fontsize=8)
+        axes[0].figure.suptitle(f"RSA {self.method}: {self.statistic:.3f}" + (" (items grouped by category)" if blocks else ""),
+                                fontsize=10)
         self.axes_, self.figure_ = axes, axes[0].figure
         return self
 
 
 @dataclass
 class PlanDisplay:
-    """A Gromov-Wasserstein transport plan (rows: items of a, columns: items of b)."""
+    """A Gromov-Wasserstein transport plan (rows: items of a, columns: items of b, one order), with
+    the diagonal every correct item match lies on and category blocks where categories are given."""
 
     plan: np.ndarray
     value: float
     epsilon: float
+    categories: Any = None
 
     @classmethod
     def from_comparison(cls, result: Any) -> "PlanDisplay":
         if result.gw is None:
             raise ValueError("this structure comparison ran without GW (gw=False)")
-        return cls(result.gw.plan, float(result.gw.value), float(result.gw.epsilon))
+        return cls(result.gw.plan, float(result.gw.value), float(result.gw.epsilon), getattr(result, "categories", None))
 
     def plot(self, ax: Any = None) -> "PlanDisplay":
         plt = _plt()
         if ax is None:
-            _, ax = plt.subplots(figsize=(4.2, 4))
-        im = ax.imshow(self.plan * len(self.plan), cmap="magma_r", vmin=0)
-        ax.set(title=f"GW plan x n (objective {self.value:.3g}, eps {self.epsilon:.2g})", xlabel="items of b", ylabel="items of a",
-               xticks=[], yticks=[])
-        ax.title.set_fontsize(9)
+            _, ax = plt.subplots(figsize=(4.8, 4.4), constrained_layout=True)
+        n = len(self.plan)
+        order, blocks = _category_order(self.categories, n)
+        im = ax.imshow(self.plan[np.ix_(order, order)] * n, cmap="magma_r", vmin=0)
+        ax.plot([-0.5, n - 0.5], [-0.5, n - 0.5], color="tab:cyan", lw=0.7, ls="--", label="own counterpart")
+        ax.set_title(f"GW plan x n (objective {self.value:.3g}, eps {self.epsilon:.2g})", fontsize=9)
+        ax.set(xlabel="items of b", ylabel="items of a")
+        _label_blocks(ax, [(c, a, b) for c, a, b in blocks], n)
+        ax.legend(fontsize=7, loc="lower left")
         ax.figure.colorbar(im, ax=ax, fraction=0.046)
         self.ax_, self.figure_ = ax, ax.figure
         return self
