@@ -307,3 +307,16 @@ def test_piping_a_listing_into_head_is_not_an_internal_error() -> None:
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "internal error" not in p.stderr and "Traceback" not in p.stderr
+
+
+def test_report_structure_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#31.5: the full report can hold the structure comparison (RDMs and the GW plan) it promises."""
+    a, b = two_colour_tables(tmp_path)
+    page = tmp_path / "rep.html"
+    assert main(["report", str(a), "--human", str(b), "--structure", "--n-null", "2", "-o", str(page)]) == 0
+    text = page.read_text()
+    assert "<h2>Structure</h2>" in text and 'alt="RDMs"' in text and 'alt="GW plan"' in text
+    assert main(["report", str(a), "--human", str(b), "--structure", "--n-null", "-1", "-o", str(page)]) == 0
+    assert 'alt="RDMs"' in page.read_text() and 'alt="GW plan"' not in page.read_text()
+    assert main(["report", str(a), "--human", str(b), "-o", str(page)]) == 0
+    assert "<h2>Structure</h2>" not in page.read_text()

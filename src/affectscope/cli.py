@@ -454,7 +454,7 @@ def _gw_categories(humans: Any, choice: str) -> str | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from affectscope.compare import CompareError, InSampleWarning, compare_categories, compare_items
+    from affectscope.compare import CompareError, InSampleWarning, compare_categories, compare_items, compare_structure
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError
     from affectscope.report import write_report
@@ -475,6 +475,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                 comparisons["items"] = compare_items(ok, humans, key=args.key, on_missing=on_missing)
             if ok.columns_of("category") and humans.columns_of("category"):
                 comparisons["categories"] = compare_categories(ok, humans, key=args.key, on_missing=on_missing)
+            if args.structure:
+                comparisons["structure"] = compare_structure(ok, humans, key=args.key, on_missing=on_missing,
+                                                             categories=_gw_categories(humans, "auto"), n_null=max(args.n_null, 0),
+                                                             n_perm=1000, gw=args.n_null >= 0)
             if not comparisons:
                 raise UsageError("nothing comparable: the tables share no scale or category columns")
             for res in comparisons.values():
@@ -686,6 +690,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--data-root", default=None, help="folder of the norm sets for norms:NAME")
     _add_declaration_args(rp)
     rp.add_argument("--series", default=None, metavar="DIR", help="per-video series written by the face rater (-p series_dir=DIR)")
+    rp.add_argument("--structure", action="store_true",
+                    help="also compare the structure (RSA, GW alignment): RDMs grouped by category and the GW plan on the page")
+    rp.add_argument("--n-null", type=int, default=20,
+                    help="with --structure: shuffled-null GW repetitions (default 20; -1 skips GW, RSA only)")
     rp.add_argument("--title", default=None)
     rp.add_argument("--out", "-o", default="report.html", help="the HTML file (default: report.html)")
     rp.set_defaults(func=cmd_report)
