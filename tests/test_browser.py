@@ -121,7 +121,7 @@ def test_full_report_renders_every_section(tmp_path: Path) -> None:
         assert f"<h2>{heading}</h2>" in html_text
     dom, console, shot = _open(page, tmp_path)
     assert console == [], console
-    assert dom.count('class="plot"') == 3  # valence distribution, valence scatter, clip0's time series
+    assert dom.count('class="plot"') == 4  # valence and emotion distributions, valence scatter, clip0's time series
     assert 'id="filter"' in dom and len(re.findall(r"<tr[ >]", dom)) == 12 + 1
     assert "surprise 0.50-0.75 s" in dom and shot.stat().st_size > 20_000
 

@@ -137,3 +137,16 @@ def test_run_summary_table() -> None:
     print_summary(r, file=buf)
     text = buf.getvalue()
     assert "valence" in text and "1-9" in text and "3 items, 0 failed" in text
+
+
+def test_category_distribution_shows_mean_probability_and_top_share() -> None:
+    """#31.6: the emotion distribution, not only valence and arousal histograms."""
+    from affectscope.report import CategoryDistributionDisplay
+
+    p = np.array([[0.7, 0.1, 0.1, 0.05, 0.05, 0.0, 0.0], [0.1, 0.6, 0.1, 0.1, 0.1, 0.0, 0.0],
+                  [0.4, 0.4, 0.1, 0.1, 0.0, 0.0, 0.0]])
+    d = CategoryDistributionDisplay.from_ratings(cats(["a", "b", "c"], p, name="m")).plot()
+    np.testing.assert_allclose(d.mean, p.mean(axis=0))
+    np.testing.assert_allclose(d.top_share[:2], [0.5, 0.5])  # the tie of item c is split
+    assert d.n == 3 and len(d.ax_.patches) == 2 * 7
+    plt.close("all")

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from affectscope._progress import Progress
 from affectscope.compare._pairing import CompareError
 from affectscope.compare.rsa import RDM
 
@@ -537,13 +538,19 @@ def gw_align(
         # one seed per repetition, spawned from random_state: the same null whatever n_jobs is
         seeds = np.random.SeedSequence(random_state).spawn(n_null)
         workers = null_workers(n_jobs, n_null, device)
-        if workers == 1:
-            reps = [repetition(sd) for sd in seeds]
-        else:
-            # threads, each with single-threaded BLAS: POT's numpy solves release the GIL in BLAS and
-            # numpy, and one BLAS thread per solve beats BLAS's own threading of a single solve
-            with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-                reps = list(pool.map(repetition, seeds))
+        reps = []
+        with Progress(n_null, desc="GW shuffled null", unit="shuffle") as bar:
+            if workers == 1:
+                for sd in seeds:
+                    reps.append(repetition(sd))
+                    bar.update(1)
+            else:
+                # threads, each with single-threaded BLAS: POT's numpy solves release the GIL in BLAS and
+                # numpy, and one BLAS thread per solve beats BLAS's own threading of a single solve
+                with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+                    for rep in pool.map(repetition, seeds):
+                        reps.append(rep)
+                        bar.update(1)
         rows = [r for r, _ in reps]
         result.null_epsilons = [e for _, e in reps]
         result.null_workers = workers

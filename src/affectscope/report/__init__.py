@@ -4,8 +4,9 @@ from affectscope.report.compare_page import write_compare_report
 from affectscope.report.full import write_report
 from affectscope.report.page import write_ratings_page
 from affectscope.report.plots import (
-    ConfusionDisplay, DistributionDisplay, PlanDisplay, RDMDisplay, ScatterDisplay, TimeSeriesDisplay,
+    CategoryDistributionDisplay, ConfusionDisplay, DistributionDisplay, PlanDisplay, RDMDisplay, ScatterDisplay,
+    TimeSeriesDisplay,
 )
 
-__all__ = ["ConfusionDisplay", "DistributionDisplay", "PlanDisplay", "RDMDisplay", "ScatterDisplay", "TimeSeriesDisplay",
+__all__ = ["CategoryDistributionDisplay", "ConfusionDisplay", "DistributionDisplay", "PlanDisplay", "RDMDisplay", "ScatterDisplay", "TimeSeriesDisplay",
            "write_compare_report", "write_ratings_page", "write_report"]

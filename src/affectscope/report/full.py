@@ -21,7 +21,7 @@ import pandas as pd
 from affectscope.ratings import Ratings
 from affectscope.report.compare_page import _img, compare_sections
 from affectscope.report.page import write_ratings_page
-from affectscope.report.plots import DistributionDisplay, TimeSeriesDisplay
+from affectscope.report.plots import CategoryDistributionDisplay, DistributionDisplay, TimeSeriesDisplay
 
 MAX_DISTRIBUTIONS = 12
 MAX_SERIES = 24
@@ -91,6 +91,12 @@ def write_report(
     if scales:
         imgs = [_img(DistributionDisplay.from_ratings(ratings, c).plot(), f"distribution {c}") for c in scales]
         sections += ["<h2>Distributions</h2>", f'<div class="plots">{"".join(imgs)}</div>']
+    taxonomies = list(dict.fromkeys(c.taxonomy for c in ratings.columns.values() if c.kind == "category" and c.taxonomy))
+    if taxonomies:
+        imgs = [_img(CategoryDistributionDisplay.from_ratings(ratings, t).plot(), f"emotion distribution {t}") for t in taxonomies]
+        if not scales:
+            sections.append("<h2>Distributions</h2>")
+        sections.append(f'<div class="plots">{"".join(imgs)}</div>')
     if comparisons:
         sections += ["<h2>Compared with humans</h2>", *compare_sections(comparisons)]
     if series_dir is not None:

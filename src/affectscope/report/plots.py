@@ -266,6 +266,45 @@ class DistributionDisplay:
 
 
 @dataclass
+class CategoryDistributionDisplay:
+    """The emotion distribution of a table: per category, the mean probability over items and the
+    share of items whose top category it is (ties split), side by side."""
+
+    categories: list[str]
+    mean: np.ndarray
+    top_share: np.ndarray
+    taxonomy: str
+    n: int
+
+    @classmethod
+    def from_ratings(cls, ratings: Any, taxonomy: str | None = None) -> "CategoryDistributionDisplay":
+        specs = [c for c in ratings.columns.values() if c.kind == "category" and (taxonomy is None or c.taxonomy == taxonomy)]
+        if not specs:
+            raise KeyError(f"no category columns{f' of {taxonomy!r}' if taxonomy else ''}; columns: {list(ratings.columns)}")
+        tax = specs[0].taxonomy or ""
+        cols = [c.name for c in specs if c.taxonomy == specs[0].taxonomy]
+        p = ratings.data[cols].to_numpy(float)
+        p = p[~np.isnan(p).any(axis=1)]
+        top = (p == p.max(axis=1, keepdims=True)) if len(p) else np.zeros((0, len(cols)), bool)
+        share = (top / np.maximum(top.sum(axis=1, keepdims=True), 1)).mean(axis=0) if len(p) else np.zeros(len(cols))
+        return cls(cols, p.mean(axis=0) if len(p) else np.zeros(len(cols)), share, tax, len(p))
+
+    def plot(self, ax: Any = None) -> "CategoryDistributionDisplay":
+        plt = _plt()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(self.categories) + 1.5), 3.0), constrained_layout=True)
+        x = np.arange(len(self.categories))
+        ax.bar(x - 0.2, self.mean, 0.4, label="mean probability", color="#4a7bd0")
+        ax.bar(x + 0.2, self.top_share, 0.4, label="share of items, top category", color="#e0913a")
+        ax.set_xticks(x, self.categories, rotation=50, ha="right", fontsize=7)
+        ax.set(ylabel="share", ylim=(0, max(1e-9, float(max(self.mean.max(initial=0), self.top_share.max(initial=0)))) * 1.15))
+        ax.set_title(f"emotion distribution ({self.taxonomy}), n = {self.n}", fontsize=9)
+        ax.legend(fontsize=7)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+
+@dataclass
 class TimeSeriesDisplay:
     """Per-frame values of one video over time (a face or image rater series).
 
