@@ -60,6 +60,7 @@ class Progress:
         self.interval = _interval() if interval is None else interval
         self.t0 = self._last = time.monotonic()
         self.lines = 0
+        self._printed = -1
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.mode = "off" if enabled is False else ("bar" if tty else "lines")
         self._bar: Any = (tqdm(total=total, initial=initial, unit=unit, desc=desc, dynamic_ncols=True, file=self.stream)
@@ -93,13 +94,14 @@ class Progress:
     def _line(self) -> None:
         print(self.line(), file=self.stream, flush=True)
         self._last = time.monotonic()
+        self._printed = self.done
         self.lines += 1
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self.mode == "lines" and self.lines:
-            self._line()  # the final count, where earlier lines were printed
+        elif self.mode == "lines" and self.lines and self._printed != self.done:
+            self._line()  # the final count, where earlier lines were printed and it is not the last one
 
     def __enter__(self) -> Progress:
         return self

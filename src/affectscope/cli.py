@@ -756,9 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="structure level: shuffled-null GW repetitions, giving the matching rates' chance level, 95%% "
                         "interval and permutation p-value (default 20, the fewest with which p < 0.05 can be reached; 0 "
                         "skips; each repetition costs about one GW solve, minutes at 1,000 items on 2 cores)")
-    c.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                   help="structure level: threads for the shuffled-null GW repetitions (default: one per CPU; the null is "
-                        "the same for any N)")
+    c.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                   help="structure level: threads for the shuffled-null GW repetitions (default 1; the null is the same "
+                        "for any N; threads pay on large problems, n in the hundreds and up, and can lose on small ones)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
     c.add_argument("--device", default=None, help="structure level: run the GW solves on this torch device, e.g. cuda "
                                                    "(default: numpy on the CPU)")
