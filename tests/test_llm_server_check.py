@@ -60,4 +60,7 @@ def test_an_unknown_model_stops_the_run_naming_the_served_ones(tmp_path: Path) -
         res = rate(imgs, _llm(srv.url, tmp_path, model="gemma-3-4b"), store=tmp_path / "ok.sqlite")
         assert res.n_failed == 0
     with LoopbackServer(models=["some-alias"]) as lenient:
-        assert rate(imgs, _llm(lenient.url, tmp_path, model="anything"), store=tmp_path / "l.sqlite").n_failed == 0
+        rater = _llm(lenient.url, tmp_path, model="anything")
+        assert rate(imgs, rater, store=tmp_path / "l.sqlite").n_failed == 0
+        # the tiny request the check sent is not the study's: usage counts the items' requests only
+        assert lenient.n_chat_requests == 1 + len(imgs) and rater.usage["requests"] == len(imgs)

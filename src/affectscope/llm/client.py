@@ -191,8 +191,9 @@ class ChatClient:
         self.usage = Usage()
         self.redact = Redactor([api_key, *url_secrets(base_url)] if api_key != "no-key-needed" else url_secrets(base_url))
         # count chat requests on the wire (retries included), not the server check's GET /models
+        self._checking = False  # the server check's own requests are not the study's
         http = openai.DefaultHttpxClient(event_hooks={"request": [
-            lambda request: self.usage.sent() if request.url.path.endswith("/chat/completions") else None]})
+            lambda request: self.usage.sent() if request.url.path.endswith("/chat/completions") and not self._checking else None]})
         self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http)
         self._mode: str | None = None if structured == "auto" else structured
         self._mode_lock = threading.Lock()
@@ -243,10 +244,12 @@ class ChatClient:
         Returns the listed model ids, or ``None`` where the server has no such endpoint. Raises
         :class:`RequestFailure` (``connection``, ``timeout``, ``auth``; ``unknown_model`` when the
         model is not listed and one tiny request for it is rejected: some servers, llama.cpp's
-        among them, list one alias and answer to any name)."""
+        among them, list one alias and answer to any name). These requests are not counted in
+        :attr:`usage`."""
         import openai
 
         sdk = self._sdk.with_options(max_retries=0, timeout=15.0)
+        self._checking = True  # before any rating thread starts: not counted in usage
         try:
             try:
                 ids = [m.id for m in sdk.models.list().data]
@@ -270,6 +273,8 @@ class ChatClient:
             return ids
         except RequestFailure as raw:
             raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
+        finally:
+            self._checking = False
 
     @property
     def mode(self) -> str | None:
