@@ -719,10 +719,11 @@ def test_default_search_is_never_worse_than_a_cold_solve_at_any_epsilon_it_visit
 
 
 def test_cluster_permutation_moves_whole_clusters_of_equal_size() -> None:
-    from affectscope.compare.rsa import cluster_indices, cluster_permutation, exchangeable_share
+    from affectscope.compare._pairing import cluster_members
+    from affectscope.compare.rsa import cluster_permutation, exchangeable_share
 
     groups = ["a", "a", "b", "b", "c", "c", "d", "e", "e", "e"]
-    clusters = cluster_indices(groups)
+    clusters = cluster_members(groups)
     assert [list(c) for c in clusters] == [[0, 1], [2, 3], [4, 5], [6], [7, 8, 9]]
     assert exchangeable_share(clusters) == pytest.approx(0.6)
     seen = set()

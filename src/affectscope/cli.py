@@ -398,6 +398,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     warnings.simplefilter("ignore", InSampleWarning)  # the summaries print it
     on_missing = "drop" if args.drop_missing else "raise"
+    groups = None if args.groups.lower() == "none" else args.groups
     results: dict[str, Any] = {}
     try:
         declared = _declarations(args)
@@ -409,13 +410,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         runners = {
             "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing,
                                                            n_boot=2000 if args.n_boot is None else args.n_boot,
-                                                           groups=None if args.groups.lower() == "none" else args.groups)),
+                                                           groups=groups)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
             "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing, metric=args.metric,
                                                            categories=_gw_categories(humans, args.gw_categories), n_null=args.n_null,
                                                            n_jobs=args.n_jobs, n_boot=args.n_boot or 0,
                                                            n_perm=args.n_perm, gw=not args.no_gw, device=args.device,
-                                                           groups=None if args.groups.lower() == "none" else args.groups)),
+                                                           groups=groups)),
         }
         for level, (in_all, run) in runners.items():
             if args.level != level and not (args.level == "all" and in_all):

@@ -313,6 +313,7 @@ class Ratings:
             raise RatingsError(f"columns {clash} already exist; drop them (select) before mapping onto {target!r}")
         why = f"mapped from {source} by crosswalk {cw.name}: {cw.source}"
         never = set(cw.unreachable)
+        never_cols = {col for cat, col in zip(cw.target_set.categories, cw.target_set.columns, strict=True) if cat in never}
         if never:
             warnings.warn(
                 f"crosswalk {cw.name}: {', '.join(sorted(never))} can never receive mass from {source} (no {source} "
@@ -320,8 +321,7 @@ class Ratings:
                 "with care, or rate with a rater whose categories cover them", UnreachableCategoryWarning, stacklevel=2)
         specs = [self.columns[c] for c in keep] + [
             ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cw.target_set.name,
-                       description=why + (f" (always 0: no {source} category maps here)"
-                                          if cw.target_set.categories[list(cw.target_set.columns).index(c)] in never else ""))
+                       description=why + (f" (always 0: no {source} category maps here)" if c in never_cols else ""))
             for c in cw.target_set.columns
         ] + [ColumnSpec(name=unmapped, kind="other", description=f"{source} mass with no {target} counterpart ({cw.name})")]
         df = pd.concat([self.data.drop(columns=src_cols), mapped], axis=1)

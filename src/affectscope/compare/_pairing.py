@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -136,10 +137,12 @@ def training_overlap(rater: Ratings, ids: Sequence[str], columns: Sequence[str],
     return out
 
 
-def item_clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dict[str, Any] | None, str | None]:
+def item_clusters(p: Any, groups: "str | Mapping[str, Any] | Sequence[Any] | None") -> tuple[dict[str, Any] | None, str | None]:
     """``{paired item id: cluster}`` of a :class:`Paired` and a note saying what the CIs resample, or
     ``(None, None)``. ``groups``: ``"auto"`` (the human table's ``theme`` column where it has one,
-    else the video of frame items ``"<video>#<frame>"``, see :func:`frame_clusters`), a column of the human (else the rater's) table, a mapping ``{item_id: cluster}``, or ``None``."""
+    else the video of frame items ``"<video>#<frame>"``, see :func:`frame_clusters`), a column of the
+    human (else the rater's) table, a mapping ``{item_id: cluster}``, an array in the paired order,
+    or ``None``."""
     if groups is None:
         return None, None
     ids = p.left.item_ids
@@ -162,11 +165,29 @@ def item_clusters(p: Any, groups: "str | Mapping[str, Any] | None") -> tuple[dic
                                  "groups=None / --groups none resamples items)")
         cols = sorted(set(p.right.data.columns) | set(p.left.data.columns))
         raise CompareError(f"no column {name!r} to group items by; columns are {cols} (CLI: --groups COLUMN or --groups none)")
-    cluster = {i: groups.get(i) for i in ids}
+    return given_clusters(ids, groups)
+
+
+def given_clusters(ids: Sequence[str], groups: "Mapping[str, Any] | Sequence[Any]") -> tuple[dict[str, Any], str]:
+    """``{item id: cluster}`` from a mapping or from an array in the order of ``ids``, and the note
+    saying what the resampling moves; every item needs a cluster."""
+    if isinstance(groups, Mapping):
+        cluster = {i: groups.get(i) for i in ids}
+    else:
+        values = list(groups)
+        if len(values) != len(ids):
+            raise CompareError(f"groups has {len(values)} entries for {len(ids)} items; give one cluster per item, in item order")
+        cluster = dict(zip(ids, values, strict=True))
     missing = [i for i, g in cluster.items() if g is None]
     if missing:
         raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
     return cluster, f"resampling moves whole clusters ({len(set(map(str, cluster.values())))} given groups over {len(ids)} items)"
+
+
+def cluster_members(groups: Sequence[object] | np.ndarray) -> list[np.ndarray]:
+    """The item indices of each cluster (clusters in sorted order of their codes as strings)."""
+    _, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+    return [np.flatnonzero(codes == g) for g in range(codes.max() + 1)] if len(codes) else []
 
 
 #: A frame item of a video, as ``train --frames`` names them: ``"<video id>#<frame index>"``.
@@ -177,9 +198,7 @@ def frame_clusters(ids: Sequence[str]) -> tuple[dict[str, Any] | None, str | Non
     """Frames of one clip as a cluster: ``{item: video}`` when some video has two or more frame
     items (``"clip.mp4#3"``); other items are their own cluster. ``(None, None)`` otherwise."""
     video = {i: (m.group("video") if (m := FRAME_ID.match(str(i))) else i) for i in ids}
-    counts: dict[str, int] = {}
-    for v in video.values():
-        counts[v] = counts.get(v, 0) + 1
+    counts = Counter(video.values())
     if not any(n > 1 for n in counts.values()):
         return None, None
     return video, (f"resampling moves whole clips by default ({len(counts)} videos and pictures over {len(ids)} items, "

@@ -316,19 +316,19 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
         else:
             hi = mid
             feasible.insert(0, float(np.exp(mid)))
+
+    def cold(eps: float) -> bool:
+        t = time.perf_counter()
+        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
+        trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
+        return plan is not None
+
     extra = [float(e) for e in also if not any(math.isclose(e, f, rel_tol=1e-9) for f in feasible)]
-    for eps in sorted(feasible + extra):
-        t = time.perf_counter()
-        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
-        trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
-    if any(t["plan"] is not None for t in trials):
-        return trials
-    for eps in [float(e) for e in grid[k + 1:]]:
-        t = time.perf_counter()
-        plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
-        trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
-        if plan is not None:
-            break
+    solved = [cold(eps) for eps in sorted(feasible + extra)]
+    if not any(solved):
+        for eps in grid[k + 1:]:
+            if cold(float(eps)):
+                break
     return trials
 
 

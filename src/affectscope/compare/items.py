@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from affectscope.compare._pairing import CompareError, OnMissing, check_scales, finite_pairs, item_clusters, pair, training_overlap
+from affectscope.compare._pairing import (
+    CompareError, OnMissing, check_scales, cluster_members, finite_pairs, item_clusters, pair, training_overlap,
+)
 from affectscope.ratings import KeyMode, Ratings
 
 CeilingMethod = Literal["sd_n", "split_half", "per_rater", "given"]
@@ -145,8 +147,7 @@ def _cluster_bootstrap(x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_bo
                        rng: np.random.Generator) -> dict[str, Any]:
     """:func:`bootstrap_cis` over clusters: each resample draws as many clusters as there are,
     with replacement, and takes every item of each drawn cluster."""
-    _, codes = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+    members = cluster_members(groups)
     draws: dict[str, list[float]] = {"pearson": [], "spearman": [], "ccc": []}
     degenerate = 0
     for _ in range(n_boot):

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from affectscope.compare._pairing import CompareError
+from affectscope.compare._pairing import CompareError, cluster_members
 from affectscope.ratings import Ratings
 
 RDMMetric = Literal["correlation", "cosine", "euclidean", "rsatoolbox_euclidean"]
@@ -117,13 +117,6 @@ def rsa_statistic(a: np.ndarray, b: np.ndarray, method: RSAMethod) -> float:
     raise CompareError(f"method must be one of {RSA_METHODS}, not {method!r}")
 
 
-def cluster_indices(groups: Sequence[object] | np.ndarray) -> list[np.ndarray]:
-    """The item indices of each cluster, clusters in order of first appearance."""
-    _, first, codes = np.unique(np.asarray(groups, dtype=object).astype(str), return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    return [np.flatnonzero(codes == c) for c in order]
-
-
 def cluster_permutation(clusters: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
     """A permutation of ``n`` items that moves whole clusters: each cluster's items go, in order, to
     the places of another cluster of the same size (a restricted permutation; clusters of a size no
@@ -163,7 +156,7 @@ def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.
     iu = np.triu_indices(b.n, k=1)
     null = np.empty(n_perm)
     inner: RSAMethod = "pearson" if method in ("pearson", "spearman") else method
-    clusters = None if groups is None else cluster_indices(groups)
+    clusters = None if groups is None else cluster_members(groups)
     for k in range(n_perm):
         perm = rng.permutation(b.n) if clusters is None else cluster_permutation(clusters, b.n, rng)
         null[k] = rsa_statistic(va, m_b[perm][:, perm][iu], inner)
@@ -179,7 +172,7 @@ def bootstrap_items(a: RDM, b: RDM, method: RSAMethod, *, n_boot: int, rng: np.r
     drawn cluster bringing all its items."""
     ma, mb = a.matrix(), b.matrix()
     out = np.empty(n_boot)
-    clusters = None if groups is None else cluster_indices(groups)
+    clusters = None if groups is None else cluster_members(groups)
     for k in range(n_boot):
         if clusters is None:
             idx = rng.integers(0, a.n, a.n)

@@ -8,10 +8,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from affectscope.compare._pairing import CompareError, OnMissing, item_clusters, pair
+from affectscope.compare._pairing import CompareError, OnMissing, cluster_members, given_clusters, item_clusters, pair
 from affectscope.compare.gw import TIE, GWResult, gw_align
 from affectscope.compare.rsa import (
-    RDM, RDMMetric, RSAMethod, bootstrap_items, cluster_indices, exchangeable_share, permutation_test, rdm, rsa_statistic,
+    RDM, RDMMetric, RSAMethod, bootstrap_items, exchangeable_share, permutation_test, rdm, rsa_statistic,
 )
 from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set
@@ -205,7 +205,7 @@ def compare_structure(
         names = (a.rater.name, b.rater.name)
         if isinstance(categories, str):
             categories = item_categories(p.right, categories)
-        cluster_of, group_note = item_clusters(p, groups if not _is_array(groups) else dict(zip(p.left.item_ids, groups, strict=True)))
+        cluster_of, group_note = item_clusters(p, groups)
     elif isinstance(a, RDM) and isinstance(b, RDM):
         cluster_of, group_note = _rdm_clusters(a.item_ids, groups)  # arrays are in a's item order
         if isinstance(categories, str):
@@ -227,7 +227,7 @@ def compare_structure(
     rsa: dict[str, Any] = {"method": method, "statistic": stat, "n_items": ra.n, "p_value": None, "n_perm": n_perm, "ci": None,
                            "n_clusters": len(set(codes)) if codes is not None else ra.n, "n_boot": n_boot}
     if codes is not None:
-        clusters = cluster_indices(codes)
+        clusters = cluster_members(codes)
         rsa["movable_share"] = exchangeable_share(clusters)
         if n_perm and rsa["movable_share"] < 0.5:
             group_note = (f"{group_note}; only {rsa['movable_share']:.0%} of the items sit in clusters that have another of "
@@ -250,10 +250,6 @@ def compare_structure(
                                rdm_a=ra, rdm_b=rb, categories=None if categories is None else np.asarray(categories))
 
 
-def _is_array(groups: Any) -> bool:
-    return groups is not None and not isinstance(groups, (str, Mapping))
-
-
 def _rdm_clusters(ids: Sequence[str], groups: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Clusters for two RDMs: a mapping or an array in item order; ``"auto"`` and ``None``: items."""
     if groups is None or (isinstance(groups, str) and groups == "auto"):
@@ -261,15 +257,4 @@ def _rdm_clusters(ids: Sequence[str], groups: Any) -> tuple[dict[str, Any] | Non
     if isinstance(groups, str):
         raise CompareError(f"groups={groups!r} names a column, which needs two Ratings; with RDMs give a mapping "
                            "{item_id: cluster} or an array in item order")
-    if isinstance(groups, Mapping):
-        cluster = {i: groups.get(i) for i in ids}
-    else:
-        values = list(groups)
-        if len(values) != len(ids):
-            raise CompareError(f"groups has {len(values)} entries for {len(ids)} items; give one cluster per item, in item order")
-        cluster = dict(zip(ids, values, strict=True))
-    missing = [i for i, g in cluster.items() if g is None]
-    if missing:
-        raise CompareError(f"groups gives no cluster for {len(missing)} item(s), e.g. {missing[:3]}")
-    n = len(set(map(str, cluster.values())))
-    return cluster, f"resampling moves whole clusters ({n} given groups over {len(ids)} items)"
+    return given_clusters(ids, groups)

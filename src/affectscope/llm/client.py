@@ -190,10 +190,7 @@ class ChatClient:
 
         self.usage = Usage()
         self.redact = Redactor([api_key, *url_secrets(base_url)] if api_key != "no-key-needed" else url_secrets(base_url))
-        # count chat requests on the wire (retries included), not the server check's GET /models
-        self._checking = False  # the server check's own requests are not the study's
-        http = openai.DefaultHttpxClient(event_hooks={"request": [
-            lambda request: self.usage.sent() if request.url.path.endswith("/chat/completions") and not self._checking else None]})
+        http = openai.DefaultHttpxClient(event_hooks={"request": [lambda request: self.usage.sent()]})
         self._sdk = OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, http_client=http)
         self._mode: str | None = None if structured == "auto" else structured
         self._mode_lock = threading.Lock()
@@ -248,8 +245,8 @@ class ChatClient:
         :attr:`usage`."""
         import openai
 
-        sdk = self._sdk.with_options(max_retries=0, timeout=15.0)
-        self._checking = True  # before any rating thread starts: not counted in usage
+        # a client of its own, without the usage hook: the check's requests are not the study's
+        sdk = openai.OpenAI(base_url=self._sdk.base_url, api_key=self._sdk.api_key, max_retries=0, timeout=15.0)
         try:
             try:
                 ids = [m.id for m in sdk.models.list().data]
@@ -274,7 +271,7 @@ class ChatClient:
         except RequestFailure as raw:
             raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
         finally:
-            self._checking = False
+            sdk.close()
 
     @property
     def mode(self) -> str | None:

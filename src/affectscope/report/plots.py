@@ -126,24 +126,22 @@ def _category_order(categories: Any, n: int) -> tuple[np.ndarray, list[tuple[str
     names, counts = np.unique(cats, return_counts=True)
     rank = {c: k for k, c in enumerate(names[np.argsort(-counts, kind="stable")])}
     order = np.argsort([rank[c] for c in cats], kind="stable")
+    size = dict(zip(names, counts, strict=True))
     blocks, start = [], 0
     for c in sorted(rank, key=rank.get):  # type: ignore[arg-type]
-        size = int((cats == c).sum())
-        blocks.append((c, start, start + size))
-        start += size
+        blocks.append((c, start, start + int(size[c])))
+        start += int(size[c])
     return order, blocks
 
 
-def _label_blocks(ax: Any, blocks: list[tuple[str, int, int]], n: int, axes: str = "xy") -> None:
+def _label_blocks(ax: Any, blocks: list[tuple[str, int, int]], n: int) -> None:
     """Lines between category blocks and a tick label at each block's middle (small blocks unlabelled)."""
     if not blocks:
         ax.set(xticks=[], yticks=[])
         return
     for _, _, stop in blocks[:-1]:
-        if "x" in axes:
-            ax.axvline(stop - 0.5, color="white", lw=0.6)
-        if "y" in axes:
-            ax.axhline(stop - 0.5, color="white", lw=0.6)
+        ax.axvline(stop - 0.5, color="white", lw=0.6)
+        ax.axhline(stop - 0.5, color="white", lw=0.6)
     shown = [(c, (a + b - 1) / 2) for c, a, b in blocks if (b - a) >= 0.02 * n]
     pos, labels = [p for _, p in shown], [c.replace("|", " | ") for c, _ in shown]
     ax.set_xticks(pos, labels, rotation=60, ha="right", fontsize=6)
@@ -226,7 +224,7 @@ class PlanDisplay:
         ax.plot([-0.5, n - 0.5], [-0.5, n - 0.5], color="tab:cyan", lw=0.7, ls="--", label="own counterpart")
         ax.set_title(f"GW plan x n (objective {self.value:.3g}, eps {self.epsilon:.2g})", fontsize=9)
         ax.set(xlabel="items of b", ylabel="items of a")
-        _label_blocks(ax, [(c, a, b) for c, a, b in blocks], n)
+        _label_blocks(ax, blocks, n)
         ax.legend(fontsize=7, loc="lower left")
         ax.figure.colorbar(im, ax=ax, fraction=0.046)
         self.ax_, self.figure_ = ax, ax.figure
