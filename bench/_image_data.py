@@ -15,16 +15,20 @@ from affectscope.norms import NormsError, load_norms
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
 from affectscope.stimuli import StimulusSet
 from affectscope.taxonomy import SAM_AROUSAL, SAM_VALENCE
+from affectscope.train import RECIPES, stage_weights
 
 STAGES = ("stage5", "stage6", "stage7", "head")
-SHIPPED_STAGES = ("stage5", "stage6", "stage7", "head", "logits")
-#: Mid-level stages at 0.6 of the weight of the pooled head and the ImageNet logits. Chosen on
-#: OASIS 10-fold CV among 0.35-1.0 (0.5-0.7 were equal within 0.001); see MODEL_CARD.md.
-STAGE_WEIGHT = 0.6
+#: The shipped heads' recipe lives in one place, :data:`affectscope.train.RECIPES` ("shipped"):
+#: its blocks, and its stage weight (mid-level stages at 0.6 of the weight of the pooled head and the
+#: ImageNet logits; chosen on OASIS 10-fold CV among 0.35-1.0, where 0.5-0.7 were equal within
+#: 0.001; see MODEL_CARD.md).
+SHIPPED = RECIPES["shipped"]
+SHIPPED_STAGES = tuple(SHIPPED.blocks.split(","))
+STAGE_WEIGHT = SHIPPED.stage_weight
 
 
 def shipped_weights(names: list[str]) -> dict[str, float]:
-    return {n: (STAGE_WEIGHT if n.split("/")[-1].startswith("stage") else 1.0) for n in names}
+    return stage_weights(names, STAGE_WEIGHT)
 
 
 def load_sets(data_root: str | None) -> dict[str, Ratings]:

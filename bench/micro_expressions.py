@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ from affectscope.faces.video import SamplingSpec, frame_series
 from affectscope.media.video import write_video
 from affectscope.raters.face import FaceRater
 
-from _clips import burst_faces, load_valid_faces, frame_of, write_burst_clip  # noqa: E402 - bench helpers beside this script
+from _clips import burst_faces, load_valid_faces, write_burst_clip  # noqa: E402 - bench helpers beside this script
 
 STRATEGIES = {
     "uniform-16 (VLM)": SamplingSpec("uniform", k=16),

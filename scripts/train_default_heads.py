@@ -27,9 +27,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights, with_derived  # noqa: E402
 
 from affectscope.derived import DERIVED, DERIVED_WEIGHT, basic_emotion_head  # noqa: E402
-from affectscope.train import train_head  # noqa: E402
+from affectscope.train import RECIPES, train_head  # noqa: E402
 
-SPEC, VIEW, POOLING = "lite0+lite1+lite2", "full+flip", "mean+std"
+#: The recipe `affectscope train --recipe shipped` runs too (one place: affectscope.train.RECIPES).
+RECIPE = RECIPES["shipped"]
+SPEC, VIEW, POOLING = RECIPE.backbone, RECIPE.view, RECIPE.pooling
 HEADS = ROOT / "src" / "affectscope" / "raters" / "heads"
 LICENSE_NOTE = ("Trained on OASIS (Kurdi et al. 2017; open stimulus set) and Emotion6 (Peng et al. 2015; academic "
                 "research use only). The heads hold derived parameters, including PCA-projected features of the "
@@ -67,7 +69,7 @@ def main() -> None:
     # derived blocks (Emotion6 probabilities, concept norms); Emotion6 pictures get the basic head's out-of-fold probabilities
     feats = {k: with_derived(f, keys[k]) for k, f in feats.items()}
     scale_names = names + list(DERIVED)
-    kernel = {"model": "kernel", "n_components": 128,
+    kernel = {"model": RECIPE.model, "n_components": RECIPE.n_components,
               "block_weights": {**shipped_weights(names), **{d: DERIVED_WEIGHT for d in DERIVED}}}
 
     # valence: OASIS + Emotion6 (better on Emotion6, a little worse on OASIS; bench/image_rater.py section 2),

@@ -3,7 +3,9 @@ No test reads ../shared."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from PIL import Image
 
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
-from affectscope.taxonomy import SAM_AROUSAL, SAM_VALENCE
+from affectscope.taxonomy import EMOTION6, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
@@ -96,3 +98,31 @@ def two_colour_tables(tmp_path: Path) -> tuple[Path, Path]:
     assert main(["rate", str(tmp_path / "imgs"), "-o", str(a), "--rater", "color", "-q"]) == 0
     assert main(["rate", str(tmp_path / "imgs"), "-o", str(b), "--rater", "color", "-q", "-p", "max_side=32"]) == 0
     return a, b
+
+
+def category_ratings(ids, probs, name: str = "r", taxonomy=EMOTION6) -> Ratings:  # noqa: ANN001
+    """A Ratings table of category probabilities (rows of ``probs``) over ``taxonomy``."""
+    frame = pd.DataFrame(probs, columns=list(taxonomy.columns))
+    frame.insert(0, "item_id", ids)
+    specs = [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy.name) for c in taxonomy.columns]
+    return Ratings(frame, specs, RaterInfo(name=name))
+
+
+def skip_or_fail(require_env: str, missing: str, fix: str) -> None:
+    """Skip a test whose optional piece is ``missing`` here, or fail it when ``$require_env`` is
+    ``1`` (CI sets these, so that a skip there means a broken set-up, not a passed test)."""
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{missing}, and {require_env}=1 requires it: {fix}")
+    pytest.skip(f"{missing} ({fix})")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    """The README's main job (`affectscope demo`), run once per test session: (its folder, exit code, stdout)."""
+    from affectscope.cli import main
+
+    out = tmp_path_factory.mktemp("demo")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["demo", "--out-dir", str(out), "-q"])
+    return out, code, buf.getvalue()

@@ -136,6 +136,7 @@ def test_bad_backbone_options_list_the_valid_ones() -> None:
         EfficientNetLite("lite0", pooling="max")
 
 
+@pytest.mark.slow
 def test_bfloat16_features_stay_close_to_float32_and_key_their_own_cache() -> None:
     f32, bf = make_backbone("lite0+lite1"), make_backbone("lite0+lite1", precision="bfloat16")
     assert "precision" not in str(f32.params())  # float32 caches keep their keys
@@ -152,6 +153,7 @@ def test_bfloat16_features_stay_close_to_float32_and_key_their_own_cache() -> No
         make_backbone("hf:x", precision="bfloat16")
 
 
+@pytest.mark.slow
 def test_image_rater_in_bfloat16_rates_like_float32(tmp_path: Path) -> None:
     from PIL import Image
 

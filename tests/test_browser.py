@@ -14,8 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 
 from affectscope.cli import main
+
+#: a real server / a real browser: minutes; `pytest -m "not slow"` leaves them out
+pytestmark = pytest.mark.slow
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
@@ -26,9 +30,8 @@ def _browser() -> str:
         found = shutil.which(name)
         if found:
             return found
-    if os.environ.get("AFFECTSCOPE_REQUIRE_BROWSER"):
-        pytest.fail("no Chromium found although AFFECTSCOPE_REQUIRE_BROWSER is set (apt-get install chromium)")
-    pytest.skip("no Chromium on this machine (apt-get install chromium to run the browser test)")
+    skip_or_fail("AFFECTSCOPE_REQUIRE_BROWSER", "no Chromium on this machine", "apt-get install chromium")
+    raise AssertionError("unreachable")
 
 
 def _open(page: Path, tmp: Path) -> tuple[str, list[str], Path]:
@@ -53,9 +56,10 @@ def test_console_errors_are_detected(tmp_path: Path) -> None:
     assert any("boom" in ln for ln in console)
 
 
-def test_main_job_page_renders_offline_without_console_errors(tmp_path: Path) -> None:
-    assert main(["demo", "--out-dir", str(tmp_path / "demo"), "-q"]) == 0
-    page = tmp_path / "demo" / "report.html"
+def test_main_job_page_renders_offline_without_console_errors(tmp_path: Path, demo_run: tuple[Path, int, str]) -> None:
+    folder, code, _ = demo_run
+    assert code == 0
+    page = folder / "report.html"
     assert not re.search(r"(src|href)=\"https?://", page.read_text()), "the page must not load anything from the network"
     dom, console, shot = _open(page, tmp_path)
     assert console == [], console

@@ -203,9 +203,9 @@ def test_help_everywhere() -> None:
     assert main([]) == EXIT_USAGE
 
 
-def test_demo_main_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--out-dir", str(tmp_path), "-q"]) == EXIT_OK
-    out = capsys.readouterr().out
+def test_demo_main_job(demo_run: tuple[Path, int, str]) -> None:
+    tmp_path, code, out = demo_run
+    assert code == EXIT_OK
     assert f"ratings: {(tmp_path / 'ratings.csv').resolve()}" in out
     assert f"report: {(tmp_path / 'report.html').resolve()}" in out
     table = pd.read_csv(tmp_path / "ratings.csv")

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import scale_ratings
+from conftest import category_ratings, scale_ratings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,10 +28,7 @@ def scales(ids, valence, arousal=None, name="r", extra=None) -> Ratings:
 
 
 def cats(ids, probs, name="r", taxonomy=EMOTION6) -> Ratings:
-    frame = pd.DataFrame(probs, columns=list(taxonomy.columns))
-    frame.insert(0, "item_id", ids)
-    specs = [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy.name) for c in taxonomy.columns]
-    return Ratings(frame, specs, RaterInfo(name=name))
+    return category_ratings(ids, probs, name=name, taxonomy=taxonomy)
 
 
 # ---- items ----------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_several_faces_and_aggregation(folder: Path) -> None:
 
 
 def test_bad_parameters_name_the_options() -> None:
-    with pytest.raises(ValueError, match="'auto', 'always' or 'never'"):
+    with pytest.raises(ValueError, match=r"whole_face must be one of \('auto', 'always', 'never'\)"):
         FaceRater(whole_face="sometimes").outputs()
     with pytest.raises(ValueError, match="cascade must be one of"):
         HaarDetector(cascade="eyes")

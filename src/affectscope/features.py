@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from affectscope._progress import Progress
-from affectscope.backbones.base import Backbone, Ensemble
-from affectscope.media.image import MIN_SIDE, load_image
+from affectscope.backbones.base import Backbone, Ensemble, load_prepared
 from affectscope.stimuli import Stimulus, StimulusSet
 
 
@@ -80,19 +79,6 @@ class FeatureCache:
 
     def close(self) -> None:
         self.con.close()
-
-
-def load_prepared(backbone: Backbone, s: Stimulus, view: str) -> Any:
-    """The backbone input of one stimulus (decoded at a reduced size, fitted to the view), or a
-    message saying why it cannot be loaded (one bad item never kills a batch)."""
-    try:
-        if s.path is None:
-            raise ValueError("stimulus has no file path")
-        return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512), min_side=MIN_SIDE), view)
-    except Exception as exc:  # noqa: BLE001 - recorded per item
-        from affectscope.raters.base import _describe
-
-        return _describe(exc)
 
 
 def _batches(stimuli: Sequence[Stimulus], backbone: Backbone, view: str, batch_size: int, workers: int

@@ -14,6 +14,7 @@ from affectscope._files import file_problem
 from affectscope._install import install_hint
 from affectscope._progress import Progress
 from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable, RateResult
+from affectscope.raters.registry import make_rater
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.store import RunStore
@@ -244,7 +245,6 @@ def rate_images(
     >>> from affectscope import rate_images
     >>> df = rate_images(["photos/"], rater="color")  # doctest: +SKIP
     """
-    from affectscope.raters.registry import make_rater
 
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]

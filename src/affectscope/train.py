@@ -21,8 +21,11 @@ import numpy as np
 import pandas as pd
 
 from affectscope._progress import Progress
+from affectscope.compare import compare_categories, compare_items
 from affectscope.features import Features
 from affectscope.heads import Head, HeadError, TrainingItems, fit_distribution_head, fit_scale_head
+from affectscope.media.image import describe_error
+from affectscope.media.video import sample_uniform
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import PROBABILITY
@@ -137,7 +140,6 @@ def train_head(
         item's out-of-fold prediction (:class:`affectscope.heads.TrainingItems`), so that raters
         can flag in-sample ratings of training pictures or give their cross-validated ones.
     """
-    from affectscope.compare import compare_categories, compare_items
 
     if (columns is None) == (taxonomy is None):
         raise HeadError("give either scale columns or a taxonomy (a category distribution) to learn")
@@ -216,9 +218,6 @@ def video_frames_as_stimuli(stimuli: StimulusSet, frames: int, folder: str | os.
     """
     from PIL import Image
 
-    from affectscope.media.video import sample_uniform
-    from affectscope.raters.base import _describe
-
     folder = Path(folder)
     out: list[Stimulus] = []
     groups: dict[str, str] = {}
@@ -237,7 +236,7 @@ def video_frames_as_stimuli(stimuli: StimulusSet, frames: int, folder: str | os.
             try:
                 sampled = sample_uniform(s.path, frames)  # type: ignore[arg-type]
             except Exception as exc:  # noqa: BLE001 - one bad video never kills the run
-                errors[s.item_id] = _describe(exc)
+                errors[s.item_id] = describe_error(exc)
                 continue
             sub.mkdir(parents=True, exist_ok=True)
             for fr in sampled:
@@ -250,3 +249,204 @@ def video_frames_as_stimuli(stimuli: StimulusSet, frames: int, folder: str | os.
             groups[fid] = s.item_id
     bar.close()
     return StimulusSet(out), groups, errors
+
+
+# ---- from a norms table to a trained head: the pipeline of `affectscope train` -----------------------
+
+#: Stage blocks of an EfficientNet-Lite read by the ``basic`` recipe.
+DEFAULT_BLOCKS = "stage5,stage6,stage7,head"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Feature and head settings for :func:`train_from_norms`; each may be overridden by name.
+
+    Attributes
+    ----------
+    backbone : str
+        Network spec for :func:`affectscope.backbones.efficientnet_lite.make_backbone`.
+    pooling : {"mean", "mean+std"}
+        How each stage's feature map is pooled.
+    view : str
+        Views of each picture averaged into its features (``"full+flip"``: the whole picture and its mirror image).
+    blocks : str
+        Comma-separated feature blocks of each network (channels such as ``faces`` give all of theirs).
+    model : {"linear", "kernel"}
+        Scale head: ridge, or RBF kernel ridge on PCA.
+    n_components : int
+        PCA components of the kernel head.
+    stage_weight : float
+        Weight of the stage blocks relative to the pooled head and the logits (each block standardised first).
+    derived : bool
+        Add the blocks of :mod:`affectscope.derived` (the shipped basic-emotion head's probabilities, the
+        concepts' word norms), each at :data:`affectscope.derived.DERIVED_WEIGHT`.
+    """
+
+    backbone: str
+    pooling: str
+    view: str
+    blocks: str
+    model: str
+    n_components: int
+    stage_weight: float
+    derived: bool
+
+
+#: ``affectscope train --recipe``. ``shipped`` is the recipe of the default image rater's heads, in
+#: one place: ``scripts/train_default_heads.py`` reads it (OASIS valence r 0.782 against 0.691 for
+#: ``basic`` in bench/image_rater.py, at about 4x the feature extraction time).
+RECIPES: dict[str, Recipe] = {
+    "basic": Recipe(backbone="lite0", pooling="mean", view="full+flip", blocks=DEFAULT_BLOCKS, model="linear",
+                    n_components=256, stage_weight=1.0, derived=False),
+    "shipped": Recipe(backbone="lite0+lite1+lite2", pooling="mean+std", view="full+flip",
+                      blocks="stage5,stage6,stage7,head,logits", model="kernel", n_components=128, stage_weight=0.6,
+                      derived=True),
+}
+
+
+def stage_weights(blocks: Sequence[str], weight: float) -> dict[str, float]:
+    """``weight`` for every stage block (``"stage5"``, ``"lite1/stage6"`` ...), 1 for the others."""
+    return {b: (weight if b.split("/")[-1].startswith("stage") else 1.0) for b in blocks}
+
+
+def select_blocks(backbone: Any, requested: Sequence[str]) -> list[str]:
+    """The requested blocks of every network in ``backbone`` (``"lite0/head"`` in an ensemble),
+    and all blocks of every channel (a member with ``channel = True``, such as ``faces``).
+    Raises ``ValueError`` naming the available blocks for one a network does not have."""
+    members = list(backbone.members) if hasattr(backbone, "members") else [("", backbone)]
+    out: list[str] = []
+    for tag, b in members:
+        own = list(b.blocks())
+        if getattr(b, "channel", False):
+            chosen = own
+        else:
+            missing = [n for n in requested if n not in own]
+            if missing:
+                raise ValueError(f"blocks {missing} are not blocks of {b!r}; available: {own}")
+            chosen = list(requested)
+        out += [f"{tag}/{n}" if tag else n for n in chosen]
+    return out
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_from_norms` made: the head (save it with ``head.save(path)``), its
+    cross-validated report, how many stimuli matched the norms, and the items left out, with why."""
+
+    head: Head
+    report: TrainReport
+    n_matched: int
+    n_found: int
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def train_from_norms(
+    norms: Ratings,
+    stimuli: StimulusSet | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    taxonomy: str | None = None,
+    recipe: str | Recipe = "basic",
+    key: str = "item_id",
+    frames: int = 8,
+    folds: int = 10,
+    seed: int = 0,
+    n_boot: int = 1000,
+    balance: str = "none",
+    tau: float = 0.0,
+    C: float = 1.0,  # noqa: N803 - the usual name of the inverse penalty
+    cache: str | os.PathLike[str] | None = None,
+    trained_on: str = "",
+    progress: bool = True,
+    **overrides: Any,
+) -> TrainResult:
+    """Train a head on human norms: match stimuli to the norms, sample videos into frames, extract
+    (cached) features, add the derived blocks if asked, and run :func:`train_head` (K-fold CV report
+    and final fit). This is ``affectscope train``.
+
+    Parameters
+    ----------
+    norms : Ratings
+        The human norms (scale columns, or a category distribution for ``taxonomy``).
+    stimuli : StimulusSet, optional
+        The stimulus files; default: the norms' ``path`` column.
+    columns, taxonomy
+        Scale columns to learn, or the category set of a distribution head (one of them).
+    recipe : {"basic", "shipped"} or Recipe
+        Feature and head settings (:data:`RECIPES`); ``overrides`` replace any of its fields
+        (``backbone=``, ``pooling=``, ``view=``, ``blocks=``, ``model=``, ``n_components=``,
+        ``stage_weight=``, ``derived=``).
+    key : {"item_id", "name", "stem"}
+        How stimulus ids match norm ids.
+    frames : int
+        Frames sampled per video (a video's frames stay in one CV fold).
+    folds, seed, n_boot
+        Cross-validation folds, their seed, bootstrap resamples for the CIs.
+    balance, tau, C
+        Distribution head: class weights, logit adjustment, inverse L2 penalty.
+    cache : path, optional
+        SQLite feature cache (reruns extract nothing); the sampled frames go beside it.
+    trained_on : str
+        What the norms are, for the head's metadata.
+
+    Raises
+    ------
+    ValueError
+        Bad settings, or no stimulus matching the norms (the message says what to change).
+    """
+    from affectscope.backbones.efficientnet_lite import make_backbone
+    from affectscope.derived import DERIVED, DERIVED_WEIGHT, add_derived
+    from affectscope.features import extract_features
+    from affectscope.ratings import match_key
+
+    base = RECIPES[recipe] if isinstance(recipe, str) else recipe
+    unknown = sorted(set(overrides) - set(Recipe.__dataclass_fields__))
+    if unknown:
+        raise TypeError(f"train_from_norms got unknown settings {unknown}; recipe settings are {list(Recipe.__dataclass_fields__)}")
+    r = Recipe(**{**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
+    if r.n_components < 1 or r.stage_weight <= 0:
+        raise ValueError(f"n_components must be >= 1 and stage_weight > 0 (got {r.n_components}, {r.stage_weight})")
+    if bool(columns) == bool(taxonomy):
+        raise ValueError("give columns (rating scales, e.g. valence,arousal) or taxonomy (a category distribution), one of them")
+    if stimuli is None:
+        if "path" not in norms.data.columns:
+            raise ValueError("give the stimulus files or folders (the norms table has no 'path' column)")
+        stimuli = StimulusSet.from_list(norms.data["path"].tolist(), ids=norms.item_ids)
+    found = stimuli
+    by_key = {match_key(i, key): i for i in norms.item_ids}
+    matched = StimulusSet([Stimulus(by_key[match_key(s.item_id, key)], s.path, s.kind, s.metadata)
+                           for s in found if match_key(s.item_id, key) in by_key])
+    if not len(matched):
+        raise ValueError(f"none of the {len(found)} stimuli matches an item of the norms by {key!r} "
+                         f"(e.g. stimulus {found.item_ids[:1]}, norms {norms.item_ids[:1]}); try key 'name' or 'stem'")
+    # what the head is trained on, by content: raters flag (or cross-validate) ratings of these files later
+    item_keys = {s.item_id: k for s in matched if (k := s.signature()).startswith("sha256:")}
+    groups = None
+    skipped: dict[str, str] = {}
+    items = matched
+    cache_path = Path(cache) if cache is not None else None
+    if any(s.kind == "video" for s in matched):
+        frame_dir = cache_path.with_suffix(".frames") if cache_path is not None else Path("affectscope_frames")
+        items, groups, skipped = video_frames_as_stimuli(matched, frames, frame_dir, progress=progress)
+    backbone = make_backbone(r.backbone, pooling=r.pooling)
+    feats = extract_features(items, backbone, view=r.view, cache=cache_path, progress=progress)
+    skipped.update(feats.errors)
+    blocks = select_blocks(backbone, [b.strip() for b in r.blocks.split(",") if b.strip()])
+    head_kw: dict[str, Any] = ({"model": r.model, "n_components": r.n_components} if columns
+                               else {"balance": balance, "tau": tau, "C": C})
+    if r.stage_weight != 1.0:
+        head_kw["block_weights"] = {b: w for b, w in stage_weights(blocks, r.stage_weight).items() if w != 1.0}
+    if r.derived:  # the shipped basic-emotion head's probabilities and the concepts' word norms
+        try:
+            feats = Features(feats.item_ids, add_derived(feats.blocks, DERIVED, keys=[item_keys.get(i) for i in feats.item_ids]))
+        except HeadError as exc:
+            raise HeadError(f"{exc} (or train without the derived blocks: derived=False, --no-derived)") from None
+        blocks += list(DERIVED)
+        head_kw["block_weights"] = {**head_kw.get("block_weights", {}), **{d: DERIVED_WEIGHT for d in DERIVED}}
+    meta = {"backbone": {"spec": r.backbone, "pooling": r.pooling}, "view": r.view, "trained_on": trained_on,
+            "n_stimuli": len(feats.item_ids), "taxonomy": taxonomy, "recipe": recipe if isinstance(recipe, str) else "custom",
+            "stage_weight": r.stage_weight, "derived": bool(r.derived)}
+    head, report = train_head(feats, norms, columns=list(columns) if columns else None, taxonomy=taxonomy, blocks=blocks,
+                              groups=groups, folds=folds, seed=seed, n_boot=n_boot, head_kw=head_kw, meta=meta,
+                              item_keys=item_keys)
+    return TrainResult(head=head, report=report, n_matched=len(matched), n_found=len(found), skipped=skipped)

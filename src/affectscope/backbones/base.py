@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image
 
 from affectscope._checks import check_option
+from affectscope.media.image import MIN_SIDE, describe_error, load_image
+from affectscope.stimuli import Stimulus
 
 #: How an image is fitted into the square input: ``center`` resizes the short side and crops the
 #: middle (ImageNet practice); ``full`` resizes the whole picture to the square, keeping all of it
@@ -114,3 +116,14 @@ class Ensemble(Backbone):
 
     def __repr__(self) -> str:
         return "+".join(t for t, _ in self.members)
+
+
+def load_prepared(backbone: Backbone, s: Stimulus, view: str) -> Any:
+    """The backbone input of one stimulus (decoded at a reduced size, fitted to the view), or a
+    message saying why it cannot be loaded (one bad item never kills a batch)."""
+    try:
+        if s.path is None:
+            raise ValueError("stimulus has no file path")
+        return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512), min_side=MIN_SIDE), view)
+    except Exception as exc:  # noqa: BLE001 - recorded per item
+        return describe_error(exc)

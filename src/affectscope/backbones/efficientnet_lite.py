@@ -20,9 +20,11 @@ import numpy as np
 
 from affectscope._checks import check_option
 from affectscope._cpu import warn_if_slow_bfloat16
-from affectscope.backbones.base import Backbone, Ensemble
-from affectscope.backbones.weights import WEIGHTS, resolve_weights
 from affectscope._install import install_hint
+from affectscope.backbones.base import Backbone, Ensemble
+from affectscope.backbones.faces import FaceChannel
+from affectscope.backbones.hf import HFVision
+from affectscope.backbones.weights import WEIGHTS, resolve_weights
 
 VARIANTS = ("lite0", "lite1", "lite2")
 POOLINGS = ("mean", "mean+std")
@@ -148,8 +150,6 @@ class EfficientNetLite(Backbone):
 
 def _member(part: str, pooling: str, threads: int | None, precision: str = "float32") -> Backbone:
     if part == "faces":
-        from affectscope.backbones.faces import FaceChannel
-
         return FaceChannel()
     variant, _, size = part.partition("@")
     if variant not in VARIANTS or (size and not size.isdigit()):
@@ -167,7 +167,6 @@ def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None, 
     if spec.startswith("hf:"):
         if precision != "float32":
             raise ValueError(f"precision={precision!r} is available for the EfficientNet-Lite backbones, not for {spec!r}")
-        from affectscope.backbones.hf import HFVision
 
         return HFVision(spec[3:])
     parts = [p.strip() for p in spec.split("+") if p.strip()]

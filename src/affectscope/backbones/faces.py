@@ -2,7 +2,7 @@
 
 EmoNet-style heads read an ImageNet network; people's faces carry affect that such a network sees
 only coarsely. This "backbone" runs the face rater's detector and FER+ expression model
-(:class:`affectscope.raters.face.FaceRater`) on the picture and returns a 12-wide block
+(:class:`affectscope.faces.pipeline.FacePipeline`, as the ``face`` rater) on the picture and returns a 12-wide block
 ``expressions``: the number of faces (capped at 3, divided by 3), whether there is any face, the 8
 FER+ probabilities of the largest face, and its derived valence and arousal (divided by 9). A
 picture without faces is all zeros. Join it to the networks by spec, e.g.
@@ -20,6 +20,7 @@ import numpy as np
 from affectscope._checks import check_option
 from affectscope.backbones.base import VIEWS, Backbone
 from affectscope.faces.ferplus_cnn import FERPLUS_LABELS
+from affectscope.faces.pipeline import VERSION as FACE_PIPELINE_VERSION, FacePipeline
 
 #: Names of the 12 columns of the ``expressions`` block, in order.
 FEATURES = ("faces_capped", "any_face", *FERPLUS_LABELS, "valence", "arousal")
@@ -32,7 +33,7 @@ class FaceChannel(Backbone):
     Parameters
     ----------
     precision : {"float32", "bfloat16"}
-        Arithmetic of the FER+ expression model (as :class:`~affectscope.raters.face.FaceRater`).
+        Arithmetic of the FER+ expression model (as the ``face`` rater).
     """
 
     input_size = 0  # reads the decoded picture itself; the networks beside it set the decode size
@@ -41,23 +42,20 @@ class FaceChannel(Backbone):
     def __init__(self, precision: str = "float32") -> None:
         self.precision = precision
 
-    def _rater(self) -> Any:
-        from affectscope.raters.face import FaceRater
-
+    def _pipeline(self) -> FacePipeline:
         # "never": a small picture is a scene to search, not a face crop; the largest face speaks
-        return FaceRater(whole_face="never", aggregate="largest", precision=self.precision)
+        return FacePipeline(whole_face="never", aggregate="largest", precision=self.precision)
 
     def params(self) -> dict[str, Any]:
-        from affectscope.raters.face import FaceRater
-
-        return {"class": "FaceChannel", "face_rater": FaceRater.version, "precision": self.precision, "features": list(FEATURES)}
+        # "face_rater": the face pipeline version (the key name is kept so existing feature caches stay valid)
+        return {"class": "FaceChannel", "face_rater": FACE_PIPELINE_VERSION, "precision": self.precision, "features": list(FEATURES)}
 
     def blocks(self) -> dict[str, int]:
         return {"expressions": len(FEATURES)}
 
     def vector(self, rgb: np.ndarray) -> np.ndarray:
         """The 12 features of one ``(H, W, 3)`` uint8 picture."""
-        out = self._rater().rate_array(rgb)
+        out = self._pipeline().rate_array(rgb)
         n = float(out["n_faces"])
         if n == 0:
             return np.zeros(len(FEATURES), np.float32)

@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from affectscope._checks import check_option
 from affectscope._cpu import warn_if_slow_bfloat16
+from affectscope._install import install_hint
 from affectscope.backbones.weights import verify
 from affectscope.faces import face_input
-from affectscope._install import install_hint
 
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 INPUT_SIZE = 48
@@ -94,8 +95,6 @@ def build(width: int = WIDTH) -> Any:
 
 
 def _variant(name: str) -> Variant:
-    from affectscope._checks import check_option
-
     check_option("FER+ CNN variant", name, tuple(VARIANTS))
     return VARIANTS[name]
 
@@ -194,7 +193,6 @@ def correct_prior(probs: np.ndarray, tau: float) -> np.ndarray:
 
 def check_runtime(runtime: str, precision: str = "float32") -> str:
     """``runtime`` if it is one of :data:`RUNTIMES` and runs ``precision``, else ``ValueError`` with the fix."""
-    from affectscope._checks import check_option
 
     check_option("runtime", runtime, RUNTIMES)
     if precision == "int8" and runtime != "onnxruntime":
@@ -321,8 +319,6 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
         in accuracy (model card).
     """
     import torch
-
-    from affectscope._checks import check_option
 
     check_option("precision", precision, PRECISIONS)
     check_runtime(runtime, precision)

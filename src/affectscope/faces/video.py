@@ -34,6 +34,7 @@ from PIL import Image
 
 from affectscope._checks import check_option
 from affectscope.media.image import MediaError
+from affectscope.media.video import count_frames, iter_frames, uniform_indices
 
 STRATEGIES = ("uniform", "fps", "change")
 THUMB = 24
@@ -85,7 +86,6 @@ def frame_series(path: str | os.PathLike[str], rater: Any, spec: SamplingSpec | 
     n_decoded : int
         Frames decoded.
     """
-    from affectscope.media.video import count_frames, iter_frames, uniform_indices
 
     spec = spec or SamplingSpec()
     wanted: set[int] | None = None

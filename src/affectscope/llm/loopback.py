@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from affectscope.llm.vision import COLOUR_RGB
+
 
 @dataclass
 class Reply:
@@ -81,8 +83,6 @@ def picture_colour(request: dict[str, Any]) -> str | None:
     import io
 
     from PIL import Image
-
-    from affectscope.llm.vision import COLOUR_RGB
 
     for m in request.get("messages", []):
         content = m.get("content")
@@ -160,7 +160,6 @@ class LoopbackServer:
 
     def start(self) -> "LoopbackServer":
         server = self
-
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a: Any) -> None:  # quiet
                 pass

@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from affectscope.faces.pipeline import FacePipeline
+from affectscope.faces.video import SamplingSpec, episodes, frame_series
 from affectscope.media.image import load_image
+from affectscope.media.video import count_frames, read_frames, uniform_indices, video_fps
 
 
 def encode_jpeg(rgb: np.ndarray, max_side: int, quality: int = 90) -> str:
@@ -55,15 +58,14 @@ _FACE_MODEL: list[tuple[Any, list[str], str | None]] = []
 
 
 def face_model() -> tuple[Any, list[str], str | None]:
-    """``(face rater, expression labels, None)``, or ``(None, [], why)`` when it cannot run here (no
+    """``(face pipeline, expression labels, None)``, or ``(None, [], why)`` when it cannot run here (no
     OpenCV, no weights): context then falls back to brightness and motion. Tried once per process
     on a blank frame, so a missing dependency shows here, not as a failure of every video."""
     if not _FACE_MODEL:
         try:
-            from affectscope.raters.face import FaceRater
-
-            rater = FaceRater(**CONTEXT_FACE_PARAMS)
-            labels = [c.name for c in rater.outputs() if c.kind == "category"]
+            rater = FacePipeline(**CONTEXT_FACE_PARAMS)
+            rater.check()
+            labels = list(rater.labels)
             rater.rate_array(np.zeros((64, 64, 3), dtype=np.uint8))
         except Exception as exc:  # noqa: BLE001 - any missing piece means: no face evidence
             _FACE_MODEL.append((None, [], f"no facial-expression evidence in the video context ({type(exc).__name__}: {exc}); "
@@ -96,7 +98,6 @@ def context_series(path: Path, sampling: Any = None) -> tuple[pd.DataFrame, list
     frame is decoded and checked, few are analysed): one row per analysed frame with ``frame``,
     ``time``, the expression probabilities of the largest face (NaN without one), ``_brightness``
     and ``_motion``; the expression labels; and why expressions are missing, if they are."""
-    from affectscope.faces.video import SamplingSpec, frame_series
 
     face, labels, why = face_model()
     series, _ = frame_series(path, _ContextProbe(face), sampling or SamplingSpec(strategy="change"))
@@ -109,7 +110,6 @@ def video_content(
     """Keyframes as images, each preceded by its time; with ``context``, a sentence per gap between
     keyframes from the frames :func:`context_series` analysed in it, saying how many real frames
     the gap holds and how many were analysed."""
-    from affectscope.media.video import count_frames, read_frames, uniform_indices, video_fps
 
     n = count_frames(path)
     fps = video_fps(path) or 25.0
@@ -144,7 +144,6 @@ def video_content(
 def expression_episodes(rows: pd.DataFrame, labels: list[str], limit: int = 3) -> list[str]:
     """Non-neutral expressions in ``rows`` (analysed frames of one gap), as runs of frames with the
     same top expression: ``"surprise at 1.20-1.36 s (peak 0.81)"``, strongest first, at most ``limit``."""
-    from affectscope.faces.video import episodes
 
     if not labels or not len(rows):
         return []

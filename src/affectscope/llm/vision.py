@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from affectscope.llm.answers import extract_json
+from affectscope.llm.media import encode_jpeg
+
 #: The colours a test picture may have (the answer must be one of them), with their RGB fills.
 COLOUR_RGB: dict[str, tuple[int, int, int]] = {
     "red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), "yellow": (230, 220, 30),
@@ -55,7 +58,6 @@ def grammar() -> str:
 
 def test_picture(rgb: tuple[int, int, int], side: int = 256) -> str:
     """A solid-colour JPEG data URL."""
-    from affectscope.llm.media import encode_jpeg
 
     return encode_jpeg(np.full((side, side, 3), rgb, dtype=np.uint8), side)
 
@@ -108,7 +110,6 @@ def run_vision_check(ask: Callable[[list[dict[str, Any]]], tuple[str, str | None
     holds ``user_parts`` (the caller adds the system text the way its real requests do) and returns
     the reply text and, when the prompt-token count shows the request did not reach the model,
     why (:func:`prompt_dropped`); it raises on transport failure."""
-    from affectscope.llm.answers import extract_json
 
     answers = []
     problems = []

@@ -44,6 +44,14 @@ class MediaError(Exception):
         super().__init__(f"{self.path}: {problem}. Fix: {fix}")
 
 
+def describe_error(exc: BaseException) -> str:
+    """One item's failure as its error-column text: a :class:`MediaError` as "problem. Fix: fix"
+    (the item already names the file), anything else as "Type: message"."""
+    if isinstance(exc, MediaError):
+        return f"{exc.problem}. Fix: {exc.fix}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 _MAGIC = (
     (b"%PDF", "a PDF document"),
     (b"PK\x03\x04", "a ZIP archive"),

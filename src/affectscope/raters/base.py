@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from affectscope.media.image import describe_error
 from affectscope.ratings import ColumnSpec, RaterInfo
 from affectscope.stimuli import Stimulus, StimulusSet
 
@@ -131,7 +132,7 @@ class Rater(ABC):
         except RaterUnavailable:
             raise  # not this item's fault: nothing can be rated
         except Exception as exc:  # noqa: BLE001 - the contract: one bad item never kills a batch
-            return ItemError(stimulus.item_id, _describe(exc))
+            return ItemError(stimulus.item_id, describe_error(exc))
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -176,10 +177,3 @@ class Rater(ABC):
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
-
-def _describe(exc: BaseException) -> str:
-    from affectscope.media.image import MediaError
-
-    if isinstance(exc, MediaError):
-        return f"{exc.problem}. Fix: {exc.fix}"
-    return f"{type(exc).__name__}: {exc}"

@@ -28,41 +28,20 @@ import json
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from affectscope._checks import check_option
+from affectscope.faces.pipeline import LABEL_VA, WHOLE_FACE_MAX_SIDE, FacePipeline, derived_va
+from affectscope.faces.pipeline import VERSION as PIPELINE_VERSION
+from affectscope.faces.video import STRATEGIES, SamplingSpec, aggregate, frame_series
 from affectscope.media.image import MIN_SIDE, load_image
-from affectscope.raters.base import Rater
+from affectscope.media.video import truncation_warning, write_series
+from affectscope.raters.base import Flagged, Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
 from affectscope.stimuli import Stimulus
 from affectscope.taxonomy import COUNT, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
 
-WHOLE_FACE_MAX_SIDE = 128
-
-#: Valence and arousal (1-9) of each expression label *as a word*: the means of Warriner, Kuperman &
-#: Brysbaert (2013, Behav Res Methods 45:1191) for these exact words. The face rater's ``valence``
-#: and ``arousal`` are the probability-weighted means of these (a documented derivation, not a
-#: model trained on dimensional face labels).
-LABEL_VA: dict[str, tuple[float, float]] = {
-    # FER+ labels
-    "neutral": (5.50, 3.45), "happiness": (8.48, 6.50), "surprise": (7.44, 6.57), "sadness": (2.40, 2.81),
-    "anger": (2.50, 5.93), "disgust": (3.32, 5.00), "fear": (2.93, 6.14), "contempt": (3.22, 4.61),
-    # FER2013 labels (fer's spelling)
-    "angry": (2.53, 6.20), "happy": (8.47, 6.05), "sad": (2.10, 3.49),
-}
-
-
-def derived_va(probs: dict[str, float]) -> tuple[float, float]:
-    """Probability-weighted word valence and arousal of the expression labels (see :data:`LABEL_VA`)."""
-    num_v = num_a = tot = 0.0
-    for k, p in probs.items():
-        if k in LABEL_VA and p == p:  # skip NaN
-            num_v += p * LABEL_VA[k][0]
-            num_a += p * LABEL_VA[k][1]
-            tot += p
-    return (num_v / tot, num_a / tot) if tot > 0 else (float("nan"), float("nan"))
-
+__all__ = ["LABEL_VA", "WHOLE_FACE_MAX_SIDE", "FaceRater", "derived_va"]
 
 @register("face")
 class FaceRater(Rater):
@@ -111,7 +90,7 @@ class FaceRater(Rater):
 
     kind = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
-    version = "5"  # 5: training_item column; 4: FER+ CNN retrained (affine augmentation, 30 epochs); 3: Haar frontalface_alt, fused CNN
+    version = PIPELINE_VERSION
     batch_size = 1
     media = frozenset({"image", "video"})
     operational = frozenset({"series_dir"})
@@ -135,60 +114,21 @@ class FaceRater(Rater):
         self.runtime = runtime
         self.mirror = mirror
 
-    def _model(self) -> tuple[tuple[str, ...], str, int, Any]:
-        """(labels, taxonomy, input size, predict function)."""
-        from affectscope.faces import ferplus_cnn as m
+    def pipeline(self) -> FacePipeline:
+        """The detection + expression pipeline these parameters describe (validated)."""
+        face = FacePipeline(whole_face=self.whole_face, aggregate=self.aggregate, margin=self.margin, max_faces=self.max_faces,
+                            model=self.model, precision=self.precision, prior_correction=self.prior_correction,
+                            runtime=self.runtime, mirror=self.mirror)
+        face.check()
+        return face
 
-        if self.model in m.VARIANTS:
-            variant, precision, tau, runtime, mirror = (self.model, self.precision, float(self.prior_correction), self.runtime,
-                                                        bool(self.mirror))
-
-            def predict(grey: np.ndarray) -> np.ndarray:
-                return m.predict_proba(grey, m.load_ferplus_cnn(variant=variant), precision=precision, prior_correction=tau,
-                                       runtime=runtime, mirror=mirror)
-
-            return m.FERPLUS_LABELS, "ferplus8", m.INPUT_SIZE, predict
-        from affectscope.faces import mini_xception as x
-
-        return x.FER2013_LABELS, "fer2013", x.INPUT_SIZE, x.predict_proba
-
-    def _check(self) -> None:
-        from affectscope.faces.video import STRATEGIES
-
-        if self.sampling not in STRATEGIES:
-            raise ValueError(f"sampling must be one of {', '.join(STRATEGIES)}, got {self.sampling!r}")
-        if self.whole_face not in ("auto", "always", "never"):
-            raise ValueError(f"whole_face must be 'auto', 'always' or 'never', got {self.whole_face!r}")
-        if self.aggregate not in ("largest", "mean"):
-            raise ValueError(f"aggregate must be 'largest' or 'mean', got {self.aggregate!r}")
-        from affectscope.faces.ferplus_cnn import (
-            PRECISIONS,
-            VARIANTS,
-            check_int8,
-            check_prior_correction,
-            check_runtime,
-        )
-
-        check_option("model", self.model, (*VARIANTS, "fer2013"))
-        fer_plus = self.model in VARIANTS
-        check_option("precision", self.precision, PRECISIONS)
-        if not isinstance(self.mirror, bool):
-            raise ValueError(f"mirror must be true or false, got {self.mirror!r}")
-        if not self.mirror and not fer_plus:
-            raise ValueError("mirror=False needs a FER+ model, e.g. model='ferplus' (the FER2013 port reads the face once)")
-        if self.precision != "float32" and not fer_plus:
-            raise ValueError(f"precision={self.precision!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in float32)")
-        check_runtime(self.runtime, self.precision)
-        if self.precision == "int8" and fer_plus:
-            check_int8(self.model)
-        if self.runtime != "torch" and not fer_plus:
-            raise ValueError(f"runtime={self.runtime!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in torch)")
-        if check_prior_correction(self.prior_correction) and not fer_plus:
-            raise ValueError("prior_correction needs a FER+ model, e.g. model='ferplus' (its training prior is known)")
+    def _check(self) -> FacePipeline:
+        check_option("sampling", self.sampling, STRATEGIES)
+        return self.pipeline()
 
     def outputs(self) -> list[ColumnSpec]:
-        self._check()
-        labels, taxonomy, _, _ = self._model()
+        face = self._check()
+        labels, taxonomy = face.labels, face.taxonomy
         how = "largest face" if self.aggregate == "largest" else "mean over faces"
         specs = [ColumnSpec(name="n_faces", kind="count", scale=COUNT, description="faces found (pre-cropped images count as 1)")]
         specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy,
@@ -213,29 +153,16 @@ class FaceRater(Rater):
             return self.rate_video(stimulus)
         rgb = load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE)
         out = self.rate_array(rgb)
-        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: self._training_item(rgb, out)})
+        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: self.pipeline().training_item(rgb, out)})
         return out
-
-    def _training_item(self, rgb: np.ndarray, out: dict[str, Any]) -> str:
-        """The outputs made by a model trained on this very picture (a 48x48 training face), else ""."""
-        from affectscope.faces.training_faces import FACE_SIDE, is_training_face
-
-        if rgb.shape[:2] != (FACE_SIDE, FACE_SIDE) or self.whole_face == "never":
-            return ""
-        grey = np.asarray(Image.fromarray(rgb).convert("L"))
-        return " ".join(k for k in (*self._model()[0], "valence", "arousal") if k in out) if is_training_face(grey) else ""
 
     def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:
         """Mean expression over the sampled frames, frames processed, strongest episode."""
-        from affectscope.faces.video import SamplingSpec, aggregate, frame_series
-
-        self._check()
-        labels = list(self._model()[0])
+        face = self._check()
+        labels = list(face.labels)
         spec = SamplingSpec(strategy=self.sampling, k=int(self.k), fps=float(self.fps))
-        series, n_decoded = frame_series(stimulus.path, self, spec)  # type: ignore[arg-type]
+        series, n_decoded = frame_series(stimulus.path, face, spec)  # type: ignore[arg-type]
         if self.series_dir:
-            from affectscope.media.video import write_series
-
             write_series(self.series_dir, stimulus.item_id, series)
         out = aggregate(series, labels)
         out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
@@ -249,39 +176,9 @@ class FaceRater(Rater):
         out["faces"] = json.dumps(tops)
         out["n_frames"] = float(len(series))
         out[TRAINING_COLUMN] = ""
-        from affectscope.media.video import truncation_warning
-        from affectscope.raters.base import Flagged
-
         warning = truncation_warning(stimulus.path, n_decoded)  # type: ignore[arg-type]
         return Flagged(out, warning) if warning else out
 
     def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
-        """Rate one RGB frame (``(H, W, 3)`` uint8), e.g. a decoded video frame."""
-        from affectscope.faces.detect import FaceBox, HaarDetector
-
-        self._check()
-        labels, _, size, predict_proba = self._model()
-        grey = np.asarray(Image.fromarray(rgb).convert("L"))
-        h, w = grey.shape
-        whole = self.whole_face == "always" or (self.whole_face == "auto" and max(h, w) <= WHOLE_FACE_MAX_SIDE)
-        boxes = [FaceBox(0, 0, w, h)] if whole else HaarDetector().detect(grey)[: self.max_faces]
-        out: dict[str, Any] = {"n_faces": float(len(boxes))}
-        if not boxes:
-            out.update({c: float("nan") for c in labels})
-            out["valence"] = out["arousal"] = float("nan")
-            out["faces"] = "[]"
-            return out
-        crops = []
-        for b in boxes:
-            m = 0 if whole else self.margin
-            x0, y0 = max(0, int(b.x - m * b.w)), max(0, int(b.y - m * b.h))
-            x1, y1 = min(w, int(b.x + b.w * (1 + m))), min(h, int(b.y + b.h * (1 + m)))
-            crop = Image.fromarray(grey[y0:y1, x0:x1]).resize((size, size), Image.Resampling.BILINEAR)
-            crops.append(np.asarray(crop))
-        p = predict_proba(np.stack(crops))
-        agg = p[0] if self.aggregate == "largest" else p.mean(axis=0)
-        out.update({c: float(agg[j]) for j, c in enumerate(labels)})
-        out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
-        out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": labels[int(q.argmax())], "p": round(float(q.max()), 3)}
-                                   for b, q in zip(boxes, p, strict=True)])
-        return out
+        """Rate one RGB frame (``(H, W, 3)`` uint8), e.g. a decoded video frame (see :meth:`FacePipeline.rate_array`)."""
+        return self.pipeline().rate_array(rgb)

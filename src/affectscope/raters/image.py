@@ -21,12 +21,14 @@ from typing import Any
 import numpy as np
 
 from affectscope._checks import check_option
-from affectscope.backbones.base import Backbone
+from affectscope.backbones.base import Backbone, load_prepared
 from affectscope.backbones.efficientnet_lite import PRECISIONS, make_backbone
 from affectscope.derived import DERIVED_PREFIX, add_derived
+from affectscope.explain import explain_row, warriner_norm
 from affectscope.heads import HeadError, Head
-from affectscope.features import load_prepared
-from affectscope.raters.base import ItemError, RateResult, Rater
+from affectscope.media.image import MediaError
+from affectscope.media.video import iter_frames, sample_uniform, truncation_warning, write_series
+from affectscope.raters.base import Flagged, ItemError, RateResult, Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
 from affectscope.stimuli import Stimulus
@@ -137,8 +139,6 @@ class ImageRater(Rater):
 
     @cached_property
     def _word_norm(self) -> Any:
-        from affectscope.explain import warriner_norm
-
         return warriner_norm()
 
     # ---- heads and backbone ---------------------------------------------------------------
@@ -271,8 +271,6 @@ class ImageRater(Rater):
             out["concepts"] = concepts
         out["n_frames"] = float(n_frames)
         if self.explain:
-            from affectscope.explain import explain_row
-
             subject = "picture" if s.kind != "video" else "video's frames"
             out["explanation"] = explain_row(out, word_norm=self._word_norm, subject=subject)
         return out
@@ -280,7 +278,6 @@ class ImageRater(Rater):
     # ---- videos ---------------------------------------------------------------------------
     def _frames(self, path: Path) -> Any:
         """The frames to rate (see the ``sampling`` parameter), as an iterator of :class:`Frame`."""
-        from affectscope.media.video import iter_frames, sample_uniform
 
         if self.sampling == "uniform":
             yield from sample_uniform(path, int(self.k), max_side=FRAME_MAX_SIDE)
@@ -295,8 +292,6 @@ class ImageRater(Rater):
     def rate_video(self, s: Stimulus) -> dict[str, Any]:
         """Rate a video: every sampled frame through the networks and heads, then the frame mean."""
         import pandas as pd
-
-        from affectscope.media.image import MediaError
 
         if s.path is None:
             raise ValueError("stimulus has no file path")
@@ -329,14 +324,10 @@ class ImageRater(Rater):
             raise MediaError(Path(s.path), "the video has no decodable frames", "re-encode it as H.264 MP4")
         series = pd.DataFrame(rows)
         if self.series_dir:
-            from affectscope.media.video import write_series
-
             write_series(self.series_dir, s.item_id, series)
         out = {o: float(series[o].mean()) for o in outputs}
         concepts = self._concepts(logit_sum[None, :] / len(rows))[0] if logit_sum is not None else None
         result = self._finish(s, out, concepts, n_frames=len(rows))
-        from affectscope.media.video import truncation_warning
-        from affectscope.raters.base import Flagged
 
         warning = truncation_warning(s.path)  # the frames were counted while sampling: no second decode
         return Flagged(result, warning) if warning else result

@@ -30,7 +30,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from affectscope._checks import check_option
-from affectscope.raters.base import Flagged, ItemError, RateResult, Rater
+from affectscope.backbones.weights import cache_dir
+from affectscope.llm import vision
+from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer, question_prompt, system_prompt
+from affectscope.llm.cache import ResponseCache, redact_media, request_key
+from affectscope.llm.client import ChatClient, RequestFailure, STRUCTURED_MODES, redact_url
+from affectscope.llm.loopback import LoopbackServer
+from affectscope.llm.media import face_model, image_content, video_content
+from affectscope.llm.protocol import DESIGNS, load_protocol
+from affectscope.llm.vision import prompt_dropped
+from affectscope.media.image import describe_error
+from affectscope.media.video import truncation_warning
+from affectscope.raters.base import Flagged, ItemError, RateResult, Rater, RaterUnavailable
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec
 from affectscope.stimuli import Stimulus, StimulusSet
@@ -163,9 +174,6 @@ class LLMRater(Rater):
 
     # ---- configuration -----------------------------------------------------------------------
     def _check(self) -> None:
-        from affectscope.llm.client import STRUCTURED_MODES
-        from affectscope.llm.protocol import DESIGNS
-
         if not self.model:
             raise ValueError("the llm rater needs a model name: --model NAME (as the server at --base-url knows it)")
         check_option("structured", self.structured, STRUCTURED_MODES)
@@ -182,7 +190,6 @@ class LLMRater(Rater):
 
     @cached_property
     def _protocol(self):  # noqa: ANN202
-        from affectscope.llm.protocol import load_protocol
 
         return load_protocol(self.protocol)
 
@@ -192,7 +199,6 @@ class LLMRater(Rater):
 
     @cached_property
     def _client(self):  # noqa: ANN202
-        from affectscope.llm.client import ChatClient
 
         key = os.environ.get(self.api_key_env) or "no-key-needed"
         # the client redacts the key and any credentials in base_url from every failure message
@@ -201,13 +207,10 @@ class LLMRater(Rater):
 
     @cached_property
     def _cache(self):  # noqa: ANN202
-        from affectscope.llm.cache import ResponseCache
 
         if self.cache == "none":
             return None
         if self.cache == "auto":
-            from affectscope.backbones.weights import cache_dir
-
             return ResponseCache(cache_dir() / "llm_responses.sqlite")
         return ResponseCache(self.cache)
 
@@ -220,14 +223,11 @@ class LLMRater(Rater):
     def info(self):  # noqa: ANN201 - RaterInfo
         """Provenance, with any credentials in ``base_url`` masked (it is written to the run store,
         the CSV's metadata and reports)."""
-        from affectscope.llm.client import redact_url
 
         info = super().info()
         return info.model_copy(update={"params": {**info.params, "base_url": redact_url(str(self.base_url))}})
 
     def __repr__(self) -> str:
-        from affectscope.llm.client import redact_url
-
         params = {**self.get_params(), "base_url": redact_url(str(self.base_url))}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
 
@@ -314,15 +314,11 @@ class LLMRater(Rater):
 
     @classmethod
     def contract_params(cls, workdir: Path, stimuli: StimulusSet | None = None) -> dict[str, Any]:
-        from affectscope.llm.loopback import LoopbackServer
-
         srv = LoopbackServer().start()  # daemon thread; lives as long as the test process
         return {"base_url": srv.url, "model": "loopback", "cache": str(workdir / "llm_cache.sqlite"), "max_retries": 0}
 
     # ---- rating --------------------------------------------------------------------------------
     def _content(self, s: Stimulus) -> Any:
-        from affectscope.llm.media import image_content, video_content
-
         if s.kind == "text":
             return "Description: " + str(s.metadata.get("text", ""))
         if s.path is None:
@@ -346,9 +342,8 @@ class LLMRater(Rater):
             try:
                 content = self._content(s)
             except Exception as exc:  # noqa: BLE001 - one unreadable file fails alone
-                from affectscope.raters.base import _describe
 
-                results[i] = ItemError(s.item_id, _describe(exc))
+                results[i] = ItemError(s.item_id, describe_error(exc))
                 continue
             for p in range(self.participants):
                 for q in self._questions:
@@ -369,8 +364,6 @@ class LLMRater(Rater):
         return res
 
     def _messages(self, s: Stimulus, content: Any, q: Any) -> list[dict[str, Any]]:
-        from affectscope.llm.answers import question_prompt, system_prompt
-
         medium = s.kind
         ask = question_prompt(self._protocol, q, medium)
         user: Any = f"{content}\n\n{ask}" if isinstance(content, str) else [*content, {"type": "text", "text": ask}]
@@ -393,8 +386,6 @@ class LLMRater(Rater):
         """Check once, before the first item, that the server answers, takes the key and serves the
         model; raise :class:`RaterUnavailable` (the CLI exits 2) instead of failing every item after
         its retries."""
-        from affectscope.llm.client import RequestFailure, redact_url
-        from affectscope.raters.base import RaterUnavailable
 
         if self.__dict__.get("_server_checked"):
             return
@@ -412,10 +403,6 @@ class LLMRater(Rater):
     def check_vision(self) -> None:
         """Run the vision check (once per rater; a pass is cached) and raise :class:`RaterUnavailable`
         when the model cannot see pictures or the server cannot be used."""
-        from affectscope.llm import vision
-        from affectscope.llm.cache import request_key
-        from affectscope.llm.client import RequestFailure
-        from affectscope.raters.base import RaterUnavailable
 
         if self.__dict__.get("_vision_passed"):
             return
@@ -431,8 +418,6 @@ class LLMRater(Rater):
             c = self._client.complete(messages, schema=vision.schema(), grammar=vision.grammar(), temperature=0.0,
                                       seed=self.seed, max_tokens=20)
             return c.text, vision.prompt_dropped(messages, c.prompt_tokens)
-
-        from affectscope.llm.client import redact_url
 
         where = f"{self.model!r} at {redact_url(self.base_url)}"
         try:
@@ -478,10 +463,6 @@ class LLMRater(Rater):
         return out
 
     def _ask_uncounted(self, s: Stimulus, messages: list[dict[str, Any]], seed: int | None, key: str, p: int, q: Any) -> Outcome:
-        from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer
-        from affectscope.llm.client import RequestFailure
-        from affectscope.llm.vision import prompt_dropped
-
         cache = self._cache
         if cache is not None:
             hit = cache.get(key)
@@ -529,7 +510,6 @@ class LLMRater(Rater):
 
     def _request(self, s: Stimulus, content: Any, p: int, q: Any) -> tuple[list[dict[str, Any]], int | None, str]:
         """The messages, seed and cache key of participant ``p``'s request for question ``q``."""
-        from affectscope.llm.cache import redact_media, request_key
 
         messages = self._messages(s, content, q)
         seed = None if self.seed is None else int(self.seed) + p
@@ -633,13 +613,9 @@ class LLMRater(Rater):
         out["tokens"] = float(sum(o.tokens for o in outs))
         warnings = []
         if s.kind == "video" and s.path is not None:
-            from affectscope.media.video import truncation_warning
-
             if (cut := truncation_warning(s.path)) is not None:  # frames were counted when the video was encoded
                 warnings.append(cut)
             if self.context:
-                from affectscope.llm.media import face_model
-
                 if (why := face_model()[2]) is not None:
                     warnings.append(why)
         if failures:

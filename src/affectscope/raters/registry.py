@@ -1,24 +1,31 @@
 """The rater registry: names to classes, with no if/elif wiring.
 
-Built-in raters are the modules of :mod:`affectscope.raters` that use :func:`register`;
-they are discovered by importing those modules on first look-up (rater modules keep heavy
-imports inside methods, so this stays cheap). Other packages add raters through the
-``affectscope.raters`` entry-point group. ``"package.module:Class"`` works too, for a rater
-that is not registered anywhere.
+Built-in raters are listed in :data:`BUILTIN` as ``name -> "module:Class"`` (as lm-eval maps
+model names), so looking one up imports its module alone: rater modules import what they use at
+the top, and ``affectscope rate --rater color`` never loads torch. Their classes also carry
+:func:`register`, which names them. Other packages add raters through the ``affectscope.raters``
+entry-point group (loaded when their name is asked for, or when every rater is listed).
+``"package.module:Class"`` works too, for a rater that is not registered anywhere.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from affectscope.raters.base import Rater
 
+#: The built-in raters: name -> "module:Class", imported on first use.
+BUILTIN: dict[str, str] = {
+    "color": "affectscope.raters.color:ColorRater",
+    "face": "affectscope.raters.face:FaceRater",
+    "image": "affectscope.raters.image:ImageRater",
+    "llm": "affectscope.raters.llm:LLMRater",
+    "table": "affectscope.raters.table:TableRater",
+}
+
 _REGISTRY: dict[str, type[Rater]] = {}
-_DISCOVERED = False
-_NOT_RATER_MODULES = {"base", "registry"}
 
 R = TypeVar("R", bound=type[Rater])
 
@@ -38,6 +45,8 @@ def register(name: str):
             raise TypeError(f"@register({name!r}) must decorate a Rater subclass, got {cls!r}")
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"rater name {name!r} is taken by {_REGISTRY[name].__module__}.{_REGISTRY[name].__name__}")
+        if name in BUILTIN and BUILTIN[name] != f"{cls.__module__}:{cls.__qualname__}":
+            raise ValueError(f"rater name {name!r} is taken by the built-in {BUILTIN[name]}")
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -45,26 +54,34 @@ def register(name: str):
     return deco
 
 
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    import affectscope.raters as pkg
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group="affectscope.raters")}
 
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in _NOT_RATER_MODULES and not mod.name.startswith("_"):
-            importlib.import_module(f"{pkg.__name__}.{mod.name}")
-    for ep in entry_points(group="affectscope.raters"):
-        if ep.name not in _REGISTRY:
-            cls = ep.load()
-            register(ep.name)(cls)
+
+def rater_names() -> list[str]:
+    """Every rater name (built-in, entry point, registered at run time), sorted, importing none."""
+    return sorted({*BUILTIN, *_entry_points(), *_REGISTRY})
+
+
+def _load(name: str) -> type[Rater] | None:
+    """The class registered as ``name``, importing its module if it is built in or an entry point."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in BUILTIN:
+        mod_name, _, cls_name = BUILTIN[name].partition(":")
+        cls = getattr(importlib.import_module(mod_name), cls_name)
+        if _REGISTRY.get(name) is not cls:
+            raise RuntimeError(f"built-in rater {name!r} maps to {BUILTIN[name]}, which is not registered as {name!r}")
+        return cls
+    ep = _entry_points().get(name)
+    if ep is None:
+        return None
+    return register(name)(ep.load())
 
 
 def available_raters() -> dict[str, type[Rater]]:
-    """Every registered rater, by name (sorted)."""
-    _discover()
-    return dict(sorted(_REGISTRY.items()))
+    """Every rater, by name (sorted); imports every rater module (use :func:`rater_names` for names alone)."""
+    return {name: cls for name in rater_names() if (cls := _load(name)) is not None}
 
 
 def get_rater_class(name: str) -> type[Rater]:
@@ -80,12 +97,12 @@ def get_rater_class(name: str) -> type[Rater]:
         if not cls.name:
             cls.name = name
         return cls
-    raters = available_raters()
-    if name not in raters:
+    cls = _load(name)
+    if cls is None:
         raise UnknownRaterError(
-            f"unknown rater {name!r}; available: {', '.join(raters)} (or 'package.module:Class')"
+            f"unknown rater {name!r}; available: {', '.join(rater_names())} (or 'package.module:Class')"
         )
-    return raters[name]
+    return cls
 
 
 def make_rater(name: str, **params: Any) -> Rater:

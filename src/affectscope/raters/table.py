@@ -9,8 +9,9 @@ from typing import Any
 
 from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
-from affectscope.ratings import ColumnSpec, Ratings, RatingsError, match_key
+from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, RatingsError, match_key
 from affectscope.stimuli import Stimulus, StimulusSet
+from affectscope.taxonomy import SAM_VALENCE
 
 
 @register("table")
@@ -82,9 +83,6 @@ class TableRater(Rater):
     @classmethod
     def contract_params(cls, workdir: Path, stimuli: StimulusSet | None = None) -> dict[str, Any]:
         import pandas as pd
-
-        from affectscope.ratings import RaterInfo
-        from affectscope.taxonomy import SAM_VALENCE
 
         ids = stimuli.item_ids if stimuli is not None else ["a.png"]
         frame = pd.DataFrame({"item_id": ids, "valence": [1.0 + (i % 9) for i in range(len(ids))]})

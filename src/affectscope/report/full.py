@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from affectscope.llm.media import encode_jpeg
+from affectscope.media.image import MediaError
+from affectscope.media.video import read_frames, series_file
 from affectscope.ratings import Ratings
 from affectscope.report.compare_page import _img, compare_sections
 from affectscope.report.page import write_ratings_page
@@ -30,8 +33,6 @@ MAX_SERIES = 24
 def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
     """One row of plots per video with a series file: category probabilities over time (with the
     frame of the strongest non-neutral category), and the rating scales over time."""
-    from affectscope.media.image import MediaError
-    from affectscope.media.video import series_file
 
     labels = [c.name for c in ratings.columns.values() if c.kind == "category"]
     scales = [c for c in ratings.columns.values() if c.kind == "scale" and c.scale is not None]
@@ -68,9 +69,6 @@ def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
                 k = int(np.nanargmax(np.nanmax(probs, axis=1)))
                 j = int(np.nanargmax(probs[k]))
                 try:
-                    from affectscope.llm.media import encode_jpeg
-                    from affectscope.media.video import read_frames
-
                     (frame,) = read_frames(path, [int(series["frame"].iloc[k])], max_side=160)
                     key = (f'<figure><img alt="keyframe" src="{encode_jpeg(frame.rgb, 160, 80)}">'
                            f"<figcaption>frame {frame.index} at {frame.time:.2f} s (strongest: {non_neutral[j]} "

