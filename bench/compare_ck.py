@@ -28,7 +28,7 @@ from pathlib import Path
 
 
 from affectscope.compare import compare_structure, most_typical, rdm, top_category
-from affectscope.compare.gw import _normalised, search_anneal, search_boundary, search_optuna
+from affectscope.compare.gw import SEARCHES, SearchSettings, _normalised, search_anneal, search_boundary, search_optuna
 from affectscope.norms import NormsError, load_cowen_keltner
 from affectscope.norms.cowen_keltner import DIMENSIONS, TERM_PREFIX
 from affectscope.taxonomy import CK34
@@ -105,8 +105,7 @@ def main() -> int:
         # one run, same inputs and range; every plan projected onto exact marginals before scoring
         timed: dict = {}
         for name, search in (
-            ("auto", lambda: search_anneal(c1, c2, rng, n_steps=8, max_iter=1000, polish=False, device=dev)
-             + search_boundary(c1, c2, rng, 16, 1000, device=dev)),
+            ("auto", lambda: SEARCHES["auto"](c1, c2, SearchSettings(rng, 8, 16, 20, 1000, 0, dev))),
             ("path", lambda: search_anneal(c1, c2, rng, n_steps=8, max_iter=1000, polish=False, device=dev)),
             ("boundary", lambda: search_boundary(c1, c2, rng, 16, 1000, device=dev)),
             ("anneal", lambda: search_anneal(c1, c2, rng, n_steps=8, max_iter=1000, polish=True, device=dev)),
@@ -119,15 +118,15 @@ def main() -> int:
             timed[name] = (time.perf_counter() - t, trials)
             print(f"  {name}: {timed[name][0]:.1f} s", flush=True)
             # partial results survive a run cut short (a device time limit, say)
-            results["speed_partial"] = {k: {"seconds": sec, "trials": [{x: v for x, v in t.items() if x != "plan"} for t in tr]}
+            results["speed_partial"] = {k: {"seconds": sec, "trials": [t.to_dict() for t in tr]}
                                         for k, (sec, tr) in timed.items()}
             _save(results, args.out)
 
         def best(trials: list) -> float:
-            return min(x["value"] for x in trials if not x["failed"])
+            return min(x.value for x in trials if not x.failed)
 
         def log(trials: list) -> list:
-            return [{k: v for k, v in x.items() if k != "plan"} for x in trials]
+            return [x.to_dict() for x in trials]
 
         t_opt = timed["optuna"][0]
         labels = {"auto": "auto = annealed path + boundary (default)", "path": "annealed path alone (8 warm-started steps)",

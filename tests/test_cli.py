@@ -190,7 +190,7 @@ def test_table_rater_reads_a_plain_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert main([*args, "-p", "id_column=stimulus"]) == EXIT_USAGE
     assert "declare its rating columns" in (err := capsys.readouterr().err) and "-p scales=" in err
     assert main([*args, "-p", "id_column=stimulus", "-p", "scales=V:valence:1-7"]) == EXIT_USAGE
-    assert "scales must map columns to scales" in capsys.readouterr().err
+    assert "scales must be None or a mapping of column names to scales" in capsys.readouterr().err
     assert main([*args, "-p", "id_column=stimulus", "-p", 'scales={"V": "valence:1-7"}']) == EXIT_OK
     got = Ratings.load(out)
     assert got.columns["V"].scale.label == "valence 1-7 (1-7)" and sorted(got.data["V"]) == [1.5, 3.0, 4.5, 6.0]

@@ -320,18 +320,18 @@ def test_boundary_search_stops_at_the_first_feasible_epsilon() -> None:
     c = rdm(rng.normal(size=(40, 3)), metric="euclidean").matrix()
     c = c / c.mean()
     trials = search_boundary(c, c, (1e-4, 1e-1), 10, 300)
-    probes = [t for t in trials if t["stage"] == "probe"]
-    solves = [t for t in trials if t["stage"] == "boundary"]
+    probes = [t for t in trials if t.stage == "probe"]
+    solves = [t for t in trials if t.stage == "boundary"]
     grid_probes = probes[: len(probes) - 3]  # then 3 bisection probes inside the last failed grid step
-    eps = [t["epsilon"] for t in grid_probes]
+    eps = [t.epsilon for t in grid_probes]
     assert eps == sorted(eps) and eps[0] == pytest.approx(1e-4)
-    assert all(t["failed"] for t in grid_probes[:-1]) and not grid_probes[-1]["failed"]
-    assert all(eps[-2] < t["epsilon"] < eps[-1] for t in probes[-3:])
+    assert all(t.failed for t in grid_probes[:-1]) and not grid_probes[-1].failed
+    assert all(eps[-2] < t.epsilon < eps[-1] for t in probes[-3:])
     # probes are never candidate plans; converged cold solves sit at every surviving epsilon, smallest first
-    assert all(t["plan"] is None for t in probes)
-    assert [t["epsilon"] for t in solves] == sorted(t["epsilon"] for t in probes if not t["failed"])
-    assert not solves[0]["failed"]
-    assert min(t["value"] for t in solves) < 1e-3  # a structure aligned with itself: near-zero objective
+    assert all(t.plan is None for t in probes)
+    assert [t.epsilon for t in solves] == sorted(t.epsilon for t in probes if not t.failed)
+    assert not solves[0].failed
+    assert min(t.value for t in solves) < 1e-3  # a structure aligned with itself: near-zero objective
 
 
 def test_unknown_search_lists_the_options() -> None:
@@ -396,9 +396,9 @@ def test_every_search_scores_plans_on_exact_marginals() -> None:
     trials = search_optuna(c1, c2, (5e-3, 1e-1), n_trials=3, max_iter=200, seed=0) + search_anneal(c1, c2, (5e-3, 1e-1), 3, 200)
     p = np.full(25, 1 / 25)
     for t in trials:
-        if t["plan"] is not None:
-            np.testing.assert_allclose(t["plan"].sum(axis=1), p, atol=1e-14)
-            np.testing.assert_allclose(t["plan"].sum(axis=0), p, atol=1e-14)
+        if t.plan is not None:
+            np.testing.assert_allclose(t.plan.sum(axis=1), p, atol=1e-14)
+            np.testing.assert_allclose(t.plan.sum(axis=0), p, atol=1e-14)
 
 
 def test_failed_solve_is_never_a_plan() -> None:

@@ -111,7 +111,7 @@ def test_precision_parameter_is_checked() -> None:
     with pytest.raises(ValueError, match="needs a FER\\+ model"):
         FaceRater(model="fer2013", precision="bfloat16").outputs()
     assert FaceRater(precision="bfloat16").fingerprint() != FaceRater().fingerprint()
-    with pytest.raises(ValueError, match=r"prior_correction must lie in \[0, 2\]"):
+    with pytest.raises(ValueError, match=r"prior_correction must (lie|be a number) in \[0, 2\]"):
         FaceRater(prior_correction=3).outputs()
     with pytest.raises(ValueError, match="prior_correction must be a number"):
         FaceRater(prior_correction="balanced").outputs()

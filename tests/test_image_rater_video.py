@@ -71,12 +71,16 @@ def test_uniform_sampling_takes_k_frames_and_long_clips_are_chunked(tmp_path: Pa
 
 @pytest.mark.parametrize(("params", "message"), [
     ({"sampling": "dense"}, "sampling must be one of"),
-    ({"k": 0}, "k must be a whole number of frames >= 1"),
-    ({"fps": 0}, "fps must be a number of frames per second > 0"),
+    ({"k": 0}, "k must be a whole number >= 1, got 0"),
+    ({"fps": 0}, "fps must be a number > 0, got 0"),
 ])
 def test_bad_video_parameters_say_what_is_valid(params: dict, message: str) -> None:
+    from affectscope.raters.registry import make_rater
+
     with pytest.raises(ValueError, match=message):
-        ImageRater(**params)
+        make_rater("image", **params)
+    with pytest.raises(ValueError, match=message):  # built directly: checked before the first output
+        ImageRater(**params).outputs()
 
 
 def test_report_plots_the_image_rater_series(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import make_bad_files, make_good_images
 
@@ -81,8 +82,9 @@ def test_outputs_schema_ranges_and_per_item_errors(name: str, tmp_path: Path, st
 
 @pytest.mark.parametrize("name", RATERS)
 def test_deterministic_when_promised(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    """Two runs, equal tables; the LLM rater against its scripted server too."""
     rater = _make(name, tmp_path, stimuli)
-    if not rater.deterministic:
+    if not rater.contract_deterministic():
         pytest.skip(f"{name} does not promise determinism")
     a = rate(stimuli, rater, progress=False).ratings.to_frame()
     b = rate(stimuli, _make(name, tmp_path, stimuli), progress=False).ratings.to_frame()
@@ -145,3 +147,66 @@ def test_every_registered_rater_module_is_in_the_builtin_table() -> None:
                     if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "register":
                         found[d.args[0].value] = f"affectscope.raters.{f.stem}:{node.name}"
     assert found == BUILTIN
+
+
+# ---- parameters: declared, and every invalid value refused naming the parameter ------------------
+@pytest.mark.parametrize("name", RATERS)
+def test_every_parameter_declares_what_it_takes(name: str) -> None:
+    cls = get_rater_class(name)
+    assert set(cls.parameter_constraints) == set(cls._param_names()), "declare a Constraint per constructor parameter"
+
+
+@pytest.mark.parametrize("name", RATERS)
+def test_invalid_parameters_generated_from_the_constraints_are_refused(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    from affectscope._params import InvalidParameterError
+
+    cls = get_rater_class(name)
+    base = cls.contract_params(tmp_path, stimuli)
+    tried = 0
+    for param, constraint in cls.parameter_constraints.items():
+        for bad in constraint.invalid_values():
+            params = {**base, param: bad}
+            with pytest.raises(InvalidParameterError, match=f"^{param} must be .*, got "):
+                make_rater(name, **params)
+            with pytest.raises(InvalidParameterError, match=param):  # built directly: refused before any output
+                cls(**params).outputs()
+            tried += 1
+    assert tried >= len(cls.parameter_constraints)
+
+
+# ---- rate_one and rate_batch agree on every medium the rater takes -------------------------------
+def _media(folder: Path) -> list[Path]:
+    from affectscope.media.video import write_video
+
+    pictures = make_good_images(folder)[:2]
+    frames = [np.full((64, 96, 3), 30 + 6 * i, np.uint8) for i in range(12)]
+    return [*pictures, write_video(folder / "clip.mp4", frames, fps=6, codec="mpeg4")]
+
+
+@pytest.mark.parametrize("name", RATERS)
+def test_rate_one_equals_rate_batch_on_pictures_videos_and_texts(name: str, tmp_path: Path) -> None:
+    from affectscope.stimuli import Stimulus
+
+    files = StimulusSet.from_list(_media(tmp_path / "media"))
+    items = [s for s in files if s.kind in get_rater_class(name).media]
+    if "text" in get_rater_class(name).media:
+        items.append(Stimulus("t1", None, "text", {"text": "a sunny birthday party"}))
+    stim = StimulusSet(items)
+    rater = make_rater(name, **get_rater_class(name).contract_params(tmp_path, stim))
+    if not rater.contract_deterministic():
+        pytest.skip(f"{name} does not promise determinism")
+    batch = rater.rate_batch(list(stim))
+    assert any(not isinstance(b, ItemError) for b in batch)
+    for s, b in zip(stim, batch, strict=True):
+        one = rater.rate_safely(s)
+        assert type(one) is type(b), (s.item_id, one, b)
+        if isinstance(b, ItemError):
+            assert one.message == b.message
+            continue
+        assert one.keys() == b.keys()
+        for k in b:
+            x, y = one[k], b[k]
+            if isinstance(x, float) and isinstance(y, float):
+                assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, abs=1e-5), (s.item_id, k)
+            else:
+                assert x == y, (s.item_id, k)

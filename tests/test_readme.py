@@ -133,6 +133,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     return folder, env
 
 
+@pytest.mark.slow
 def test_the_readme_using_it_lines_run_as_written(scratch: tuple[Path, dict[str, str]]) -> None:
     folder, env = scratch
     lines = shell_lines(README.read_text(), "## Using it")

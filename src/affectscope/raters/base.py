@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from affectscope._params import Constraint, validate_params
 from affectscope.media.image import describe_error
 from affectscope.ratings import ColumnSpec, RaterInfo
 from affectscope.stimuli import Stimulus, StimulusSet
@@ -79,6 +80,10 @@ class Rater(ABC):
         Parameters that change how a run goes but never what it outputs (threads, where side
         files go, timeouts ...). They are left out of :meth:`fingerprint`, so changing one keeps
         a resumable run store usable.
+    parameter_constraints : dict
+        ``{parameter: Constraint}`` (:mod:`affectscope._params`): what each constructor parameter
+        takes. :meth:`validate_params` checks them (``make_rater`` does, and every rater before its
+        first output), and the contract tests generate invalid values from them.
     requires : dict
         ``{module: what it is for}``: modules every item needs (OpenCV for face detection). A
         run checks them before the first item (as it checks PyAV when there are videos) and
@@ -98,6 +103,7 @@ class Rater(ABC):
     batch_size: ClassVar[int] = 1
     operational: ClassVar[frozenset[str]] = frozenset()
     requires: ClassVar[dict[str, str]] = {}
+    parameter_constraints: ClassVar[dict[str, Constraint]] = {}
 
     # ---- to implement --------------------------------------------------------------------
     @abstractmethod
@@ -143,6 +149,12 @@ class Rater(ABC):
         """The constructor parameters of this instance."""
         return {n: getattr(self, n) for n in self._param_names()}
 
+    def validate_params(self) -> None:
+        """Check every parameter against :attr:`parameter_constraints`; raise
+        :class:`~affectscope._params.InvalidParameterError` (a ``ValueError``) naming the first
+        invalid one, what it takes and what it got."""
+        validate_params(self.get_params(), self.parameter_constraints)
+
     def output_params(self) -> dict[str, Any]:
         """The parameters that can change the output (all but :attr:`operational`)."""
         return {k: v for k, v in self.get_params().items() if k not in self.operational}
@@ -172,6 +184,12 @@ class Rater(ABC):
         """Parameters for the common contract tests (override when the defaults cannot run,
         e.g. a rater that needs a file: write a small one for ``stimuli`` into ``workdir``)."""
         return {}
+
+    @classmethod
+    def contract_deterministic(cls) -> bool:
+        """Whether two runs with :meth:`contract_params` give equal tables (the contract tests check
+        it); the LLM rater is not deterministic in general, but is against its scripted server."""
+        return cls.deterministic
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from affectscope._params import Interval
 from affectscope.media.image import load_image
 from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
@@ -97,10 +98,13 @@ class ColorRater(Rater):
     summary = "weak baseline: colour statistics + Valdez & Mehrabian (1994) colour-emotion formulas"
     version = "1"
 
+    parameter_constraints = {"max_side": Interval(int, 8, None)}
+
     def __init__(self, *, max_side: int = 256) -> None:
         self.max_side = max_side
 
     def outputs(self) -> list[ColumnSpec]:
+        self.validate_params()
         vm = "Valdez & Mehrabian (1994) formula on mean HSV brightness/saturation, mapped to 1-9 (weak baseline)"
         specs = [
             ColumnSpec(name="valence", kind="scale", scale=SAM_VALENCE, description=vm),

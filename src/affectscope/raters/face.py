@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from affectscope._checks import check_option
-from affectscope.faces.pipeline import LABEL_VA, WHOLE_FACE_MAX_SIDE, FacePipeline, derived_va
+from affectscope._params import Boolean, Interval, NoneOr, Options, Text
+from affectscope.faces.ferplus_cnn import PRECISIONS, RUNTIMES
+from affectscope.faces.pipeline import AGGREGATES, LABEL_VA, MODELS, WHOLE_FACE, WHOLE_FACE_MAX_SIDE, FacePipeline, derived_va
 from affectscope.faces.pipeline import VERSION as PIPELINE_VERSION
 from affectscope.faces.video import STRATEGIES, SamplingSpec, aggregate, frame_series
 from affectscope.media.image import MIN_SIDE, load_image
@@ -95,6 +96,21 @@ class FaceRater(Rater):
     media = frozenset({"image", "video"})
     operational = frozenset({"series_dir"})
     requires = {"cv2": "face detection (OpenCV)"}
+    parameter_constraints = {
+        "whole_face": Options(WHOLE_FACE),
+        "aggregate": Options(AGGREGATES),
+        "margin": Interval(float, 0, None),
+        "max_faces": Interval(int, 1, None),
+        "model": Options(MODELS),
+        "sampling": Options(STRATEGIES),
+        "fps": Interval(float, 0, None, closed="neither"),
+        "k": Interval(int, 1, None),
+        "series_dir": NoneOr(Text()),
+        "precision": Options(PRECISIONS),
+        "prior_correction": Interval(float, 0, 2),
+        "runtime": Options(RUNTIMES),
+        "mirror": Boolean(),
+    }
 
     def __init__(self, *, whole_face: str = "auto", aggregate: str = "largest", margin: float = 0.1, max_faces: int = 10,
                  model: str = "ferplus", sampling: str = "change", fps: float = 4.0, k: int = 16,
@@ -119,11 +135,11 @@ class FaceRater(Rater):
         face = FacePipeline(whole_face=self.whole_face, aggregate=self.aggregate, margin=self.margin, max_faces=self.max_faces,
                             model=self.model, precision=self.precision, prior_correction=self.prior_correction,
                             runtime=self.runtime, mirror=self.mirror)
+        self.validate_params()
         face.check()
         return face
 
     def _check(self) -> FacePipeline:
-        check_option("sampling", self.sampling, STRATEGIES)
         return self.pipeline()
 
     def outputs(self) -> list[ColumnSpec]:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
-from affectscope._checks import check_option
+from affectscope._params import Boolean, InstanceOf, Interval, NoneOr, Options, Text
 from affectscope.backbones.base import Backbone, load_prepared
 from affectscope.backbones.efficientnet_lite import PRECISIONS, make_backbone
 from affectscope.derived import DERIVED_PREFIX, add_derived
@@ -118,6 +119,18 @@ class ImageRater(Rater):
     batch_size = 16
     media = frozenset({"image", "video"})
     operational = frozenset({"threads", "series_dir"})
+    parameter_constraints = {
+        "heads": InstanceOf((str, list, tuple), "'default', a head file, or a list of head files"),
+        "concepts": Interval(int, 0, None),
+        "threads": NoneOr(Interval(int, 1, None)),
+        "explain": Boolean(),
+        "training_items": Options(TRAINING_ITEMS),
+        "precision": Options(PRECISIONS),
+        "sampling": Options(VIDEO_SAMPLING),
+        "k": Interval(int, 1, None),
+        "fps": Interval(float, 0, None, closed="neither"),
+        "series_dir": NoneOr(Text()),
+    }
 
     def __init__(self, *, heads: Sequence[str] | str = "default", concepts: int = N_CONCEPTS, threads: int | None = None,
                  explain: bool = True, training_items: str = "flag", precision: str = "float32",
@@ -126,13 +139,9 @@ class ImageRater(Rater):
         self.concepts = concepts
         self.threads = threads
         self.explain = explain
-        self.training_items = check_option("training_items", training_items, TRAINING_ITEMS)
-        self.precision = check_option("precision", precision, PRECISIONS)
-        self.sampling = check_option("sampling", sampling, VIDEO_SAMPLING)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a whole number of frames >= 1, got {k!r}")
-        if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
-            raise ValueError(f"fps must be a number of frames per second > 0, got {fps!r}")
+        self.training_items = training_items
+        self.precision = precision
+        self.sampling = sampling
         self.k = k
         self.fps = fps
         self.series_dir = series_dir
@@ -151,6 +160,7 @@ class ImageRater(Rater):
 
     @cached_property
     def _loaded(self) -> tuple[list[Head], Backbone, str]:
+        self.validate_params()
         heads = [Head.load(p) for p in self._head_paths()]
         if not heads:
             raise HeadError("no heads given; pass heads='default' or head files from `affectscope train`")
@@ -334,8 +344,6 @@ class ImageRater(Rater):
 
     def _concepts(self, logits: np.ndarray, n: int | None = None) -> list[str]:
         labels = imagenet_labels()
-        z = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
+        p = softmax(logits, axis=1)
         top = np.argsort(-p, axis=1)[:, : (self.concepts if n is None else n)]
         return ["; ".join(f"{labels[j]} {p[r, j]:.2f}" for j in top[r]) for r in range(len(p))]

@@ -13,23 +13,20 @@ are cached (:mod:`affectscope.llm.cache`), so a rerun of a finished study sends 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from affectscope._checks import check_option
+from affectscope._params import Boolean, Interval, InvalidParameterError, NoneOr, Options, Text
 from affectscope.backbones.weights import cache_dir
 from affectscope.llm import vision
 from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer, question_prompt, system_prompt
@@ -37,6 +34,7 @@ from affectscope.llm.cache import ResponseCache, redact_media, request_key
 from affectscope.llm.client import ChatClient, RequestFailure, STRUCTURED_MODES, redact_url
 from affectscope.llm.loopback import LoopbackServer
 from affectscope.llm.media import face_model, image_content, video_content
+from affectscope.llm.outcomes import Outcome, aggregate_outcomes
 from affectscope.llm.protocol import DESIGNS, load_protocol
 from affectscope.llm.vision import prompt_dropped
 from affectscope.media.image import describe_error
@@ -53,21 +51,6 @@ SYSTEM_ROLES = ("auto", "system", "user")
 #: Model families whose chat templates have no system role (their servers drop or reject it):
 #: with ``system_role="auto"`` the persona and instructions go into the user turn for them.
 NO_SYSTEM_ROLE = re.compile(r"gemma", re.IGNORECASE)
-
-
-@dataclass
-class Outcome:
-    """One participant's reply to one question: an answer, a refusal or a typed failure."""
-
-    status: str  # "answer" | "refusal" | "failure"
-    participant: int
-    question: str
-    answer: dict[str, Any] | None = None
-    expected: dict[str, float] | None = None
-    message: str = ""
-    kind: str = ""
-    tokens: int = 0
-    cached: bool = False
 
 
 @register("llm")
@@ -139,6 +122,31 @@ class LLMRater(Rater):
     deterministic = False
     batch_size = 8
     operational = OPERATIONAL
+    parameter_constraints = {
+        "base_url": Text(nonempty=True),
+        "model": Text(),  # empty: the check below says how to name one
+        "protocol": Text(nonempty=True),
+        "design": NoneOr(Options(DESIGNS)),
+        "participants": Interval(int, 1, None),
+        "temperature": Interval(float, 0, None),
+        "seed": NoneOr(Interval(int, None, None)),
+        "structured": Options(STRUCTURED_MODES),
+        "logprobs": Boolean(),
+        "image_size": Interval(int, 32, None),
+        "keyframes": Interval(int, 1, None),
+        "context": Boolean(),
+        "max_tokens": Interval(int, 16, None),
+        "answer_retries": Interval(int, 0, None),
+        "concurrency": Interval(int, 1, None),
+        "timeout": Interval(float, 0, None, closed="neither"),
+        "max_retries": Interval(int, 0, None),
+        "api_key_env": Text(nonempty=True),
+        "cache": Text(nonempty=True),
+        "retry_refusals": Boolean(),
+        "min_participants": NoneOr(Interval(int, 1, None)),
+        "vision_check": Boolean(),
+        "system_role": Options(SYSTEM_ROLES),
+    }
 
     def __init__(
         self, *, base_url: str = "http://127.0.0.1:8080/v1", model: str = "", protocol: str = "romeo_testolin_2025",
@@ -175,22 +183,13 @@ class LLMRater(Rater):
     # ---- configuration -----------------------------------------------------------------------
     def _check(self) -> None:
         if not self.model:
-            raise ValueError("the llm rater needs a model name: --model NAME (as the server at --base-url knows it)")
-        check_option("structured", self.structured, STRUCTURED_MODES)
-        check_option("system_role", self.system_role, SYSTEM_ROLES)
-        if self.design is not None:
-            check_option("design", self.design, DESIGNS)
-        for name, low in (("participants", 1), ("image_size", 32), ("keyframes", 1), ("max_tokens", 16), ("concurrency", 1)):
-            if int(getattr(self, name)) < low:
-                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)!r}")
-        if self.answer_retries < 0 or self.max_retries < 0:
-            raise ValueError("answer_retries and max_retries must be >= 0")
+            raise InvalidParameterError("the llm rater needs a model name: --model NAME (as the server at --base-url knows it)")
+        self.validate_params()
         if self.min_participants is not None and not 1 <= int(self.min_participants) <= int(self.participants):
-            raise ValueError(f"min_participants must be from 1 to participants ({self.participants}), got {self.min_participants!r}")
+            raise InvalidParameterError(f"min_participants must be from 1 to participants ({self.participants}), got {self.min_participants!r}")
 
     @cached_property
     def _protocol(self):  # noqa: ANN202
-
         return load_protocol(self.protocol)
 
     @cached_property
@@ -199,7 +198,6 @@ class LLMRater(Rater):
 
     @cached_property
     def _client(self):  # noqa: ANN202
-
         key = os.environ.get(self.api_key_env) or "no-key-needed"
         # the client redacts the key and any credentials in base_url from every failure message
         return ChatClient(self.base_url, self.model, key, structured=self.structured, logprobs=self.logprobs,  # type: ignore[arg-type]
@@ -207,7 +205,6 @@ class LLMRater(Rater):
 
     @cached_property
     def _cache(self):  # noqa: ANN202
-
         if self.cache == "none":
             return None
         if self.cache == "auto":
@@ -313,6 +310,10 @@ class LLMRater(Rater):
         return ["<scale>, <scale>_sd per protocol scale; category shares; explanation; n_answers, n_refusals, n_failures, tokens"]
 
     @classmethod
+    def contract_deterministic(cls) -> bool:
+        return True  # the scripted loopback server of contract_params answers the same request alike
+
+    @classmethod
     def contract_params(cls, workdir: Path, stimuli: StimulusSet | None = None) -> dict[str, Any]:
         srv = LoopbackServer().start()  # daemon thread; lives as long as the test process
         return {"base_url": srv.url, "model": "loopback", "cache": str(workdir / "llm_cache.sqlite"), "max_retries": 0}
@@ -342,7 +343,6 @@ class LLMRater(Rater):
             try:
                 content = self._content(s)
             except Exception as exc:  # noqa: BLE001 - one unreadable file fails alone
-
                 results[i] = ItemError(s.item_id, describe_error(exc))
                 continue
             for p in range(self.participants):
@@ -568,49 +568,10 @@ class LLMRater(Rater):
         return Outcome("refusal", p, q.id, message=why, kind="refusal", tokens=tokens)
 
     def _aggregate(self, s: Stimulus, outs: list[Outcome]) -> RateResult:
-        proto = self._protocol
-        answers = [o for o in outs if o.status == "answer"]
-        refusals = [o for o in outs if o.status == "refusal"]
-        failures = [o for o in outs if o.status == "failure"]
-        n_q = len(self._questions)
-        by_p: dict[int, int] = {}
-        for o in answers:
-            by_p[o.participant] = by_p.get(o.participant, 0) + 1
-        n_complete = sum(1 for v in by_p.values() if v == n_q)
-        failed_p = sorted({o.participant for o in failures})
-        responded = self.participants - len(failed_p)
-        need = self.participants if self.min_participants is None else int(self.min_participants)
-        failed_list = _failure_list(failures)
-        if failures and responded < need:
-            return ItemError(s.item_id, f"{len(failed_p)} of {self.participants} participant(s) failed ({responded} responded, "
-                                        f"{need} needed: min_participants): {failed_list}")
-        if not answers:
-            if refusals:
-                return ItemError(s.item_id, f"refused: the model declined {len(refusals)} of {len(outs)} requests "
-                                            f"(not scored; retry_refusals=true asks again): {refusals[0].message[:200]}")
-            kinds = sorted({o.kind for o in failures})
-            return ItemError(s.item_id, f"no valid answer ({', '.join(kinds)}) from {self.participants} participant(s): {failures[0].message[:300]}")
-        out: dict[str, Any] = {}
-        for sc in proto.scales:
-            vals = np.array([o.answer[sc.name] for o in answers if o.answer and sc.name in o.answer], dtype=float)
-            out[sc.name] = float(vals.mean()) if len(vals) else math.nan
-            out[f"{sc.name}_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
-            if self.logprobs:
-                ev = [o.expected[sc.name] for o in answers if o.expected and sc.name in o.expected]
-                out[f"{sc.name}_expected"] = float(np.mean(ev)) if ev else math.nan
-        if proto.categories is not None:
-            c = proto.categories
-            got = [o.answer[c.key] for o in answers if o.answer and c.key in o.answer]
-            for cat, col in zip(c.categories(), c.columns(), strict=True):
-                hits = [(cat == g) if isinstance(g, str) else (cat in g) for g in got]
-                out[col] = float(np.mean(hits)) if hits else math.nan
-        if proto.explanation:
-            ex = sorted((o for o in answers if o.answer and o.answer.get("explanation")), key=lambda o: o.participant)
-            out["explanation"] = ex[0].answer["explanation"] if ex else ""
-        out["n_answers"] = float(n_complete)
-        out["n_refusals"] = float(len(refusals))
-        out["n_failures"] = float(len(failures))
-        out["tokens"] = float(sum(o.tokens for o in outs))
+        agg = aggregate_outcomes(outs, self._protocol, len(self._questions), participants=self.participants,
+                                 min_participants=self.min_participants, logprobs=self.logprobs)
+        if agg.values is None:
+            return ItemError(s.item_id, agg.error)
         warnings = []
         if s.kind == "video" and s.path is not None:
             if (cut := truncation_warning(s.path)) is not None:  # frames were counted when the video was encoded
@@ -618,21 +579,7 @@ class LLMRater(Rater):
             if self.context:
                 if (why := face_model()[2]) is not None:
                     warnings.append(why)
-        if failures:
-            warnings.append(f"rated from {responded} of {self.participants} participants; failed: {failed_list}")
-        if self.logprobs and proto.scales:
-            bare = sum(1 for o in answers if any(o.answer and sc.name in o.answer for sc in proto.scales) and not o.expected)
-            if bare:
-                warnings.append(f"the server sent no usable token logprobs for {bare} of {len(answers)} answer(s): "
-                                "the *_expected columns leave them out (NaN when none had them)")
+        warnings += agg.warnings
         if warnings:
-            return Flagged(out, "; ".join(warnings), retry=bool(failures))
-        return out
-
-
-def _failure_list(failures: Sequence[Outcome], limit: int = 6) -> str:
-    """``participant 1 / valence: server_error (HTTP 500 ...); ...`` for a row's error or warning."""
-    parts = [f"participant {o.participant} / {o.question}: {o.kind} ({o.message[:240]})"
-             for o in sorted(failures, key=lambda o: (o.participant, o.question))]
-    more = f"; ... and {len(parts) - limit} more" if len(parts) > limit else ""
-    return "; ".join(parts[:limit]) + more
+            return Flagged(agg.values, "; ".join(warnings), retry=agg.retry)
+        return agg.values

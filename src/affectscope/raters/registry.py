@@ -106,10 +106,13 @@ def get_rater_class(name: str) -> type[Rater]:
 
 
 def make_rater(name: str, **params: Any) -> Rater:
-    """Instantiate a rater by name with keyword parameters; unknown parameters raise, listing the valid ones."""
+    """Instantiate a rater by name with keyword parameters, checked: unknown parameters raise
+    ``TypeError`` listing the valid ones, invalid values :class:`~affectscope._params.InvalidParameterError`."""
     cls = get_rater_class(name)
     valid = cls._param_names()
     unknown = [k for k in params if k not in valid]
     if unknown:
         raise TypeError(f"rater {name!r} has no parameter(s) {unknown}; valid: {valid or 'none'}")
-    return cls(**params)
+    rater = cls(**params)
+    rater.validate_params()
+    return rater

