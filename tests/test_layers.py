@@ -33,7 +33,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("affectscope.raters",),
     # 8 running raters, human norms, reports
     ("affectscope.run", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report"),
-    # 9 the command line
+    # 9 studies: several raters, the same humans
+    ("affectscope.study",),
+    # 10 the command line
     ("affectscope.cli",),
 ]
 

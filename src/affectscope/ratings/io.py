@@ -14,7 +14,12 @@ import pandas as pd
 
 from affectscope._files import atomic_write
 from affectscope.ratings.table import META_KEY, STATUS_COLUMNS, ColumnSpec, RaterInfo, Ratings, RatingsError
-from affectscope.taxonomy import PROBABILITY, Scale, get_category_set, get_scale
+from affectscope.taxonomy import COUNT, PROBABILITY, Scale, get_category_set, get_scale
+
+
+#: Columns of a plain file kept as text beside its declared ratings: ``theme`` (clusters of related
+#: items, resampled whole by the CIs and the RSA test) and ``category`` (GW category matching).
+GROUPING_COLUMNS = ("theme", "category")
 
 
 def save_ratings(ratings: Ratings, path: str | os.PathLike[str]) -> Path:
@@ -53,7 +58,9 @@ def load_ratings(
     path : path-like
     scales : mapping, optional
         For files without affectscope metadata: ``{column: scale}`` for every rating
-        column to keep. Ignored when metadata exists.
+        column to keep. Ignored when metadata exists. A declared column's ``<column>_sd`` and
+        ``<column>_n`` (SD across raters, number of raters) are kept too, and so are the
+        grouping columns ``theme`` and ``category``.
     categories : str, optional
         For files without affectscope metadata: a category set (e.g. ``"emotion6"``); the
         file's columns named after its categories are read as probabilities or shares (0-1).
@@ -116,6 +123,19 @@ def load_ratings(
                                "probabilities (0-1): divide vote counts by each row's total")
         specs += [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=cset.name,
                              description=f"share or probability ({path.name})") for c in found]
+    # companions of the declared scales (the SD across raters and their number: noise ceilings,
+    # homogeneity) and the grouping columns (clustered resampling: theme; GW categories: category)
+    taken = {sp.name for sp in specs}
+    for c, sp in [(sp.name, sp) for sp in specs if sp.kind == "scale"]:
+        if f"{c}_sd" in frame.columns and f"{c}_sd" not in taken:
+            specs.append(ColumnSpec(name=f"{c}_sd", kind="other", scale=sp.scale.spread_scale(),  # type: ignore[union-attr]
+                                    description=f"SD of {c} across raters ({path.name})"))
+        if f"{c}_n" in frame.columns and f"{c}_n" not in taken:
+            specs.append(ColumnSpec(name=f"{c}_n", kind="count", scale=COUNT, description=f"raters of {c} ({path.name})"))
+    for c in GROUPING_COLUMNS:
+        if c in frame.columns and c not in taken and c != id_column:
+            frame[c] = frame[c].astype(str)
+            specs.append(ColumnSpec(name=c, kind="text", description=f"grouping column ({path.name})"))
     keep = [id_column] + [c for c in ("path", *STATUS_COLUMNS) if c in frame.columns] + [sp.name for sp in specs]
     frame = frame[keep].rename(columns={id_column: "item_id"})
     return Ratings(frame, specs, RaterInfo(name=path.stem, kind="file", source=str(path)))

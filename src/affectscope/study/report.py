@@ -1,0 +1,105 @@
+"""The study report: one self-contained HTML page (the papers' table, the figures, the paired tests,
+homogeneity, what each rater cost). Nothing in it depends on when it was written, so a rerun of a
+finished study writes the same page."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from affectscope._files import atomic_write_text
+from affectscope.ratings import Ratings
+from affectscope.report.plots import ScatterDisplay, figure_data_uri
+from affectscope.study.plots import AgreementMatrixDisplay, RaterBarsDisplay, SpreadDisplay
+
+_CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1200px}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;font-size:13px;text-align:left}
+th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:1rem}.plots img{max-width:100%;border:1px solid #eee}
+.note{color:#555;font-size:12px}.warn{background:#fff4d6;border:1px solid #e6c36a;padding:.5rem .8rem;border-radius:6px}"""
+
+
+def _img(display: Any, alt: str) -> str:
+    import matplotlib.pyplot as plt
+
+    uri = figure_data_uri(display.figure_)
+    plt.close(display.figure_)
+    return f'<img alt="{html.escape(alt)}" src="{uri}">'
+
+
+def _table(frame: pd.DataFrame, index: bool = True) -> str:
+    return frame.to_html(index=index, escape=True, border=0, na_rep="", float_format=lambda v: f"{v:.3f}")
+
+
+def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs: dict[str, Any],
+                       comparisons: dict[str, dict[str, Any]], paired: pd.DataFrame, humans: Ratings) -> Path:
+    """Write the report of a finished study to ``out`` and return its path."""
+    from affectscope.study.run import papers_table
+
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f'<p class="note">{len(runs)} raters; humans: {html.escape(humans.rater.name)} ({len(humans)} items). '
+             "Results table: results.csv / results.parquet; exact settings: study.lock.json.</p>"]
+    table = papers_table(results)
+    if not table.empty:
+        parts += ["<h2>Agreement with the humans (Pearson r [95 % CI]; share of the noise ceiling)</h2>", _table(table)]
+        parts.append(f'<div class="plots">{_img(RaterBarsDisplay.from_results(results).plot(), "r per rater and scale")}</div>')
+    if not paired.empty:
+        shown = paired[["scale", "rater_a", "rater_b", "n", "r_a", "r_b", "delta", "delta_lo", "delta_hi", "p_bootstrap",
+                        "williams_t", "williams_p"]].copy()
+        for col in ("p_bootstrap", "williams_p"):  # small p-values stay readable (not 0.000)
+            shown[col] = [f"{v:.2g}" for v in shown[col]]
+        parts += ["<h2>Paired tests: is one rater closer to the humans than another?</h2>",
+                  '<p class="note">delta = r(A, humans) - r(B, humans) on the items both rated; CI and p from a paired '
+                  "bootstrap (whole clusters where the humans' table groups items), and Williams' t (Steiger 1980), which "
+                  "assumes independent items.</p>", _table(shown, index=False)]
+    scales = [s for s in humans.columns_of("scale") if sum(s in r.ratings.columns for r in runs.values()) >= 1]
+    matrices = []
+    for s in scales:
+        tables = {n: r.ratings for n, r in runs.items() if s in r.ratings.columns}
+        try:
+            matrices.append(_img(AgreementMatrixDisplay.from_ratings(tables, humans, s).plot(), f"agreement matrix {s}"))
+        except ValueError:
+            continue
+    if matrices:
+        parts += ["<h2>Raters and humans, pair by pair</h2>", f'<div class="plots">{"".join(matrices)}</div>']
+    scatters = []
+    for name, got in comparisons.items():
+        res = got.get("items")
+        if res is None:
+            continue
+        for s in res.values:
+            scatters.append(_img(ScatterDisplay.from_comparison(res, s).plot(), f"scatter {name} {s}"))
+    if scatters:
+        parts += ["<h2>Item by item</h2>", f'<div class="plots">{"".join(scatters)}</div>']
+    homog = results[results["level"] == "homogeneity"]
+    if not homog.empty:
+        wide = homog.pivot_table(index=["rater", "scale"], columns="statistic", values="value", sort=False)
+        spreads = []
+        for name, scale in wide.index:
+            try:
+                spreads.append(_img(SpreadDisplay.from_ratings(runs[name].ratings, humans, scale, name).plot(), f"spread {name} {scale}"))
+            except ValueError:
+                continue
+        parts += ["<h2>Homogeneity: spread across a rater's participants vs across people</h2>",
+                  '<p class="note">SDs as shares of each scale\'s range; sd_ratio below 1: the rater\'s participants agree '
+                  "with each other more than human raters do (Ogg et al. 2025).</p>", _table(wide),
+                  f'<div class="plots">{"".join(spreads)}</div>']
+    cats = results[results["level"] == "categories"]
+    if not cats.empty:
+        parts += ["<h2>Categories</h2>", _table(cats.pivot_table(index="rater", columns="statistic", values="value", sort=False))]
+    cost = results[results["level"] == "run"]
+    if not cost.empty:
+        wide = cost.pivot_table(index="rater", columns="statistic", values="value", sort=False)
+        parts += ["<h2>Items, failures, refusals and cost</h2>",
+                  '<p class="note">n_rated_now, n_resumed and requests_now describe the run that wrote this page; the '
+                  "other columns the ratings.</p>", _table(wide.drop(columns=[c for c in ("n_rated_now", "n_resumed", "requests_now")
+                                                                               if c in wide.columns]))]
+    notes = [n for got in comparisons.values() for res in got.values() if hasattr(res, "notes") for n in res.notes]
+    notes += [f"{name}: categories not compared: {got['categories_error']}" for name, got in comparisons.items() if "categories_error" in got]
+    if notes:
+        parts += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in dict.fromkeys(notes)) + "</ul>"]
+    doc = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+           f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
+    return atomic_write_text(out, doc)
