@@ -143,3 +143,31 @@ def test_report_command(tmp_path: Path) -> None:
     text = (tmp_path / "rep.html").read_text()
     assert "<h2>Compared with humans</h2>" in text and text.count('class="plot"') == 2
     assert main(["report", str(tmp_path / "nope.csv")]) == 2
+
+
+def test_study_report_renders_offline_with_its_table_and_figures(tmp_path: Path) -> None:
+    """The study page (#32): the papers' table, the bars, the agreement matrices, the paired tests."""
+    import numpy as np
+    import pandas as pd
+    from conftest import gradient
+
+    from affectscope.study import Study
+
+    pics = tmp_path / "pictures"
+    pics.mkdir()
+    ids = [gradient(pics / f"p{i}.png", size=(80, 60), seed=i).name for i in range(10)]
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"item_id": ids, "valence": rng.uniform(2, 8, 10), "arousal": rng.uniform(2, 8, 10)}).to_csv(tmp_path / "h.csv", index=False)
+    pd.DataFrame({"item_id": ids, "valence": rng.uniform(2, 8, 10)}).to_csv(tmp_path / "pub.csv", index=False)
+    (tmp_path / "s.yaml").write_text(
+        "title: a study page\nstimuli: {paths: [pictures]}\n"
+        "humans: {table: h.csv, scales: {valence: 'valence:sam9', arousal: 'arousal:sam9'}}\n"
+        "raters:\n  - {name: color, rater: color}\n  - {name: pub, ratings: pub.csv, scales: {valence: 'valence:sam9'}}\n"
+        "compare: {levels: [items], n_boot: 100}\n")
+    page = Study.from_yaml(tmp_path / "s.yaml").run(tmp_path / "out", progress=False).report
+    assert not re.search(r"(src|href)=\"https?://", page.read_text()), "the page must not load anything from the network"
+    dom, console, shot = _open(page, tmp_path)
+    assert console == [], console
+    assert "Agreement with the humans" in dom and "Paired tests" in dom
+    assert dom.count("data:image/png;base64,") >= 4  # bars, two agreement matrices, scatters
+    assert shot.stat().st_size > 20_000

@@ -94,6 +94,9 @@ def test_a_study_runs_every_rater_compares_each_and_reruns_without_recomputing(e
     # homogeneity: the LLM's participants against the humans' SDs
     homog = res[(res["level"] == "homogeneity") & (res["rater"] == "llm")]
     assert set(homog["statistic"]) == {"rater_sd_share", "human_sd_share", "sd_ratio", "n"}
+    # reliability of the LLM's participants (split halves, Spearman-Brown), next to the humans' ceiling
+    rel = res[(res["level"] == "reliability") & (res["rater"] == "llm")]
+    assert set(rel["scale"]) == {"valence", "arousal"} and set(rel["statistic"]) == {"split_half", "n"}
     # cost: requests and tokens per rater
     cost = res[(res["level"] == "run") & (res["rater"] == "llm")].set_index("statistic")["value"]
     assert cost["requests_now"] > 0 and cost["tokens"] >= 0
@@ -106,7 +109,7 @@ def test_a_study_runs_every_rater_compares_each_and_reruns_without_recomputing(e
     assert lock["raters"]["color"]["fingerprint"] and lock["raters"]["published"]["imported"] == "published.csv"
     assert "127.0.0.1" in lock["raters"]["llm"]["params"]["base_url"]
     page = (out / "report.html").read_text()
-    assert "Agreement with the humans" in page and "Paired tests" in page and "Homogeneity" in page
+    assert "Agreement with the humans" in page and "Paired tests" in page and "Homogeneity" in page and "Reliability" in page
     # the rerun: nothing recomputed, no request sent, the same report
     second = Study.from_yaml(folder / "study.yaml").run(out, progress=False)
     runs = second.results[second.results["level"] == "run"].pivot_table(index="rater", columns="statistic", values="value")
@@ -185,3 +188,37 @@ def test_paired_tests_hold_their_level_under_the_null_and_find_a_real_difference
     dc = paired_difference(h + 0.5 * rng.normal(size=200), h + 2 * rng.normal(size=200), h, n_boot=200, rng=rng,
                            groups=[i // 10 for i in range(200)])
     assert dc.n_clusters == 20
+
+
+def test_split_half_reliability_known_answers() -> None:
+    from affectscope.study.run import split_half
+
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=200)
+    rows = [{"item_id": f"i{i}", "participant": p, "status": "answer", "v": truth[i] + rng.normal(scale=1.0)}
+            for i in range(200) for p in range(4)]
+    rel, n = split_half(pd.DataFrame(rows), "v")
+    # 4 participants with noise variance 1 around a unit-variance truth: reliability 4 / (4 + 1) = 0.8
+    assert n == 200 and rel == pytest.approx(0.8, abs=0.06)
+    rows = [{"item_id": f"i{i}", "participant": p, "status": "answer", "v": rng.normal()} for i in range(200) for p in range(4)]
+    assert abs(split_half(pd.DataFrame(rows), "v")[0]) < 0.2  # participants who share nothing
+    one = pd.DataFrame([{"item_id": "a", "participant": 0, "status": "answer", "v": 1.0}])
+    assert split_half(one, "v") == (pytest.approx(float("nan"), nan_ok=True), 0)
+
+
+def test_structure_level_gives_the_rater_by_rater_rdm_matrix(tmp_path: Path) -> None:
+    pics = _pictures(tmp_path / "pictures")
+    ids = [p.name for p in pics]
+    _humans(tmp_path, ids)
+    pd.DataFrame({"item_id": ids, "valence": np.linspace(3, 7, len(ids)), "arousal": np.linspace(7, 3, len(ids))}).to_csv(
+        tmp_path / "pub.csv", index=False)
+    study = Study.from_text(
+        "stimuli: {paths: [pictures]}\nhumans: {table: humans.csv, scales: {valence: 'valence:sam9', arousal: 'arousal:sam9'}}\n"
+        "raters:\n  - {name: color, rater: color}\n  - {name: pub, ratings: pub.csv, scales: {valence: 'valence:sam9', "
+        "arousal: 'arousal:sam9'}}\ncompare: {levels: [items, structure], n_boot: 50}\n", base=tmp_path)
+    res = study.run(tmp_path / "out", progress=False)
+    m = res.comparisons["_structure_matrix"]["matrix"]
+    assert list(m.index) == ["color", "pub", "humans"] and np.allclose(np.diag(m), 1) and np.allclose(m, m.T)
+    rows = res.results[(res.results["level"] == "structure") & (res.results["statistic"] == "rdm_spearman")]
+    assert set(rows["rater"]) == {"color vs pub", "color vs humans", "pub vs humans"}
+    assert "Structure: whose" in res.report.read_text()

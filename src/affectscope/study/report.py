@@ -64,9 +64,19 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
             continue
     if matrices:
         parts += ["<h2>Raters and humans, pair by pair</h2>", f'<div class="plots">{"".join(matrices)}</div>']
+    structure = comparisons.get("_structure_matrix", {}).get("matrix")
+    if structure is not None:
+        disp = AgreementMatrixDisplay(structure, "structure (RDMs of the shared scales)", len(humans))
+        rsa_rows = results[(results["level"] == "structure") & results["statistic"].str.startswith("rsa_")]
+        parts += ["<h2>Structure: whose item-by-item dissimilarities resemble whose</h2>",
+                  '<p class="note">Spearman correlation between the RDMs (euclidean distances of the z-scored scale '
+                  "patterns) of every two raters and the humans, over the items all of them rated.</p>",
+                  f'<div class="plots">{_img(disp.plot(), "RDM agreement matrix")}</div>']
+        if not rsa_rows.empty:
+            parts.append(_table(rsa_rows.pivot_table(index="rater", columns="statistic", values="value", sort=False)))
     scatters = []
     for name, got in comparisons.items():
-        res = got.get("items")
+        res = got.get("items") if isinstance(got, dict) else None
         if res is None:
             continue
         for s in res.values:
@@ -86,6 +96,16 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
                   '<p class="note">SDs as shares of each scale\'s range; sd_ratio below 1: the rater\'s participants agree '
                   "with each other more than human raters do (Ogg et al. 2025).</p>", _table(wide),
                   f'<div class="plots">{"".join(spreads)}</div>']
+    rel = results[results["level"] == "reliability"]
+    if not rel.empty:
+        wide = rel.pivot_table(index=["rater", "scale"], columns="statistic", values="value", sort=False)
+        ceilings = results[(results["level"] == "items") & (results["statistic"] == "ceiling")]
+        wide["humans_noise_ceiling"] = [ceilings[(ceilings["rater"] == r) & (ceilings["scale"] == sc)]["value"].max()
+                                        for r, sc in wide.index]
+        parts += ["<h2>Reliability of each rater's participants</h2>",
+                  '<p class="note">split_half: the participants in two halves (even, odd), item means per half '
+                  "correlated and stepped up with Spearman-Brown; next to the humans' noise ceiling on the same scale.</p>",
+                  _table(wide)]
     cats = results[results["level"] == "categories"]
     if not cats.empty:
         parts += ["<h2>Categories</h2>", _table(cats.pivot_table(index="rater", columns="statistic", values="value", sort=False))]

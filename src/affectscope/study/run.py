@@ -59,6 +59,7 @@ class RaterRun:
     n_failed: int = 0
     requests: int = 0
     lock: dict[str, Any] = field(default_factory=dict)
+    participants: Path | None = None  # an LLM's per-participant answers (participants.csv)
 
 
 @dataclass
@@ -214,12 +215,11 @@ class Study:
             res = rate(stimuli, rater, store=folder / f"{r.name}.store.sqlite", progress=progress)
             res.ratings.save(folder / f"{r.name}.csv")
             details = getattr(rater, "write_details", None)
-            if callable(details):
-                details(stimuli, folder / f"{r.name}.csv")
+            participants = details(stimuli, folder / f"{r.name}.csv") if callable(details) else None
             usage = getattr(rater, "usage", None)  # LLM raters: requests sent over the wire by this run
             requests = int(usage.get("requests", 0)) if isinstance(usage, dict) else 0
             runs[r.name] = RaterRun(r.name, _adjust(res.ratings, r, f"rater {r.name!r}"), "rated", res.n_rated, res.n_resumed,
-                                    res.n_failed, requests, _rater_lock(rater))
+                                    res.n_failed, requests, _rater_lock(rater), participants)
         return runs
 
     def run(self, out_dir: str | Path = "runs/study", *, progress: bool | None = None) -> StudyResult:
@@ -272,6 +272,8 @@ class Study:
                                  "mae", "ceiling", "r_over_ceiling", "n_clusters"):
                         rows.append((name, "items", scale, stat, _num(row.get(stat))))
                 rows += _homogeneity_rows(name, ok, humans, res, c.key)
+                if run.participants is not None:
+                    rows += _reliability_rows(name, run.participants, list(res.table.index))
             if "categories" in c.levels and ok.columns_of("category") and humans.columns_of("category"):
                 try:
                     cat = compare_categories(ok, humans, key=c.key, on_missing="drop")
@@ -292,7 +294,41 @@ class Study:
                     if isinstance(v, int | float):
                         rows.append((name, "structure", "", f"rsa_{stat}", float(v)))
             comparisons[name] = got
+        if "structure" in c.levels:
+            matrix = self.structure_matrix(runs, humans)
+            if matrix is not None:
+                comparisons["_structure_matrix"] = {"matrix": matrix}
+                for a, b in itertools.combinations(matrix.index, 2):
+                    rows.append((f"{a} vs {b}", "structure", "", "rdm_spearman", float(matrix.loc[a, b])))
         return comparisons, rows
+
+    def structure_matrix(self, runs: dict[str, RaterRun], humans: Ratings) -> pd.DataFrame | None:
+        """Spearman correlation between the RDMs of every two raters and the humans, over the items
+        all of them rated and the scales all of them share (euclidean distances of the items'
+        scale patterns, each scale z-scored): is one rater's structure closer to another rater's
+        than to the humans'? None when fewer than two raters share a scale and 3 items with the humans."""
+        from scipy.stats import spearmanr
+
+        from affectscope.compare.rsa import rdm
+
+        scales = [s for s in humans.columns_of("scale") if all(s in r.ratings.columns for r in runs.values())]
+        if not scales or len(runs) < 2:
+            return None
+        frames = {n: r.ratings.ok().data[scales] for n, r in runs.items()}
+        frames["humans"] = humans.data[scales]
+        shared = sorted(set.intersection(*(set(f.dropna().index) for f in frames.values())))
+        if len(shared) < 3:
+            return None
+        vectors = {}
+        for n, f in frames.items():
+            x = f.loc[shared].to_numpy(float)
+            x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+            vectors[n] = rdm(x, metric="euclidean", item_ids=shared).vector
+        names = list(vectors)
+        m = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+        for a, b in itertools.combinations(names, 2):
+            m.loc[a, b] = m.loc[b, a] = float(spearmanr(vectors[a], vectors[b])[0])
+        return m
 
     def paired(self, runs: dict[str, RaterRun], humans: Ratings) -> pd.DataFrame:
         """Every pair of raters on every scale both rated: r(A, H) - r(B, H) on the items all three share."""
@@ -348,6 +384,37 @@ def _homogeneity_rows(name: str, rater: Ratings, humans: Ratings, res: Any, key:
                  (name, "homogeneity", scale, "human_sd_share", float(h_sd[keep].mean())),
                  (name, "homogeneity", scale, "sd_ratio", float(r_sd[keep].mean() / h_sd[keep].mean())),
                  (name, "homogeneity", scale, "n", float(keep.sum()))]
+    return rows
+
+
+def split_half(answers: pd.DataFrame, column: str) -> tuple[float, int]:
+    """Split-half reliability of one rater's participants on ``column``: the participants split
+    into two halves (even and odd numbers), each item's mean per half, Pearson r between the halves
+    over items, stepped up with Spearman-Brown (``2r / (1 + r)``) to all participants; and the
+    number of items. ``answers``: one row per participant answer (``item_id``, ``participant``,
+    ``status``, the column), as an LLM rater's ``participants.csv``."""
+    a = answers[(answers["status"] == "answer")]
+    values = pd.to_numeric(a[column], errors="coerce")
+    half = a["participant"].astype(int) % 2
+    means = pd.DataFrame({"item": a["item_id"].astype(str), "half": half, "v": values}).dropna()
+    wide = means.groupby(["item", "half"])["v"].mean().unstack()
+    if wide.shape[1] < 2:
+        return float("nan"), 0
+    wide = wide.dropna()
+    if len(wide) < 3 or wide[0].std() == 0 or wide[1].std() == 0:
+        return float("nan"), len(wide)
+    r = float(np.corrcoef(wide[0], wide[1])[0, 1])
+    return 2 * r / (1 + r), len(wide)
+
+
+def _reliability_rows(name: str, participants_csv: Path, scales: list[str]) -> list[tuple]:
+    answers = pd.read_csv(participants_csv)
+    rows = []
+    for scale in scales:
+        if scale in answers.columns:
+            rel, n = split_half(answers, scale)
+            if n:
+                rows += [(name, "reliability", scale, "split_half", rel), (name, "reliability", scale, "n", float(n))]
     return rows
 
 
