@@ -170,7 +170,7 @@ def test_image_rater_in_bfloat16_rates_like_float32(tmp_path: Path) -> None:
         assert abs(ra["valence"] - rb["valence"]) < 0.3 and abs(ra["arousal"] - rb["arousal"]) < 0.3
         assert abs(ra["joy"] - rb["joy"]) < 0.05
     with pytest.raises(ValueError, match=r"precision must be one of \('float32', 'bfloat16'\)"):
-        ImageRater(precision="half")
+        ImageRater(precision="half").outputs()  # checked before the first output (the constructor holds parameters only)
 
 
 # ---- input size and the face channel ----------------------------------------------------------
