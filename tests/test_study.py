@@ -106,6 +106,7 @@ def test_a_study_runs_every_rater_compares_each_and_reruns_without_recomputing(e
     lock = json.loads((out / "study.lock.json").read_text())
     assert lock["study_file"].strip().startswith("title: offline example") and lock["versions"]["affectscope"]
     assert lock["raters"]["image"]["sha256"]["image_valence_sam9.npz"] and lock["raters"]["llm"]["sha256"]["protocol"]
+    assert lock["raters"]["image"]["sha256"]["efficientnet-lite2"] and lock["raters"]["face"]["sha256"]["ferplus weights"]
     assert lock["raters"]["color"]["fingerprint"] and lock["raters"]["published"]["imported"] == "published.csv"
     assert "127.0.0.1" in lock["raters"]["llm"]["params"]["base_url"]
     page = (out / "report.html").read_text()

@@ -34,7 +34,10 @@ from affectscope import __version__
 from affectscope._files import atomic_write, atomic_write_text
 from affectscope.compare import InSampleWarning, compare_categories, compare_items
 from affectscope.compare._pairing import item_clusters, pair
+from affectscope.backbones.weights import WEIGHTS
 from affectscope.compare.paired import paired_difference
+from affectscope.faces.ferplus_cnn import VARIANTS as FERPLUS_VARIANTS
+from affectscope.faces.ferplus_cnn import shipped_weights
 from affectscope.norms import load_norms
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import Ratings
@@ -120,9 +123,16 @@ def _rater_lock(rater: Any) -> dict[str, Any]:
                            "params": info["params"]}
     files: dict[str, str] = {}
     head_paths = getattr(rater, "_head_paths", None)
-    if callable(head_paths):
+    if callable(head_paths):  # the image rater: its heads, and the pinned weights of the networks they read
         for p in head_paths():
             files[Path(p).name] = _sha256(Path(p))
+        spec = rater._loaded[0][0].meta.get("backbone", {}).get("spec", "")
+        for part in str(spec).split("+"):
+            w = WEIGHTS.get(f"efficientnet-{part.split('@')[0]}")
+            if w is not None:
+                files[w.name] = w.sha256
+    if rater.name == "face" and getattr(rater, "model", None) in FERPLUS_VARIANTS:
+        files[f"{rater.model} weights"] = _sha256(shipped_weights(rater.model))
     protocol = getattr(rater, "_protocol", None)
     if protocol is not None and hasattr(protocol, "model_dump"):
         blob = json.dumps(protocol.model_dump(mode="json"), sort_keys=True, default=str).encode()
