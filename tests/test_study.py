@@ -223,3 +223,8 @@ def test_structure_level_gives_the_rater_by_rater_rdm_matrix(tmp_path: Path) -> 
     rows = res.results[(res.results["level"] == "structure") & (res.results["statistic"] == "rdm_spearman")]
     assert set(rows["rater"]) == {"color vs pub", "color vs humans", "pub vs humans"}
     assert "Structure: whose" in res.report.read_text()
+    # GW matching rates with their shuffled null, per rater, in the same table
+    gw = Study.from_text(study.text.replace("levels: [items, structure], n_boot: 50", "levels: [structure], n_boot: 0, n_null: 2"),
+                         base=tmp_path).run(tmp_path / "out_gw", progress=False).results
+    stats = set(gw[(gw["rater"] == "color") & (gw["level"] == "structure")]["statistic"])
+    assert {"gw_item_top1", "gw_item_top1_null_mean", "gw_item_top1_p", "rsa_statistic", "rsa_p_value"} <= stats

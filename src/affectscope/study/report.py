@@ -74,15 +74,14 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
                   f'<div class="plots">{_img(disp.plot(), "RDM agreement matrix")}</div>']
         if not rsa_rows.empty:
             parts.append(_table(rsa_rows.pivot_table(index="rater", columns="statistic", values="value", sort=False)))
-    scatters = []
-    for name, got in comparisons.items():
-        res = got.get("items") if isinstance(got, dict) else None
-        if res is None:
-            continue
-        for s in res.values:
-            scatters.append(_img(ScatterDisplay.from_comparison(res, s).plot(), f"scatter {name} {s}"))
-    if scatters:
-        parts += ["<h2>Item by item</h2>", f'<div class="plots">{"".join(scatters)}</div>']
+    rows = []  # one row per scale, the raters side by side
+    for scale in humans.columns_of("scale"):
+        row = [_img(ScatterDisplay.from_comparison(got["items"], scale).plot(), f"scatter {name} {scale}")
+               for name, got in comparisons.items() if got.get("items") is not None and scale in got["items"].values]
+        if row:
+            rows.append(f'<div class="plots">{"".join(row)}</div>')
+    if rows:
+        parts += ["<h2>Item by item (a row per scale, the raters side by side)</h2>", *rows]
     homog = results[results["level"] == "homogeneity"]
     if not homog.empty:
         wide = homog.pivot_table(index=["rater", "scale"], columns="statistic", values="value", sort=False)

@@ -303,6 +303,12 @@ class Study:
                 for stat, v in st.to_dict().get("rsa", {}).items():
                     if isinstance(v, int | float):
                         rows.append((name, "structure", "", f"rsa_{stat}", float(v)))
+                if st.gw is not None:  # GW item and category matching rates, with their shuffled null
+                    for stat, v in st.gw.matching.items():
+                        rows.append((name, "structure", "", f"gw_{stat}", float(v)))
+                    for stat, d in st.gw.null.items():
+                        rows += [(name, "structure", "", f"gw_{stat}_null_mean", float(d["mean"])),
+                                 (name, "structure", "", f"gw_{stat}_p", float(d["p"]))]
             comparisons[name] = got
         if "structure" in c.levels:
             matrix = self.structure_matrix(runs, humans)
