@@ -146,7 +146,7 @@ def test_shipped_heads_list_their_training_pictures() -> None:
         assert tr is not None and len(tr) == len(set(tr.keys)) == n == head.meta["cv"]["n_items"]
         assert all(k.startswith("sha256:") and len(k) == 27 for k in tr.keys)
         assert tr.oof.shape == (n, len(head.outputs)) and np.isfinite(tr.oof).all()
-        if head.kind == "scale":
+        if head.target == "scale":
             assert tr.oof.min() >= 1 and tr.oof.max() <= 9 and tr.oof.std() > 0.5
         else:
             np.testing.assert_allclose(tr.oof.sum(axis=1), 1, atol=1e-4)

@@ -102,7 +102,7 @@ def test_invalid_replies_get_typed_failures(reply: str, kind: str) -> None:
     q = type(q)(q.id, q.scales, None, False)
     with pytest.raises(AnswerError) as info:
         parse_answer(reply, q)
-    assert info.value.kind == kind
+    assert info.value.code == kind
     assert kind in str(info.value)
 
 

@@ -24,7 +24,7 @@ def test_oasis(tmp_path: Path) -> None:
     )
     r = load_oasis(tmp_path)
     assert r.item_ids == ["Acorns 1.jpg", "War 2.jpg"]  # trailing space stripped
-    assert r.columns["valence"].scale == OASIS_VALENCE and r.rater.kind == "human"
+    assert r.columns["valence"].scale == OASIS_VALENCE and r.rater.family == "human"
     assert r.data.loc["War 2.jpg", "category"] == "Person"
     assert r.data.loc["War 2.jpg", "path"].endswith("oasis/images/War 2.jpg")
     sam = r.convert("valence", SAM_VALENCE)
@@ -152,7 +152,7 @@ def test_generic_table(tmp_path: Path) -> None:
     p = tmp_path / "norms.csv"
     pd.DataFrame({"stim": ["a.jpg", "b.jpg"], "Val": [10.0, 90.0]}).to_csv(p, index=False)
     r = load_table_norms(p, id_column="stim", scales={"Val": "valence:gaped100"}, name="gaped")
-    assert r.rater.name == "humans:gaped" and r.rater.kind == "human"
+    assert r.rater.name == "humans:gaped" and r.rater.family == "human"
 
 
 def test_missing_data_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,7 +40,7 @@ def test_declares_valid_outputs(name: str, tmp_path: Path, stimuli: StimulusSet)
     assert cols, "a rater must output at least one column"
     names = [c.name for c in cols]
     assert len(set(names)) == len(names)
-    assert rater.summary and rater.kind in ("model", "llm", "human", "file", "baseline")
+    assert rater.summary and rater.family in ("model", "llm", "human", "file", "baseline")
     assert rater.name == name
 
 
@@ -188,7 +188,7 @@ def test_rate_one_equals_rate_batch_on_pictures_videos_and_texts(name: str, tmp_
     from affectscope.stimuli import Stimulus
 
     files = StimulusSet.from_list(_media(tmp_path / "media"))
-    items = [s for s in files if s.kind in get_rater_class(name).media]
+    items = [s for s in files if s.media in get_rater_class(name).media]
     if "text" in get_rater_class(name).media:
         items.append(Stimulus("t1", None, "text", {"text": "a sunny birthday party"}))
     stim = StimulusSet(items)

@@ -22,14 +22,14 @@ def test_from_folder_recursive_sorted_skips_hidden_and_unknown(tmp_path: Path) -
         p.write_bytes(b"x")
     s = StimulusSet.from_paths([tmp_path])
     assert s.item_ids == ["a.jpg", "b.png", "clip.mp4", "sub/c.png"]
-    assert [x.kind for x in s] == ["image", "image", "video", "image"]
+    assert [x.media for x in s] == ["image", "image", "video", "image"]
 
 
 def test_explicit_files_keep_any_extension(tmp_path: Path) -> None:
     p = tmp_path / "notes.txt"
     p.write_text("hi")
     s = StimulusSet.from_paths([p])
-    assert s[0].kind == "unknown" and s[0].item_id == "notes.txt"
+    assert s[0].media == "unknown" and s[0].item_id == "notes.txt"
 
 
 def test_errors(tmp_path: Path) -> None:

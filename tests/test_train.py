@@ -103,7 +103,7 @@ def test_distribution_head_training_on_soft_labels() -> None:
     head, report = train_head(Features(ids, {"f": x}), norms, taxonomy="emotion6", folds=5, head_kw={"C": 10.0})
     m = report.metrics["metrics"]
     assert m["accuracy"] > 0.8 and m["js"] < 0.1
-    assert head.kind == "distribution" and head.outputs == list(EMOTION6.columns)
+    assert head.target == "distribution" and head.outputs == list(EMOTION6.columns)
 
 
 def test_grouped_folds_never_split_a_group() -> None:

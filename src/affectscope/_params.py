@@ -71,10 +71,10 @@ class Options(Constraint):
 
 @dataclass(frozen=True)
 class Interval(Constraint):
-    """A number in a range: ``kind`` int (whole numbers; booleans refused) or float (any real
+    """A number in a range: ``type`` int (whole numbers; booleans refused) or float (any real
     number); ``low`` / ``high`` None for no bound; ``closed`` says which bounds belong to it."""
 
-    kind: type
+    type: type
     low: float | None
     high: float | None
     closed: Literal["both", "left", "right", "neither"] = "both"
@@ -82,7 +82,7 @@ class Interval(Constraint):
     def is_valid(self, value: Any) -> bool:
         if isinstance(value, bool):
             return False
-        if self.kind is int and not isinstance(value, int):
+        if self.type is int and not isinstance(value, int):
             return False
         if not isinstance(value, int | float) or math.isnan(value):
             return False
@@ -92,7 +92,7 @@ class Interval(Constraint):
                     and (value > self.high or (value == self.high and self.closed in ("left", "neither"))))
 
     def describe(self) -> str:
-        noun = "a whole number" if self.kind is int else "a number"
+        noun = "a whole number" if self.type is int else "a number"
         if self.high is None:
             return f"{noun} {'>=' if self.closed in ('both', 'left') else '>'} {self.low:g}" if self.low is not None else noun
         if self.low is None:
@@ -107,7 +107,7 @@ class Interval(Constraint):
             out.append(self.low if self.closed in ("right", "neither") else self.low - 1)
         if self.high is not None:
             out.append(self.high if self.closed in ("left", "neither") else self.high + 1)
-        if self.kind is int:
+        if self.type is int:
             out.append(1.5)
         return out
 

@@ -144,7 +144,7 @@ class Head:
 
     Attributes
     ----------
-    kind : {"scale", "distribution"}
+    target : {"scale", "distribution"}
     outputs : list of str
         Output column names (scale names, or category names for a distribution).
     scaler : BlockScaler
@@ -167,7 +167,7 @@ class Head:
         the items' content keys). Raters use it to flag, or replace, in-sample ratings.
     """
 
-    kind: str
+    target: str
     outputs: list[str]
     scaler: BlockScaler
     coef: np.ndarray
@@ -192,7 +192,7 @@ class Head:
     def predict(self, blocks: Mapping[str, np.ndarray]) -> np.ndarray:
         """``(n_items, n_outputs)``: scale values (clipped to range) or class probabilities."""
         z = self.decision(blocks)
-        if self.kind == "scale":
+        if self.target == "scale":
             for j, name in enumerate(self.outputs):
                 sc = self.scales.get(name)
                 if sc is not None:
@@ -206,7 +206,7 @@ class Head:
     def save(self, path: str | os.PathLike[str]) -> Path:
         path = Path(path)
         desc = {
-            "format": HEAD_FORMAT, "kind": self.kind, "outputs": self.outputs, "blocks": self.scaler.blocks,
+            "format": HEAD_FORMAT, "kind": self.target, "outputs": self.outputs, "blocks": self.scaler.blocks,
             "widths": self.scaler.widths, "tau": self.tau,
             "scales": {k: v.model_dump() for k, v in self.scales.items()}, "meta": self.meta,
         }
@@ -239,7 +239,7 @@ class Head:
             raise HeadError(f"{path}: head format {desc.get('format')} is not supported by this version (expects {HEAD_FORMAT})")
         scaler = BlockScaler(desc["blocks"], desc["widths"], arrays["mean"], arrays["scale"])
         return cls(
-            kind=desc["kind"], outputs=desc["outputs"], scaler=scaler, coef=arrays["coef"].astype(np.float64),
+            target=desc["kind"], outputs=desc["outputs"], scaler=scaler, coef=arrays["coef"].astype(np.float64),
             intercept=arrays["intercept"], scales={k: Scale(**v) for k, v in desc["scales"].items()},
             log_prior=arrays.get("log_prior"), tau=float(desc.get("tau", 0.0)), meta=desc.get("meta", {}),
             kernel=KernelPart(arrays["proj_mean"], arrays["proj"].astype(np.float64), arrays["train"].astype(np.float64),

@@ -84,7 +84,7 @@ def _batches(items: Sequence[Stimulus], size: int) -> Iterable[Sequence[Stimulus
     frames of work already), so each finished video is saved at once and progress moves per video."""
     batch: list[Stimulus] = []
     for s in items:
-        if s.kind == "video":
+        if s.media == "video":
             if batch:
                 yield batch
                 batch = []
@@ -142,7 +142,7 @@ def rate(
             # error row at once: it is never handed to a rater, whose reading could block for ever
             readable = []
             for stim in pending:
-                problem = file_problem(stim.path) if stim.path is not None and stim.kind != "text" else None
+                problem = file_problem(stim.path) if stim.path is not None and stim.media != "text" else None
                 if problem is None:
                     readable.append(stim)
                     continue
@@ -189,7 +189,7 @@ def check_requirements(rater: Rater, stimuli: Iterable[Stimulus]) -> None:
     """Raise :class:`RaterUnavailable` naming the install command when a module the whole run needs
     is missing: the rater's :attr:`Rater.requires`, and PyAV where there are videos the rater takes."""
     needs = dict(rater.requires)
-    if "video" in rater.media and any(s.kind == "video" for s in stimuli):
+    if "video" in rater.media and any(s.media == "video" for s in stimuli):
         needs.setdefault("av", "video decoding (PyAV)")
     missing = [f"{what} needs the {mod!r} module" for mod, what in needs.items() if importlib.util.find_spec(mod) is None]
     if missing:

@@ -45,7 +45,7 @@ class Stimulus:
         Stable identifier (relative path within a folder, or given explicitly).
     path : pathlib.Path or None
         The file, if the stimulus is a file.
-    kind : {"image", "video", "text", "unknown"}
+    media : {"image", "video", "text", "unknown"}
         ``text`` stimuli are written descriptions (``metadata["text"]``, no file), e.g. scenes
         for language raters and text-only LLM protocols.
     metadata : dict
@@ -54,14 +54,14 @@ class Stimulus:
 
     item_id: str
     path: Path | None
-    kind: MediaKind
+    media: MediaKind
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def signature(self) -> str:
         """A hash of the file's content (of the text for text stimuli): changes when the content
         changes, and survives copying, re-extracting or touching the file, so caches and resumed
         runs keep their finished work when a data folder is re-created."""
-        if self.kind == "text":
+        if self.media == "text":
             return "text:" + hashlib.sha256(str(self.metadata.get("text", "")).encode()).hexdigest()[:16]
         if self.path is None:
             return ""
@@ -104,7 +104,7 @@ class StimulusSet(Sequence[Stimulus]):
         return iter(self._items)
 
     def __repr__(self) -> str:
-        kinds = pd.Series([s.kind for s in self._items], dtype=object).value_counts().to_dict()
+        kinds = pd.Series([s.media for s in self._items], dtype=object).value_counts().to_dict()
         return f"StimulusSet({len(self)} items: {kinds})"
 
     def get(self, item_id: str) -> Stimulus:

@@ -135,7 +135,7 @@ class RunStore:
                     [
                         ("schema", SCHEMA_VERSION),
                         ("fingerprint", self.fingerprint),
-                        ("rater", self.rater.model_dump_json()),
+                        ("rater", self.rater.model_dump_json(by_alias=True)),
                         ("columns", json.dumps([c.model_dump(mode="json") for c in self.columns])),
                     ],
                 )

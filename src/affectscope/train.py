@@ -38,7 +38,8 @@ class TrainReport:
 
     Attributes
     ----------
-    kind : {"scale", "distribution"}
+    target : {"scale", "distribution"}
+        What the head predicts (its JSON report keeps the key ``"kind"``).
     folds : int
     n_items : int
     metrics : dict
@@ -48,7 +49,7 @@ class TrainReport:
         The out-of-fold predictions themselves.
     """
 
-    kind: str
+    target: str
     folds: int
     n_items: int
     metrics: dict[str, Any]
@@ -60,7 +61,7 @@ class TrainReport:
         return f"{self.folds}-fold cross-validation over {self.n_items} items\n{self.summary_text}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "folds": self.folds, "n_items": self.n_items, "metrics": self.metrics, **self.extra}
+        return {"kind": self.target, "folds": self.folds, "n_items": self.n_items, "metrics": self.metrics, **self.extra}
 
 
 def _splits(n: int, folds: int, groups: Sequence[str] | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -79,9 +80,9 @@ def _splits(n: int, folds: int, groups: Sequence[str] | None, seed: int) -> list
     return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
-def _fit(kind: str, blocks: Mapping[str, np.ndarray], names: Sequence[str], y: np.ndarray, outputs: Sequence[str],
+def _fit(target: str, blocks: Mapping[str, np.ndarray], names: Sequence[str], y: np.ndarray, outputs: Sequence[str],
          scales: Mapping[str, Scale], head_kw: Mapping[str, Any]) -> Head:
-    if kind == "scale":
+    if target == "scale":
         return fit_scale_head(blocks, names, y, outputs, scales, **head_kw)
     return fit_distribution_head(blocks, names, y, outputs, **head_kw)
 
@@ -144,8 +145,8 @@ def train_head(
     if (columns is None) == (taxonomy is None):
         raise HeadError("give either scale columns or a taxonomy (a category distribution) to learn")
     names = list(blocks or features.blocks)
-    kind = "scale" if columns is not None else "distribution"
-    if kind == "scale":
+    target = "scale" if columns is not None else "distribution"
+    if target == "scale":
         outputs = list(columns or [])
         missing = [c for c in outputs if c not in norms.columns]
         if missing:
@@ -158,7 +159,7 @@ def train_head(
         if not outputs:
             have = sorted({c.taxonomy for c in norms.columns.values() if c.kind == "category"})
             raise HeadError(f"norms have no category columns of taxonomy {taxonomy!r}; they have {have or 'none'}")
-    scales = {c: norms.columns[c].scale for c in outputs if kind == "scale" and norms.columns[c].scale is not None}
+    scales = {c: norms.columns[c].scale for c in outputs if target == "scale" and norms.columns[c].scale is not None}
 
     # items with features and complete norms
     key_of = (lambda i: groups[i]) if groups is not None else (lambda i: i)  # noqa: E731
@@ -173,27 +174,27 @@ def train_head(
 
     oof = np.zeros_like(y)
     for tr, te in _splits(len(usable), folds, grp, seed):
-        head = _fit(kind, {n: f.blocks[n][tr] for n in names}, names, y[tr], outputs, scales, kw)
+        head = _fit(target, {n: f.blocks[n][tr] for n in names}, names, y[tr], outputs, scales, kw)
         oof[te] = head.predict({n: f.blocks[n][te] for n in names})
     ids = usable
     if grp is not None:
         ids, oof = _group_mean(oof, grp)
-    if kind == "scale":
+    if target == "scale":
         specs = [ColumnSpec(name=c, scale=scales.get(c)) for c in outputs]
     else:
         specs = [ColumnSpec(name=c, kind="category", scale=PROBABILITY, taxonomy=taxonomy) for c in outputs]
     oof_ratings = Ratings(pd.DataFrame(oof, index=pd.Index(ids, name="item_id"), columns=outputs).reset_index(), specs,
                           RaterInfo(name="cv-oof", kind="model", params={"folds": folds, "seed": seed}))
-    if kind == "scale":
+    if target == "scale":
         cmp = compare_items(oof_ratings, norms, columns=outputs, on_missing="drop", n_boot=n_boot, random_state=seed)
     else:
         cmp = compare_categories(oof_ratings, norms, taxonomy=taxonomy, on_missing="drop")
-    report = TrainReport(kind, folds, len(ids), cmp.to_dict(), oof_ratings, cmp.summary())
+    report = TrainReport(target, folds, len(ids), cmp.to_dict(), oof_ratings, cmp.summary())
 
     m = dict(meta or {})
     m["cv"] = {"folds": folds, "seed": seed, "n_items": len(ids), "grouped": grp is not None,
-               "metrics": _headline(kind, cmp.to_dict())}
-    final = _fit(kind, {n: f.blocks[n] for n in names}, names, y, outputs, scales, {**kw, "meta": m})
+               "metrics": _headline(target, cmp.to_dict())}
+    final = _fit(target, {n: f.blocks[n] for n in names}, names, y, outputs, scales, {**kw, "meta": m})
     if item_keys is not None:
         rows = [(item_keys[i], r) for r, i in enumerate(ids) if i in item_keys]
         if rows:
@@ -201,8 +202,8 @@ def train_head(
     return final, report
 
 
-def _headline(kind: str, d: dict[str, Any]) -> dict[str, Any]:
-    if kind == "scale":
+def _headline(target: str, d: dict[str, Any]) -> dict[str, Any]:
+    if target == "scale":
         return {c: {k: row[k] for k in ("n", "pearson", "pearson_lo", "pearson_hi", "mae", "ceiling") if k in row}
                 for c, row in d["scales"].items()}
     return {k: d["metrics"][k] for k in ("n", "accuracy", "uar", "macro_f1", "kl", "js") if k in d["metrics"]}
@@ -225,7 +226,7 @@ def video_frames_as_stimuli(stimuli: StimulusSet, frames: int, folder: str | os.
     bar = Progress(len(stimuli), desc="sampling video frames", unit="video", enabled=progress)
     for s in list(stimuli):
         bar.update(1)
-        if s.kind != "video":
+        if s.media != "video":
             out.append(s)
             groups[s.item_id] = s.item_id
             continue
@@ -414,7 +415,7 @@ def train_from_norms(
         stimuli = StimulusSet.from_list(norms.data["path"].tolist(), ids=norms.item_ids)
     found = stimuli
     by_key = {match_key(i, key): i for i in norms.item_ids}
-    matched = StimulusSet([Stimulus(by_key[match_key(s.item_id, key)], s.path, s.kind, s.metadata)
+    matched = StimulusSet([Stimulus(by_key[match_key(s.item_id, key)], s.path, s.media, s.metadata)
                            for s in found if match_key(s.item_id, key) in by_key])
     if not len(matched):
         raise ValueError(f"none of the {len(found)} stimuli matches an item of the norms by {key!r} "
@@ -425,7 +426,7 @@ def train_from_norms(
     skipped: dict[str, str] = {}
     items = matched
     cache_path = Path(cache) if cache is not None else None
-    if any(s.kind == "video" for s in matched):
+    if any(s.media == "video" for s in matched):
         frame_dir = cache_path.with_suffix(".frames") if cache_path is not None else Path("affectscope_frames")
         items, groups, skipped = video_frames_as_stimuli(matched, frames, frame_dir, progress=progress)
     backbone = make_backbone(r.backbone, pooling=r.pooling)

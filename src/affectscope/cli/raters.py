@@ -24,13 +24,13 @@ def run(args: argparse.Namespace) -> int:
             cols = cls.describe_outputs()
         except Exception as exc:  # noqa: BLE001 - listing must not fail because one rater cannot start
             cols = [f"(unavailable: {exc})"]
-        rows.append({"name": name, "kind": cls.kind, "media": sorted(cls.media), "summary": cls.summary,
+        rows.append({"name": name, "family": cls.family, "media": sorted(cls.media), "summary": cls.summary,
                      "outputs": cols, "params": cls._param_names()})
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for r in rows:
-        print(f"{r['name']}  [{r['kind']}; {', '.join(r['media'])}]  {r['summary']}")
+        print(f"{r['name']}  [{r['family']}; {', '.join(r['media'])}]  {r['summary']}")
         print(f"    outputs: {', '.join(r['outputs'])}")
         print(f"    params:  {', '.join(r['params']) or '-'}")
     return EXIT_OK

@@ -21,18 +21,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from affectscope.llm.protocol import MEDIUM_WORDS, Protocol, Question
 
-FailureKind = Literal["malformed", "partial", "out_of_range", "invalid_category", "refusal"]
+FailureCode = Literal["malformed", "partial", "out_of_range", "invalid_category", "refusal"]
 
 
 class AnswerError(ValueError):
-    """A reply that is not a valid answer; ``kind`` says why (see the module docstring)."""
+    """A reply that is not a valid answer; ``code`` says why (see the module docstring)."""
 
-    def __init__(self, kind: FailureKind, message: str) -> None:
+    def __init__(self, code: FailureCode, message: str) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.code = code
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.args[0]}"
+        return f"{self.code}: {self.args[0]}"
 
 
 # ---- prompts ---------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def parse_answer(text: str, question: Question) -> dict[str, Any]:
         kinds = {e["type"] for e in exc.errors()}
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         if "missing" in kinds:
-            kind: FailureKind = "partial"
+            kind: FailureCode = "partial"
         elif kinds & {"greater_than_equal", "less_than_equal"}:
             kind = "out_of_range"
         elif kinds & {"literal_error", "enum"}:

@@ -25,7 +25,7 @@ is not supported and names the other (OpenAI's reasoning models); the switch is 
 
 Transport failures (429, 5xx, timeouts, refused connections) are retried by the SDK with
 exponential backoff (it honours ``Retry-After``); what is still failing after ``max_retries``
-becomes a :class:`RequestFailure` with a typed ``kind``. The API key lives only in the SDK
+becomes a :class:`RequestFailure` with a typed ``code``. The API key lives only in the SDK
 client object: it is never part of a result or a cache key, and it is redacted (with any
 credentials in ``base_url``) from every failure message, even when a server or proxy quotes the
 ``Authorization`` header in its error body. Every HTTP request that goes over the wire is counted
@@ -51,16 +51,16 @@ TOOL_NAME = "submit_answer"
 
 
 class RequestFailure(RuntimeError):
-    """A request that got no usable response; ``kind`` is one of ``rate_limited``,
+    """A request that got no usable response; ``code`` is one of ``rate_limited``,
     ``server_error``, ``timeout``, ``connection``, ``auth``, ``bad_request``, ``bad_response``
     (a body that does not parse), ``empty`` (no choices)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.code = code
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.args[0]}"
+        return f"{self.code}: {self.args[0]}"
 
 
 @dataclass
@@ -227,12 +227,12 @@ class ChatClient:
             try:
                 return self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
             except RequestFailure as exc:
-                if not (exc.kind == "bad_request" and self.token_param == "max_tokens" and _wants_completion_tokens(exc)):
+                if not (exc.code == "bad_request" and self.token_param == "max_tokens" and _wants_completion_tokens(exc)):
                     raise
                 self.token_param = "max_completion_tokens"
                 return self._request(mode, messages, schema, grammar, temperature, seed, max_tokens)
         except RequestFailure as raw:  # no credential leaves this client in a message
-            raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
+            raise RequestFailure(raw.code, self.redact(raw.args[0])) from None
 
     def check_server(self) -> list[str] | None:
         """Ask the server which models it serves (``GET /models``, one attempt, no retries) before
@@ -269,7 +269,7 @@ class ChatClient:
                 pass  # anything else is for the real requests to meet and count
             return ids
         except RequestFailure as raw:
-            raise RequestFailure(raw.kind, self.redact(raw.args[0])) from None
+            raise RequestFailure(raw.code, self.redact(raw.args[0])) from None
         finally:
             sdk.close()
 
@@ -353,7 +353,7 @@ def _mode_rejected(exc: RequestFailure, mode: str) -> bool:
     500 (llama-cpp-python answers 500 to ``json_schema``) whose text names the mode's parameter. A
     400 about something else (an unsupported ``max_tokens``, a bad image) is not a mode rejection."""
     text = str(exc).lower()
-    return exc.kind in ("bad_request", "server_error") and any(w in text for w in _MODE_WORDS.get(mode, ()))
+    return exc.code in ("bad_request", "server_error") and any(w in text for w in _MODE_WORDS.get(mode, ()))
 
 
 def _wants_completion_tokens(exc: RequestFailure) -> bool:

@@ -27,7 +27,7 @@ class Outcome:
     answer: dict[str, Any] | None = None
     expected: dict[str, float] | None = None
     message: str = ""
-    kind: str = ""
+    code: str = ""  # the failure code (RequestFailure / AnswerError), "refusal" or "prompt_dropped"
     tokens: int = 0
     cached: bool = False
 
@@ -65,7 +65,7 @@ def aggregate_outcomes(outs: Sequence[Outcome], proto: Any, n_q: int, *, partici
         if refusals:
             return Aggregate(None, f"refused: the model declined {len(refusals)} of {len(outs)} requests "
                                    f"(not scored; retry_refusals=true asks again): {refusals[0].message[:200]}")
-        kinds = sorted({o.kind for o in failures})
+        kinds = sorted({o.code for o in failures})
         return Aggregate(None, f"no valid answer ({', '.join(kinds)}) from {participants} participant(s): {failures[0].message[:300]}")
     out: dict[str, Any] = {}
     for sc in proto.scales:
@@ -101,7 +101,7 @@ def aggregate_outcomes(outs: Sequence[Outcome], proto: Any, n_q: int, *, partici
 
 def failure_list(failures: Sequence[Outcome], limit: int = 6) -> str:
     """``participant 1 / valence: server_error (HTTP 500 ...); ...`` for a row's error or warning."""
-    parts = [f"participant {o.participant} / {o.question}: {o.kind} ({o.message[:240]})"
+    parts = [f"participant {o.participant} / {o.question}: {o.code} ({o.message[:240]})"
              for o in sorted(failures, key=lambda o: (o.participant, o.question))]
     more = f"; ... and {len(parts) - limit} more" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more

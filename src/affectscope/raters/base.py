@@ -65,7 +65,8 @@ class Rater(ABC):
     ----------------
     name : str
         Registry name (``affectscope rate --rater NAME``).
-    kind : {"model", "llm", "human", "file", "baseline"}
+    family : {"model", "llm", "human", "file", "baseline"}
+        What kind of rater this is (its tables' ``RaterInfo.family``).
     summary : str
         One line for ``affectscope raters``.
     version : str
@@ -95,7 +96,7 @@ class Rater(ABC):
     """
 
     name: ClassVar[str] = ""
-    kind: ClassVar[str] = "model"
+    family: ClassVar[str] = "model"
     summary: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     media: ClassVar[frozenset[str]] = frozenset({"image"})
@@ -124,12 +125,12 @@ class Rater(ABC):
     # ---- provided ------------------------------------------------------------------------
     def rate_safely(self, stimulus: Stimulus) -> RateResult:
         """:meth:`rate_one` with media-kind checking and exceptions turned into ``ItemError``."""
-        if stimulus.kind not in self.media:
+        if stimulus.media not in self.media:
             return ItemError(
                 stimulus.item_id,
-                f"{stimulus.kind} input is not supported by rater {self.name!r} (accepts {sorted(self.media)}); "
-                f"use a rater that accepts {stimulus.kind} (see `affectscope raters`)"
-                if stimulus.kind != "unknown"
+                f"{stimulus.media} input is not supported by rater {self.name!r} (accepts {sorted(self.media)}); "
+                f"use a rater that accepts {stimulus.media} (see `affectscope raters`)"
+                if stimulus.media != "unknown"
                 else f"not a recognised image or video file extension ({stimulus.path.suffix if stimulus.path else 'no file'}); "
                 "convert it to JPEG/PNG/MP4 or remove it",
             )
@@ -168,7 +169,7 @@ class Rater(ABC):
     def info(self) -> RaterInfo:
         """Provenance for the Ratings this rater produces."""
         return RaterInfo(
-            name=self.name, kind=self.kind, version=self.version,  # type: ignore[arg-type]
+            name=self.name, family=self.family, version=self.version,  # type: ignore[arg-type]
             params={k: (str(v) if isinstance(v, Path) else v) for k, v in self.get_params().items()},
             source=self.summary,
         )

@@ -94,7 +94,7 @@ class ColorRater(Rater):
         spreads barely change; decoding gets much faster).
     """
 
-    kind = "baseline"
+    family = "baseline"
     summary = "weak baseline: colour statistics + Valdez & Mehrabian (1994) colour-emotion formulas"
     version = "1"
 

@@ -89,7 +89,7 @@ class FaceRater(Rater):
         work at a small cost in accuracy (docs/faces.md); FER+ models only.
     """
 
-    kind = "model"
+    family = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
     version = PIPELINE_VERSION
     batch_size = 1
@@ -165,7 +165,7 @@ class FaceRater(Rater):
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
         if stimulus.path is None:
             raise ValueError("stimulus has no file path")
-        if stimulus.kind == "video":
+        if stimulus.media == "video":
             return self.rate_video(stimulus)
         rgb = load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE)
         out = self.rate_array(rgb)

@@ -113,7 +113,7 @@ class ImageRater(Rater):
     file's content, like a picture's.
     """
 
-    kind = "model"
+    family = "model"
     summary = "default: EfficientNet-Lite (ImageNet) features + heads trained on OASIS/Emotion6 human norms (EmoNet-style)"
     version = "5"  # 5: default heads read derived blocks; 4: videos (frame means) and the n_frames column; 3: training_item column
     batch_size = 16
@@ -186,7 +186,7 @@ class ImageRater(Rater):
         specs: list[ColumnSpec] = []
         for h in heads:
             src = h.meta.get("trained_on", "")
-            if h.kind == "scale":
+            if h.target == "scale":
                 specs += [ColumnSpec(name=o, scale=h.scales.get(o), description=f"ridge head on backbone features; trained on {src}")
                           for o in h.outputs]
             else:
@@ -212,7 +212,7 @@ class ImageRater(Rater):
     # ---- rating ---------------------------------------------------------------------------
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
         """Rate one picture (:meth:`rate_batch` of one item; a failure is raised) or video (:meth:`rate_video`)."""
-        if stimulus.kind == "video":
+        if stimulus.media == "video":
             return self.rate_video(stimulus)
         got = self.rate_batch([stimulus])[0]
         if isinstance(got, ItemError):
@@ -229,7 +229,7 @@ class ImageRater(Rater):
         results: list[RateResult | None] = [None] * len(stimuli)
         todo = []
         for i, s in enumerate(stimuli):
-            if s.kind != "image":
+            if s.media != "image":
                 results[i] = self.rate_safely(s)  # videos one by one (rate_video); other kinds: the base class words the error
             else:
                 todo.append(i)
@@ -281,7 +281,7 @@ class ImageRater(Rater):
             out["concepts"] = concepts
         out["n_frames"] = float(n_frames)
         if self.explain:
-            subject = "picture" if s.kind != "video" else "video's frames"
+            subject = "picture" if s.media != "video" else "video's frames"
             out["explanation"] = explain_row(out, word_norm=self._word_norm, subject=subject)
         return out
 

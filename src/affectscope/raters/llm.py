@@ -115,7 +115,7 @@ class LLMRater(Rater):
         participant-questions: answers come from the cache) on the next run that retries errors.
     """
 
-    kind = "llm"
+    family = "llm"
     summary = "a multimodal LLM as a participant in a rating experiment (protocols as data; any OpenAI-compatible server)"
     version = "1"
     media = frozenset({"image", "video", "text"})
@@ -320,11 +320,11 @@ class LLMRater(Rater):
 
     # ---- rating --------------------------------------------------------------------------------
     def _content(self, s: Stimulus) -> Any:
-        if s.kind == "text":
+        if s.media == "text":
             return "Description: " + str(s.metadata.get("text", ""))
         if s.path is None:
             raise ValueError("stimulus has no file path")
-        if s.kind == "video":
+        if s.media == "video":
             return video_content(s.path, keyframes=self.keyframes, max_side=self.image_size, context=self.context)
         return image_content(s.path, self.image_size)
 
@@ -332,12 +332,12 @@ class LLMRater(Rater):
         self._check()
         _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions, self._failed, self._asked)  # before the threads
         self.check_server()
-        if self.vision_check and any(s.kind in ("image", "video") for s in stimuli):
+        if self.vision_check and any(s.media in ("image", "video") for s in stimuli):
             self.check_vision()
         results: list[RateResult | None] = [None] * len(stimuli)
         jobs = []
         for i, s in enumerate(stimuli):
-            if s.kind not in self.media:
+            if s.media not in self.media:
                 results[i] = self.rate_safely(s)
                 continue
             try:
@@ -364,7 +364,7 @@ class LLMRater(Rater):
         return res
 
     def _messages(self, s: Stimulus, content: Any, q: Any) -> list[dict[str, Any]]:
-        medium = s.kind
+        medium = s.media
         ask = question_prompt(self._protocol, q, medium)
         user: Any = f"{content}\n\n{ask}" if isinstance(content, str) else [*content, {"type": "text", "text": ask}]
         return self._with_system(system_prompt(self._protocol, medium), user)
@@ -396,7 +396,7 @@ class LLMRater(Rater):
             fix = {"connection": "Is the server running? Check --base-url",
                    "timeout": "Is the server running? Check --base-url",
                    "auth": "Set the API key variable (-p api_key_env=NAME names it)",
-                   "unknown_model": "Check --model"}.get(exc.kind, "Check --base-url and --model")
+                   "unknown_model": "Check --model"}.get(exc.code, "Check --base-url and --model")
             raise RaterUnavailable(f"cannot use {where}: {exc}. Nothing was rated. {fix}") from None
         self._server_checked = True
 
@@ -451,13 +451,13 @@ class LLMRater(Rater):
         with self._asked[1]:
             self._asked[0] += 1
             if out.status == "failure":
-                self._failed[(s.item_id, p, q.id)] = (out.kind, out.message)
+                self._failed[(s.item_id, p, q.id)] = (out.code, out.message)
             else:
                 self._failed.pop((s.item_id, p, q.id), None)
         if self._cache is not None:
             if out.status == "failure":
                 self._cache.put_failure(key, item_id=s.item_id, question=q.id, participant=p, model=self.model,
-                                        kind=out.kind, message=out.message)
+                                        kind=out.code, message=out.message)
             elif not out.cached:
                 self._cache.delete_failure(key)
         return out
@@ -472,7 +472,7 @@ class LLMRater(Rater):
                 toks = int(hit["prompt_tokens"] or 0) + int(hit["completion_tokens"] or 0)
                 if hit["status"] == "answer":
                     return Outcome("answer", p, q.id, hit["answer"], hit["expected"], tokens=toks, cached=True)
-                return Outcome("refusal", p, q.id, message=hit["raw"] or "", kind="refusal", tokens=toks, cached=True)
+                return Outcome("refusal", p, q.id, message=hit["raw"] or "", code="refusal", tokens=toks, cached=True)
         schema, grammar = json_schema(q), gbnf(q)
         convo = list(messages)
         tokens = 0
@@ -482,18 +482,18 @@ class LLMRater(Rater):
                 c = self._client.complete(convo, schema=schema, grammar=grammar, temperature=self.temperature,
                                           seed=seed, max_tokens=self.max_tokens)
             except RequestFailure as exc:
-                return Outcome("failure", p, q.id, message=exc.args[0], kind=exc.kind, tokens=tokens)
+                return Outcome("failure", p, q.id, message=exc.args[0], code=exc.code, tokens=tokens)
             tokens += c.prompt_tokens + c.completion_tokens
             dropped = prompt_dropped(convo, c.prompt_tokens)
             if dropped:  # the reply cannot answer a prompt the model never received: never an answer
-                return Outcome("failure", p, q.id, message=dropped, kind="prompt_dropped", tokens=tokens)
+                return Outcome("failure", p, q.id, message=dropped, code="prompt_dropped", tokens=tokens)
             if c.refusal or c.finish_reason == "content_filter":
                 why = c.refusal or f"finish_reason={c.finish_reason}"
                 return self._refused(cache, key, s, p, q, why, tokens, c)
             try:
                 answer = parse_answer(c.text, q)
             except AnswerError as exc:
-                if exc.kind == "refusal":
+                if exc.code == "refusal":
                     return self._refused(cache, key, s, p, q, c.text, tokens, c)
                 last = exc
                 convo = [*convo, {"role": "assistant", "content": c.text or ""},
@@ -506,7 +506,7 @@ class LLMRater(Rater):
                           answer=answer, expected=expected, raw=c.text, prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
             return Outcome("answer", p, q.id, answer, expected, tokens=tokens)
         assert last is not None
-        return Outcome("failure", p, q.id, message=f"no valid answer after {self.answer_retries + 1} tries: {last}", kind=last.kind, tokens=tokens)
+        return Outcome("failure", p, q.id, message=f"no valid answer after {self.answer_retries + 1} tries: {last}", code=last.code, tokens=tokens)
 
     def _request(self, s: Stimulus, content: Any, p: int, q: Any) -> tuple[list[dict[str, Any]], int | None, str]:
         """The messages, seed and cache key of participant ``p``'s request for question ``q``."""
@@ -565,7 +565,7 @@ class LLMRater(Rater):
         if cache is not None:
             cache.put(key, status="refusal", item_id=s.item_id, question=q.id, participant=p, model=self.model,
                       answer=None, expected=None, raw=why, prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
-        return Outcome("refusal", p, q.id, message=why, kind="refusal", tokens=tokens)
+        return Outcome("refusal", p, q.id, message=why, code="refusal", tokens=tokens)
 
     def _aggregate(self, s: Stimulus, outs: list[Outcome]) -> RateResult:
         agg = aggregate_outcomes(outs, self._protocol, len(self._questions), participants=self.participants,
@@ -573,7 +573,7 @@ class LLMRater(Rater):
         if agg.values is None:
             return ItemError(s.item_id, agg.error)
         warnings = []
-        if s.kind == "video" and s.path is not None:
+        if s.media == "video" and s.path is not None:
             if (cut := truncation_warning(s.path)) is not None:  # frames were counted when the video was encoded
                 warnings.append(cut)
             if self.context:

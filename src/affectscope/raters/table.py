@@ -34,7 +34,7 @@ class TableRater(Rater):
         Plain files: the id column.
     """
 
-    kind = "file"
+    family = "file"
     summary = "ratings looked up in a CSV/Parquet file (published outputs, norms made elsewhere)"
     media = frozenset({"image", "video", "unknown"})
     parameter_constraints = {

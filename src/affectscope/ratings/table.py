@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from affectscope.taxonomy import PROBABILITY, Scale, ScaleError, get_category_set, get_crosswalk, get_scale
 
@@ -83,7 +83,8 @@ class RaterInfo(BaseModel):
     ----------
     name : str
         Rater name (registry name, or e.g. ``"humans:oasis"``).
-    kind : {"model", "llm", "human", "file", "baseline"}
+    family : {"model", "llm", "human", "file", "baseline"}
+        What kind of rater this is (files store it under the key ``"kind"``, and read either).
     version : str
     params : dict
         Every setting that changes the output.
@@ -96,7 +97,8 @@ class RaterInfo(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    kind: Literal["model", "llm", "human", "file", "baseline"] = "model"
+    family: Literal["model", "llm", "human", "file", "baseline"] = Field(
+        "model", validation_alias=AliasChoices("family", "kind"), serialization_alias="kind")
     version: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     source: str = ""
@@ -335,7 +337,7 @@ class Ratings:
     def metadata(self) -> dict[str, Any]:
         return {
             "format": "affectscope.ratings/1",
-            "rater": self.rater.model_dump(mode="json"),
+            "rater": self.rater.model_dump(mode="json", by_alias=True),
             "columns": [c.model_dump(mode="json") for c in self.columns.values()],
         }
 

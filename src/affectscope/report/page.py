@@ -149,7 +149,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     n_err = len(ratings.errors)
     hidden = f"<br>empty for every item, so not shown: {html.escape(', '.join(empty))}" if empty else ""
     warn = ""
-    if rater.kind == "baseline":
+    if rater.family == "baseline":
         warn = f'<div class="warn"><b>Baseline rater</b> ({html.escape(rater.source)}). Expect low agreement with human norms.</div>'
     scales = "; ".join(f"{html.escape(c.name)}: {html.escape(c.scale.label)}" for c in cols if c.scale and c.kind == "scale")
     doc = f"""<!DOCTYPE html>
@@ -157,7 +157,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
 <title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<div class="meta">rater <b>{html.escape(rater.name)}</b> (v{html.escape(rater.version)}, {html.escape(rater.kind)}) &middot;
+<div class="meta">rater <b>{html.escape(rater.name)}</b> (v{html.escape(rater.version)}, {html.escape(rater.family)}) &middot;
 {len(ratings)} items, {n_err} failed{f", {len(ratings.warnings)} with a warning" if show_warnings else ""} &middot; created {html.escape(rater.created)}<br>scales: {scales or "&ndash;"}{hidden}</div>
 {warn}
 {sections}
