@@ -464,6 +464,7 @@ def _torch_devices() -> list:
     return [torch.device("cpu")] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", _torch_devices(), ids=str)
 def test_gw_on_a_torch_device_equals_numpy(device: object) -> None:
     rng = np.random.default_rng(5)
@@ -697,6 +698,7 @@ def _two_views(seed: int, n: int = 40) -> tuple[RDM, RDM]:
     return rdm(x, metric="euclidean"), rdm(y, metric="euclidean")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [14, 28])
 def test_default_search_is_never_worse_than_a_cold_solve_at_any_epsilon_it_visited(seed: int) -> None:
     """#33.5: the old search kept the smallest surviving epsilon's plan (or the warm-started path's)

@@ -207,6 +207,7 @@ def test_split_half_reliability_known_answers() -> None:
     assert split_half(one, "v") == (pytest.approx(float("nan"), nan_ok=True), 0)
 
 
+@pytest.mark.slow  # GW with a shuffled null: ~15 s
 def test_structure_level_gives_the_rater_by_rater_rdm_matrix(tmp_path: Path) -> None:
     pics = _pictures(tmp_path / "pictures")
     ids = [p.name for p in pics]
