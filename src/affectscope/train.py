@@ -10,6 +10,7 @@ carry SD and N) and :func:`affectscope.compare.compare_categories` (accuracy, UA
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -404,7 +405,7 @@ def train_from_norms(
     unknown = sorted(set(overrides) - set(Recipe.__dataclass_fields__))
     if unknown:
         raise TypeError(f"train_from_norms got unknown settings {unknown}; recipe settings are {list(Recipe.__dataclass_fields__)}")
-    r = Recipe(**{**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}})
+    r = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
     if r.n_components < 1 or r.stage_weight <= 0:
         raise ValueError(f"n_components must be >= 1 and stage_weight > 0 (got {r.n_components}, {r.stage_weight})")
     if bool(columns) == bool(taxonomy):

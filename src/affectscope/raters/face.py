@@ -168,8 +168,9 @@ class FaceRater(Rater):
         if stimulus.media == "video":
             return self.rate_video(stimulus)
         rgb = load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE)
-        out = self.rate_array(rgb)
-        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: self.pipeline().training_item(rgb, out)})
+        face = self.pipeline()
+        out = face.rate_array(rgb)
+        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: face.training_item(rgb, out)})
         return out
 
     def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:

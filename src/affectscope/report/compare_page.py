@@ -17,7 +17,8 @@ pre{background:#f6f6f6;padding:.6rem;overflow:auto;font-size:12px} h2{margin-top
 .warn{background:#fff4d6;border:1px solid #e6c36a;padding:.5rem .8rem;border-radius:6px;margin:.8rem 0}"""
 
 
-def _img(display: Any, alt: str) -> str:
+def display_img(display: Any, alt: str) -> str:
+    """A plotted Display object as an embedded PNG ``<img>`` (its figure closed), for the HTML pages."""
     import matplotlib.pyplot as plt
 
     uri = figure_data_uri(display.figure_)
@@ -35,18 +36,18 @@ def compare_sections(results: Mapping[str, Any]) -> list[str]:
     parts: list[str] = []
     if "items" in results:
         r = results["items"]
-        plots = [_img(ScatterDisplay.from_comparison(r, s).plot(), f"scatter {s}") for s in r.values]
+        plots = [display_img(ScatterDisplay.from_comparison(r, s).plot(), f"scatter {s}") for s in r.values]
         parts += ["<h2>Item level</h2>", *_warnings(r), f"<pre>{html.escape(r.summary())}</pre>",
                   f'<div class="plots">{"".join(plots)}</div>']
     if "categories" in results:
         r = results["categories"]
         parts += ["<h2>Categories</h2>", *_warnings(r), f"<pre>{html.escape(r.summary())}</pre>",
-                  f'<div class="plots">{_img(ConfusionDisplay.from_comparison(r).plot(), "confusion matrix")}</div>']
+                  f'<div class="plots">{display_img(ConfusionDisplay.from_comparison(r).plot(), "confusion matrix")}</div>']
     if "structure" in results:
         r = results["structure"]
-        plots = [_img(RDMDisplay.from_comparison(r).plot(), "RDMs")]
+        plots = [display_img(RDMDisplay.from_comparison(r).plot(), "RDMs")]
         if r.gw is not None:
-            plots.append(_img(PlanDisplay.from_comparison(r).plot(), "GW plan"))
+            plots.append(display_img(PlanDisplay.from_comparison(r).plot(), "GW plan"))
         parts += ["<h2>Structure</h2>", f"<pre>{html.escape(r.summary())}</pre>", f'<div class="plots">{"".join(plots)}</div>']
     return parts
 

@@ -22,7 +22,7 @@ from affectscope.llm.media import encode_jpeg
 from affectscope.media.image import MediaError
 from affectscope.media.video import read_frames, series_file
 from affectscope.ratings import Ratings
-from affectscope.report.compare_page import _img, compare_sections
+from affectscope.report.compare_page import compare_sections, display_img
 from affectscope.report.page import write_ratings_page
 from affectscope.report.plots import CategoryDistributionDisplay, DistributionDisplay, TimeSeriesDisplay
 
@@ -50,14 +50,14 @@ def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
         episode = episode if isinstance(episode, str) else ""  # an empty CSV cell reads back as NaN
         plots = []
         if use:
-            plots.append(_img(TimeSeriesDisplay.from_series(series, use, title=str(item_id), episode=episode).plot(),
+            plots.append(display_img(TimeSeriesDisplay.from_series(series, use, title=str(item_id), episode=episode).plot(),
                               f"time series {item_id}"))
         # scales sharing one range share a plot (valence and arousal on SAM 1-9)
         by_range: dict[tuple[float, float], list[str]] = {}
         for c in use_scales:
             by_range.setdefault((float(c.scale.low), float(c.scale.high)), []).append(c.name)  # type: ignore[union-attr]
         for (lo, hi), names in by_range.items():
-            plots.append(_img(TimeSeriesDisplay.from_series(series, names, title=f"{item_id}: {', '.join(names)}",
+            plots.append(display_img(TimeSeriesDisplay.from_series(series, names, title=f"{item_id}: {', '.join(names)}",
                                                             ylabel="rating", ylim=(lo, hi)).plot(),
                               f"scales over time {item_id}"))
         key = ""
@@ -87,11 +87,11 @@ def write_report(
     sections: list[str] = []
     scales = [c.name for c in ratings.columns.values() if c.kind == "scale"][:MAX_DISTRIBUTIONS]
     if scales:
-        imgs = [_img(DistributionDisplay.from_ratings(ratings, c).plot(), f"distribution {c}") for c in scales]
+        imgs = [display_img(DistributionDisplay.from_ratings(ratings, c).plot(), f"distribution {c}") for c in scales]
         sections += ["<h2>Distributions</h2>", f'<div class="plots">{"".join(imgs)}</div>']
     taxonomies = list(dict.fromkeys(c.taxonomy for c in ratings.columns.values() if c.kind == "category" and c.taxonomy))
     if taxonomies:
-        imgs = [_img(CategoryDistributionDisplay.from_ratings(ratings, t).plot(), f"emotion distribution {t}") for t in taxonomies]
+        imgs = [display_img(CategoryDistributionDisplay.from_ratings(ratings, t).plot(), f"emotion distribution {t}") for t in taxonomies]
         if not scales:
             sections.append("<h2>Distributions</h2>")
         sections.append(f'<div class="plots">{"".join(imgs)}</div>')

@@ -12,6 +12,7 @@ import pandas as pd
 
 from affectscope.ratings import Ratings
 from affectscope.report.plots import _plt
+from affectscope.study.run import sd_shares
 
 
 @dataclass
@@ -114,15 +115,11 @@ class SpreadDisplay:
 
     @classmethod
     def from_ratings(cls, rater: Ratings, humans: Ratings, scale: str, rater_name: str = "rater") -> "SpreadDisplay":
-        from affectscope.compare._pairing import pair
-
-        sd = f"{scale}_sd"
-        if sd not in rater.columns or sd not in humans.columns:
-            raise ValueError(f"both tables need a {sd!r} column (an LLM rater with participants > 1; norms with SDs)")
-        p = pair(rater.ok(), humans, on_missing="drop")
-        rs, hs = rater.columns[scale].scale, humans.columns[scale].scale
-        return cls(p.right.values(sd).to_numpy(float) / (hs.high - hs.low), p.left.values(sd).to_numpy(float) / (rs.high - rs.low),
-                   scale, rater_name)
+        shares = sd_shares(rater.ok(), humans, scale)
+        if shares is None:
+            raise ValueError(f"both tables need a {scale}_sd column on a bounded scale (an LLM rater with participants > 1; "
+                             "norms with SDs)")
+        return cls(shares[1], shares[0], scale, rater_name)
 
     def plot(self, ax: Any = None) -> "SpreadDisplay":
         plt = _plt()

@@ -12,21 +12,14 @@ import pandas as pd
 
 from affectscope._files import atomic_write_text
 from affectscope.ratings import Ratings
-from affectscope.report.plots import ScatterDisplay, figure_data_uri
+from affectscope.report.compare_page import display_img
+from affectscope.report.plots import ScatterDisplay
 from affectscope.study.plots import AgreementMatrixDisplay, RaterBarsDisplay, SpreadDisplay
 
 _CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;font-size:13px;text-align:left}
 th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:1rem}.plots img{max-width:100%;border:1px solid #eee}
 .note{color:#555;font-size:12px}.warn{background:#fff4d6;border:1px solid #e6c36a;padding:.5rem .8rem;border-radius:6px}"""
-
-
-def _img(display: Any, alt: str) -> str:
-    import matplotlib.pyplot as plt
-
-    uri = figure_data_uri(display.figure_)
-    plt.close(display.figure_)
-    return f'<img alt="{html.escape(alt)}" src="{uri}">'
 
 
 def _table(frame: pd.DataFrame, index: bool = True) -> str:
@@ -44,7 +37,7 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
     table = papers_table(results)
     if not table.empty:
         parts += ["<h2>Agreement with the humans (Pearson r [95 % CI]; share of the noise ceiling)</h2>", _table(table)]
-        parts.append(f'<div class="plots">{_img(RaterBarsDisplay.from_results(results).plot(), "r per rater and scale")}</div>')
+        parts.append(f'<div class="plots">{display_img(RaterBarsDisplay.from_results(results).plot(), "r per rater and scale")}</div>')
     if not paired.empty:
         shown = paired[["scale", "rater_a", "rater_b", "n", "r_a", "r_b", "delta", "delta_lo", "delta_hi", "p_bootstrap",
                         "williams_t", "williams_p"]].copy()
@@ -59,7 +52,7 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
     for s in scales:
         tables = {n: r.ratings for n, r in runs.items() if s in r.ratings.columns}
         try:
-            matrices.append(_img(AgreementMatrixDisplay.from_ratings(tables, humans, s).plot(), f"agreement matrix {s}"))
+            matrices.append(display_img(AgreementMatrixDisplay.from_ratings(tables, humans, s).plot(), f"agreement matrix {s}"))
         except ValueError:
             continue
     if matrices:
@@ -71,12 +64,12 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
         parts += ["<h2>Structure: whose item-by-item dissimilarities resemble whose</h2>",
                   '<p class="note">Spearman correlation between the RDMs (euclidean distances of the z-scored scale '
                   "patterns) of every two raters and the humans, over the items all of them rated.</p>",
-                  f'<div class="plots">{_img(disp.plot(), "RDM agreement matrix")}</div>']
+                  f'<div class="plots">{display_img(disp.plot(), "RDM agreement matrix")}</div>']
         if not rsa_rows.empty:
             parts.append(_table(rsa_rows.pivot_table(index="rater", columns="statistic", values="value", sort=False)))
     rows = []  # one row per scale, the raters side by side
     for scale in humans.columns_of("scale"):
-        row = [_img(ScatterDisplay.from_comparison(got["items"], scale).plot(), f"scatter {name} {scale}")
+        row = [display_img(ScatterDisplay.from_comparison(got["items"], scale).plot(), f"scatter {name} {scale}")
                for name, got in comparisons.items() if got.get("items") is not None and scale in got["items"].values]
         if row:
             rows.append(f'<div class="plots">{"".join(row)}</div>')
@@ -88,7 +81,7 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
         spreads = []
         for name, scale in wide.index:
             try:
-                spreads.append(_img(SpreadDisplay.from_ratings(runs[name].ratings, humans, scale, name).plot(), f"spread {name} {scale}"))
+                spreads.append(display_img(SpreadDisplay.from_ratings(runs[name].ratings, humans, scale, name).plot(), f"spread {name} {scale}"))
             except ValueError:
                 continue
         parts += ["<h2>Homogeneity: spread across a rater's participants vs across people</h2>",

@@ -32,7 +32,7 @@ import pandas as pd
 
 from affectscope import __version__
 from affectscope._files import atomic_write, atomic_write_text
-from affectscope.compare import InSampleWarning, compare_categories, compare_items
+from affectscope.compare import InSampleWarning, compare_categories, compare_items, compare_structure
 from affectscope.compare._pairing import item_clusters, pair
 from affectscope.backbones.weights import WEIGHTS
 from affectscope.compare.paired import paired_difference
@@ -189,19 +189,25 @@ class Study:
         return StimulusSet.from_paths([_resolve(self.base, p) for p in s.paths])
 
     # ---- running ---------------------------------------------------------------------------------
-    def check_raters(self) -> None:
-        """Build every rater to be rated here (names, parameters, their own checks) without rating;
-        :class:`StudyError` names the first that cannot run."""
+    def build_raters(self) -> dict[str, Any]:
+        """Every rater to be rated here, built and checked (names, parameters, their own checks)
+        without rating anything; :class:`StudyError` names the first that cannot run."""
+        built = {}
         for r in self.spec.raters:
             if r.rater is None:
                 continue
             try:
-                make_rater(r.rater, **r.params).outputs()
+                built[r.name] = make_rater(r.rater, **r.params)
+                built[r.name].outputs()
             except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
                 raise StudyError(f"rater {r.name!r}: {exc.args[0] if isinstance(exc, KeyError) else exc}") from None
+        return built
 
-    def run_raters(self, stimuli: StimulusSet, out_dir: Path, progress: bool | None = None) -> dict[str, RaterRun]:
-        """Rate (or import) with every rater; each rated one through its own resumable run store."""
+    def run_raters(self, stimuli: StimulusSet, out_dir: Path, progress: bool | None = None,
+                   raters: dict[str, Any] | None = None) -> dict[str, RaterRun]:
+        """Rate (or import) with every rater; each rated one through its own resumable run store.
+        ``raters``: those :meth:`build_raters` made (built here when not given)."""
+        raters = self.build_raters() if raters is None else raters
         runs: dict[str, RaterRun] = {}
         folder = out_dir / "raters"
         folder.mkdir(parents=True, exist_ok=True)
@@ -215,11 +221,7 @@ class Study:
                 lock = {"imported": r.ratings, **({"sha256": _sha256(Path(path))} if Path(path).is_file() else {})}
                 runs[r.name] = RaterRun(r.name, _adjust(table, r, f"rater {r.name!r}"), "imported", lock=lock)
                 continue
-            try:
-                rater = make_rater(r.rater, **r.params)  # type: ignore[arg-type]
-                rater.outputs()
-            except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
-                raise StudyError(f"rater {r.name!r}: {exc.args[0] if isinstance(exc, KeyError) else exc}") from None
+            rater = raters[r.name]
             if progress is not False:
                 print(f"study: rating {len(stimuli)} stimuli with {r.name} ({r.rater})", file=sys.stderr)
             res = rate(stimuli, rater, store=folder / f"{r.name}.store.sqlite", progress=progress)
@@ -237,11 +239,11 @@ class Study:
         from affectscope.study.report import write_study_report
 
         out = Path(out_dir)
-        self.check_raters()  # every rater's name and parameters, before hours of rating by the first ones
+        raters = self.build_raters()  # every rater's name and parameters, before hours of rating by the first ones
         out.mkdir(parents=True, exist_ok=True)
         humans = self.humans()
         stimuli = self.stimuli(humans)
-        runs = self.run_raters(stimuli, out, progress)
+        runs = self.run_raters(stimuli, out, progress, raters)
         comparisons, rows = self.compare(runs, humans)
         paired = self.paired(runs, humans) if self.spec.compare.paired and len(runs) > 1 else pd.DataFrame()
         rows += _paired_rows(paired)
@@ -295,8 +297,6 @@ class Study:
                         if isinstance(v, int | float | np.floating):
                             rows.append((name, "categories", "", stat, float(v)))
             if "structure" in c.levels:
-                from affectscope.compare import compare_structure
-
                 st = compare_structure(ok, humans, key=c.key, on_missing="drop", n_null=c.n_null, gw=c.n_null > 0,
                                        groups=c.groups, n_perm=1000)
                 got["structure"] = st
@@ -351,11 +351,11 @@ class Study:
         c = self.spec.compare
         out = []
         rng = np.random.default_rng(c.random_state)
+        pairs = {n: pair(r.ratings.ok(), humans, key=c.key, on_missing="drop") for n, r in runs.items()}
         for (na, ra), (nb, rb) in itertools.combinations(runs.items(), 2):
             scales = [s for s in ra.ratings.columns_of("scale") if s in rb.ratings.columns_of("scale") and s in humans.columns_of("scale")]
+            pa, pb = pairs[na], pairs[nb]
             for s in scales:
-                pa = pair(ra.ratings.ok(), humans, key=c.key, on_missing="drop")
-                pb = pair(rb.ratings.ok(), humans, key=c.key, on_missing="drop")
                 a = pa.left.values(s).set_axis(pa.right.item_ids)
                 b = pb.left.values(s).set_axis(pb.right.item_ids)
                 h = humans.values(s)
@@ -378,21 +378,30 @@ def _num(v: Any) -> float:
         return float("nan")
 
 
+def sd_shares(rater: Ratings, humans: Ratings, scale: str, key: str = "item_id") -> tuple[np.ndarray, np.ndarray] | None:
+    """Per shared item, the SD of ``scale`` across the rater's participants and across human raters,
+    each as a share of its own scale's range (``(rater, humans)``, NaN where an SD is missing); None
+    unless both tables carry ``<scale>_sd`` and bounded scales."""
+    sd = f"{scale}_sd"
+    if sd not in rater.columns or sd not in humans.columns:
+        return None
+    rs, hs = rater.columns[scale].scale, humans.columns[scale].scale
+    if rs is None or hs is None or rs.high is None or hs.high is None:
+        return None
+    p = pair(rater, humans, key=key, on_missing="drop")
+    return p.left.values(sd).to_numpy(float) / (rs.high - rs.low), p.right.values(sd).to_numpy(float) / (hs.high - hs.low)
+
+
 def _homogeneity_rows(name: str, rater: Ratings, humans: Ratings, res: Any, key: str) -> list[tuple]:
     """Per scale, where both tables carry ``<scale>_sd``: the mean SD across the rater's participants
     and across human raters, each as a share of its scale's range, and their ratio (Ogg et al.'s
     homogeneity: below 1, the rater's participants agree more with each other than people do)."""
     rows: list[tuple] = []
     for scale in res.table.index:
-        sd = f"{scale}_sd"
-        if sd not in rater.columns or sd not in humans.columns:
+        shares = sd_shares(rater, humans, scale, key)
+        if shares is None:
             continue
-        p = pair(rater, humans, key=key, on_missing="drop")
-        rs, hs = rater.columns[scale].scale, humans.columns[scale].scale
-        if rs is None or hs is None or rs.high is None or hs.high is None:
-            continue
-        r_sd = p.left.values(sd).to_numpy(float) / (rs.high - rs.low)
-        h_sd = p.right.values(sd).to_numpy(float) / (hs.high - hs.low)
+        r_sd, h_sd = shares
         keep = np.isfinite(r_sd) & np.isfinite(h_sd)
         if keep.sum() < 3:
             continue
