@@ -229,3 +229,26 @@ def test_structure_level_gives_the_rater_by_rater_rdm_matrix(tmp_path: Path) -> 
                          base=tmp_path).run(tmp_path / "out_gw", progress=False).results
     stats = set(gw[(gw["rater"] == "color") & (gw["level"] == "structure")]["statistic"])
     assert {"gw_item_top1", "gw_item_top1_null_mean", "gw_item_top1_p", "rsa_statistic", "rsa_p_value"} <= stats
+
+
+def test_nothing_is_left_out_silently(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder entry that is no stimulus, a picture that cannot be read, a normed item nobody rated:
+    each is said on stderr, counted in the results and listed in the report; the run exits 3."""
+    from conftest import make_bad_files
+
+    pics = _pictures(tmp_path / "pictures", n=6)
+    bad = make_bad_files(tmp_path / "bad")["truncated"]
+    bad = bad.rename(tmp_path / "pictures" / bad.name)
+    (tmp_path / "pictures" / "notes.txt").write_text("not a stimulus")
+    _humans(tmp_path, [p.name for p in pics] + [bad.name, "never_rated.png"])
+    (tmp_path / "s.yaml").write_text("stimuli: {paths: [pictures]}\nhumans: {table: humans.csv, scales: {valence: 'valence:sam9'}}\n"
+                                     "raters: [{name: color, rater: color}]\ncompare: {levels: [items], n_boot: 50}\n")
+    assert main(["study", "run", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "out"), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "study: skipped 1 entr" in err and "notes.txt" in err
+    assert f"color: 1 item(s) failed (see {tmp_path / 'out' / 'raters' / 'color.csv'}, column 'error')" in err
+    assert "color (items): 1 item(s) not compared: rater_failed" in err and "1 item(s) not compared: only_humans" in err
+    res = pd.read_csv(tmp_path / "out" / "results.csv").set_index(["rater", "statistic"])["value"]
+    assert res[("stimuli", "n_skipped_entries")] == 1 and res[("color", "dropped_rater_failed")] == 1
+    assert res[("color", "dropped_only_humans")] == 1 and res[("color", "n_failed")] == 1
+    assert "Left out" in (tmp_path / "out" / "report.html").read_text()

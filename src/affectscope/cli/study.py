@@ -56,9 +56,19 @@ def run(args: argparse.Namespace) -> int:
              if n.startswith("warning")]
     for n in dict.fromkeys(notes):
         print(n, file=sys.stderr)
-    failed = {n: len(r.ratings.errors) for n, r in result.runs.items() if len(r.ratings.errors)}
-    for name, k in failed.items():
-        print(f"{name}: {k} item(s) failed (see {result.out_dir / 'raters' / (name + '.csv')}, column 'error')", file=sys.stderr)
+    flagged = False
+    for name, run in result.runs.items():
+        where = result.out_dir / "raters" / (name + ".csv") if run.source == "rated" else name
+        for what, column, series in (("failed", "error", run.ratings.errors), ("came with a warning", "warning", run.ratings.warnings)):
+            if len(series):
+                flagged = True
+                print(f"{name}: {len(series)} item(s) {what} (see {where}, column {column!r})", file=sys.stderr)
+        if run.failure_line:
+            flagged = True
+            print(f"{name}: {run.failure_line}", file=sys.stderr)
+    left = result.results[result.results["statistic"].str.startswith("dropped_") & (result.results["value"] > 0)]
+    for _, row in left.iterrows():
+        print(f"{row['rater']} ({row['level']}): {int(row['value'])} item(s) not compared: {row['statistic'][8:]}", file=sys.stderr)
     print(f"\nresults: {(result.out_dir / 'results.csv').resolve()}\nlock: {(result.out_dir / 'study.lock.json').resolve()}")
     print(f"report: {result.report.resolve()}")
-    return EXIT_PARTIAL if failed else EXIT_OK
+    return EXIT_PARTIAL if flagged else EXIT_OK

@@ -108,6 +108,14 @@ def write_study_report(out: str | Path, title: str, results: pd.DataFrame, runs:
                   '<p class="note">n_rated_now, n_resumed and requests_now describe the run that wrote this page; the '
                   "other columns the ratings.</p>", _table(wide.drop(columns=[c for c in ("n_rated_now", "n_resumed", "requests_now")
                                                                                if c in wide.columns]))]
+    left = results[results["statistic"].str.startswith("dropped_") | (results["statistic"] == "n_skipped_entries")]
+    left = left[left["value"] > 0]
+    if not left.empty:
+        parts += ["<h2>Left out</h2>",
+                  '<p class="note">Folder entries that are not stimuli, and items a comparison left out, by why '
+                  "(only_humans: normed but not rated; only_rater: rated but not normed; rater_failed: an error row; "
+                  "nan_SCALE: no value on that scale).</p>",
+                  _table(left[["rater", "level", "statistic", "value"]], index=False)]
     notes = [n for got in comparisons.values() for res in got.values() if hasattr(res, "notes") for n in res.notes]
     notes += [f"{name}: categories not compared: {got['categories_error']}" for name, got in comparisons.items() if "categories_error" in got]
     if notes:

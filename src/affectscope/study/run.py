@@ -42,7 +42,7 @@ from affectscope.norms import load_norms
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import Ratings
 from affectscope.run import rate
-from affectscope.stimuli import StimulusSet
+from affectscope.stimuli import StimulusSet, skipped_summary
 from affectscope.study.spec import HumansSpec, StudyError, StudySpec, TableSpec, load_study, parse_study
 
 #: Packages whose versions the lock file records.
@@ -63,6 +63,7 @@ class RaterRun:
     requests: int = 0
     lock: dict[str, Any] = field(default_factory=dict)
     participants: Path | None = None  # an LLM's per-participant answers (participants.csv)
+    failure_line: str | None = None  # an LLM's failed participant-questions, in one line
 
 
 @dataclass
@@ -230,8 +231,10 @@ class Study:
             participants = details(stimuli, folder / f"{r.name}.csv") if callable(details) else None
             usage = getattr(rater, "usage", None)  # LLM raters: requests sent over the wire by this run
             requests = int(usage.get("requests", 0)) if isinstance(usage, dict) else 0
+            failures = getattr(rater, "failure_summary", None)
             runs[r.name] = RaterRun(r.name, _adjust(res.ratings, r, f"rater {r.name!r}"), "rated", res.n_rated, res.n_resumed,
-                                    res.n_failed, requests, _rater_lock(rater), participants)
+                                    res.n_failed, requests, _rater_lock(rater), participants,
+                                    failures() if callable(failures) else None)
         return runs
 
     def run(self, out_dir: str | Path = "runs/study", *, progress: bool | None = None) -> StudyResult:
@@ -243,8 +246,11 @@ class Study:
         out.mkdir(parents=True, exist_ok=True)
         humans = self.humans()
         stimuli = self.stimuli(humans)
+        if stimuli.skipped:  # folder entries that are not stimuli: said, and counted in the results
+            print(f"study: {skipped_summary(stimuli.skipped)}", file=sys.stderr)
         runs = self.run_raters(stimuli, out, progress, raters)
         comparisons, rows = self.compare(runs, humans)
+        rows.append(("stimuli", "stimuli", "", "n_skipped_entries", float(len(stimuli.skipped))))
         paired = self.paired(runs, humans) if self.spec.compare.paired and len(runs) > 1 else pd.DataFrame()
         rows += _paired_rows(paired)
         rows += _cost_rows(runs)
@@ -273,12 +279,13 @@ class Study:
         rows: list[tuple] = []
         for name, run in runs.items():
             got: dict[str, Any] = {}
-            ok = run.ratings.ok()
+            ok = run.ratings  # error rows stay: the comparisons count them as rater_failed
             if "items" in c.levels and ok.columns_of("scale") and humans.columns_of("scale") and \
                     set(ok.columns_of("scale")) & set(humans.columns_of("scale")):
                 res = compare_items(ok, humans, key=c.key, on_missing="drop", n_boot=c.n_boot, groups=c.groups,
                                     random_state=c.random_state)
                 got["items"] = res
+                rows += _dropped_rows(name, "items", res.dropped)
                 for scale, row in res.table.iterrows():
                     for stat in ("n", "pearson", "pearson_lo", "pearson_hi", "spearman", "spearman_lo", "spearman_hi", "ccc",
                                  "mae", "ceiling", "r_over_ceiling", "n_clusters"):
@@ -293,6 +300,7 @@ class Study:
                     got["categories_error"] = str(exc)
                 else:
                     got["categories"] = cat
+                    rows += _dropped_rows(name, "categories", cat.dropped)
                     for stat, v in cat.metrics.items():
                         if isinstance(v, int | float | np.floating):
                             rows.append((name, "categories", "", stat, float(v)))
@@ -441,6 +449,12 @@ def _reliability_rows(name: str, participants_csv: Path, scales: list[str]) -> l
             if n:
                 rows += [(name, "reliability", scale, "split_half", rel), (name, "reliability", scale, "n", float(n))]
     return rows
+
+
+def _dropped_rows(name: str, level: str, dropped: dict[str, list[str]]) -> list[tuple]:
+    """Items a comparison left out, counted by why (``only_humans``: normed but not rated;
+    ``rater_failed``; ``nan_<scale>`` ...): ``dropped_<why>`` rows."""
+    return [(name, level, "", f"dropped_{why}", float(len(ids))) for why, ids in dropped.items() if ids]
 
 
 def _paired_rows(paired: pd.DataFrame) -> list[tuple]:
