@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -29,14 +28,14 @@ if TYPE_CHECKING:
 from affectscope._params import Boolean, Interval, InvalidParameterError, NoneOr, Options, Text
 from affectscope.backbones.weights import cache_dir
 from affectscope.llm import vision
-from affectscope.llm.answers import AnswerError, expected_ratings, gbnf, json_schema, parse_answer, question_prompt, system_prompt
+from affectscope.llm.answers import question_prompt, system_prompt
+from affectscope.llm.asking import Asker
 from affectscope.llm.cache import ResponseCache, redact_media, request_key
 from affectscope.llm.client import ChatClient, RequestFailure, STRUCTURED_MODES, redact_url
 from affectscope.llm.loopback import LoopbackServer
 from affectscope.llm.media import face_model, image_content, video_content
 from affectscope.llm.outcomes import Outcome, aggregate_outcomes
 from affectscope.llm.protocol import DESIGNS, load_protocol
-from affectscope.llm.vision import prompt_dropped
 from affectscope.media.image import describe_error
 from affectscope.media.video import truncation_warning
 from affectscope.raters.base import Flagged, ItemError, RateResult, Rater, RaterUnavailable
@@ -234,8 +233,9 @@ class LLMRater(Rater):
         return self._client.usage.as_dict() if "_client" in self.__dict__ else {"requests": 0, "asks": 0, "prompt_tokens": 0, "completion_tokens": 0, "failures": 0}
 
     @cached_property
-    def _cache_hits(self) -> list[Any]:
-        return [0, threading.Lock()]
+    def _asker(self) -> Asker:
+        return Asker(self._client, self._cache, model=self.model, temperature=self.temperature, max_tokens=self.max_tokens,
+                     logprobs=self.logprobs, answer_retries=self.answer_retries, retry_refusals=self.retry_refusals)
 
     @cached_property
     def _keys(self) -> dict[tuple[str, str, int, str], str]:
@@ -248,35 +248,15 @@ class LLMRater(Rater):
         """One line for the end of a run: requests sent (every HTTP request, the SDK's retries and
         rejected structured-mode fallbacks included), tokens, answers taken from the cache."""
         u = self.usage
+        hits = self._asker.n_cache_hits if "_asker" in self.__dict__ else 0
         return (f"LLM usage: {u['requests']} requests sent over the wire ({u['failures']} asks failed after retries), "
                 f"{u['prompt_tokens']} prompt + {u['completion_tokens']} completion tokens; "
-                f"{self._cache_hits[0]} replies from the cache")
-
-    @cached_property
-    def _failed(self) -> dict[tuple[str, int, str], tuple[str, str]]:
-        """``(item_id, participant, question) -> (kind, message)`` of the participant-questions that
-        failed in this rater's life (the last outcome of each; a later answer removes it)."""
-        return {}
-
-    @cached_property
-    def _asked(self) -> list[Any]:
-        """[participant-questions resolved in this rater's life, lock]."""
-        return [0, threading.Lock()]
+                f"{hits} replies from the cache")
 
     def failure_summary(self) -> str | None:
         """One stderr line when any participant-question failed in this rater's life, by kind;
         ``None`` when none did."""
-        failed = dict(self._failed)
-        if not failed:
-            return None
-        kinds: dict[str, int] = {}
-        for kind, _ in failed.values():
-            kinds[kind] = kinds.get(kind, 0) + 1
-        by = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
-        items = len({k[0] for k in failed})
-        return (f"LLM: {len(failed)} of {self._asked[0]} participant-questions failed ({by}) in {items} item(s); "
-                "see the 'error' and 'warning' columns and <out>.participants.csv. Run the same command again to ask "
-                "exactly those again (answers come from the cache), or raise max_retries/timeout")
+        return self._asker.failure_summary() if "_asker" in self.__dict__ else None
 
     # ---- outputs -------------------------------------------------------------------------------
     def outputs(self) -> list[ColumnSpec]:
@@ -330,7 +310,7 @@ class LLMRater(Rater):
 
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         self._check()
-        _ = (self._client, self._cache, self._cache_hits, self._keys, self._questions, self._failed, self._asked)  # before the threads
+        _ = (self._client, self._cache, self._asker, self._keys, self._questions)  # before the threads
         self.check_server()
         if self.vision_check and any(s.media in ("image", "video") for s in stimuli):
             self.check_vision()
@@ -443,70 +423,10 @@ class LLMRater(Rater):
         return "json_schema" if self.structured == "auto" else self.structured
 
     def _ask(self, s: Stimulus, content: Any, p: int, q: Any) -> Outcome:
-        """Participant ``p``'s outcome for question ``q`` (from the cache, or asked), recorded: a
-        failure is kept (in memory and in the cache's failure table) until an answer replaces it."""
+        """Participant ``p``'s outcome for question ``q`` (see :class:`~affectscope.llm.asking.Asker`)."""
         messages, seed, key = self._request(s, content, p, q)
         self._keys[(s.item_id, s.signature(), p, q.id)] = key
-        out = self._ask_uncounted(s, messages, seed, key, p, q)
-        with self._asked[1]:
-            self._asked[0] += 1
-            if out.status == "failure":
-                self._failed[(s.item_id, p, q.id)] = (out.code, out.message)
-            else:
-                self._failed.pop((s.item_id, p, q.id), None)
-        if self._cache is not None:
-            if out.status == "failure":
-                self._cache.put_failure(key, item_id=s.item_id, question=q.id, participant=p, model=self.model,
-                                        kind=out.code, message=out.message)
-            elif not out.cached:
-                self._cache.delete_failure(key)
-        return out
-
-    def _ask_uncounted(self, s: Stimulus, messages: list[dict[str, Any]], seed: int | None, key: str, p: int, q: Any) -> Outcome:
-        cache = self._cache
-        if cache is not None:
-            hit = cache.get(key)
-            if hit is not None and not (hit["status"] == "refusal" and self.retry_refusals):
-                with self._cache_hits[1]:
-                    self._cache_hits[0] += 1
-                toks = int(hit["prompt_tokens"] or 0) + int(hit["completion_tokens"] or 0)
-                if hit["status"] == "answer":
-                    return Outcome("answer", p, q.id, hit["answer"], hit["expected"], tokens=toks, cached=True)
-                return Outcome("refusal", p, q.id, message=hit["raw"] or "", code="refusal", tokens=toks, cached=True)
-        schema, grammar = json_schema(q), gbnf(q)
-        convo = list(messages)
-        tokens = 0
-        last: AnswerError | None = None
-        for _attempt in range(int(self.answer_retries) + 1):
-            try:
-                c = self._client.complete(convo, schema=schema, grammar=grammar, temperature=self.temperature,
-                                          seed=seed, max_tokens=self.max_tokens)
-            except RequestFailure as exc:
-                return Outcome("failure", p, q.id, message=exc.args[0], code=exc.code, tokens=tokens)
-            tokens += c.prompt_tokens + c.completion_tokens
-            dropped = prompt_dropped(convo, c.prompt_tokens)
-            if dropped:  # the reply cannot answer a prompt the model never received: never an answer
-                return Outcome("failure", p, q.id, message=dropped, code="prompt_dropped", tokens=tokens)
-            if c.refusal or c.finish_reason == "content_filter":
-                why = c.refusal or f"finish_reason={c.finish_reason}"
-                return self._refused(cache, key, s, p, q, why, tokens, c)
-            try:
-                answer = parse_answer(c.text, q)
-            except AnswerError as exc:
-                if exc.code == "refusal":
-                    return self._refused(cache, key, s, p, q, c.text, tokens, c)
-                last = exc
-                convo = [*convo, {"role": "assistant", "content": c.text or ""},
-                         {"role": "user", "content": f"That reply is not a valid answer ({exc}). Reply again with only the JSON object, "
-                                                     f"keys {q.keys}, values as asked."}]
-                continue
-            expected = expected_ratings(c.text, c.tokens, q) if self.logprobs else {}
-            if cache is not None:
-                cache.put(key, status="answer", item_id=s.item_id, question=q.id, participant=p, model=self.model,
-                          answer=answer, expected=expected, raw=c.text, prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
-            return Outcome("answer", p, q.id, answer, expected, tokens=tokens)
-        assert last is not None
-        return Outcome("failure", p, q.id, message=f"no valid answer after {self.answer_retries + 1} tries: {last}", code=last.code, tokens=tokens)
+        return self._asker.ask(s.item_id, messages, seed, key, p, q)
 
     def _request(self, s: Stimulus, content: Any, p: int, q: Any) -> tuple[list[dict[str, Any]], int | None, str]:
         """The messages, seed and cache key of participant ``p``'s request for question ``q``."""
@@ -547,7 +467,7 @@ class LLMRater(Rater):
                 row: dict[str, Any] = {"item_id": s.item_id, "participant": p, "question": q.id,
                                        "status": hit["status"] if hit else "missing", "failure_kind": "", "failure_message": ""}
                 if hit is None:
-                    failed = (cache.get_failure(key) if cache is not None else None) or self._failed.get((s.item_id, p, q.id))
+                    failed = (cache.get_failure(key) if cache is not None else None) or self._asker.failed.get((s.item_id, p, q.id))
                     if failed is not None:
                         row.update(status="failure", failure_kind=failed[0], failure_message=failed[1])
                 for k, v in ((hit or {}).get("answer") or {}).items():
@@ -560,12 +480,6 @@ class LLMRater(Rater):
         path = out.with_name(out.name + ".participants.csv")
         self.participant_answers(stimuli).to_csv(path, index=False)
         return path
-
-    def _refused(self, cache: Any, key: str, s: Stimulus, p: int, q: Any, why: str, tokens: int, c: Any) -> Outcome:
-        if cache is not None:
-            cache.put(key, status="refusal", item_id=s.item_id, question=q.id, participant=p, model=self.model,
-                      answer=None, expected=None, raw=why, prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens)
-        return Outcome("refusal", p, q.id, message=why, code="refusal", tokens=tokens)
 
     def _aggregate(self, s: Stimulus, outs: list[Outcome]) -> RateResult:
         agg = aggregate_outcomes(outs, self._protocol, len(self._questions), participants=self.participants,
