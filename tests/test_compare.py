@@ -191,6 +191,14 @@ def test_distribution_metrics_and_collapse_helpers() -> None:
     p = np.array([[0.5, 0.5, 0.0]])
     assert distribution_metrics(p, p)["kl"] == pytest.approx(0)
     assert distribution_metrics(np.array([[1.0, 0]]), np.array([[0, 1.0]]))["js"] == pytest.approx(1)
+    m = distribution_metrics(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]))  # worked by hand, base 2
+    js = 0.5 * (0.5 * np.log2(0.5 / 0.75) + 0.5 * np.log2(0.5 / 0.25)) + 0.5 * np.log2(1 / 0.75)
+    assert m["js"] == pytest.approx(js) and m["kl"] == pytest.approx(0.5 * np.log(0.5 / 1e-12) + 0.5 * np.log(0.5))
+    assert m["cross_entropy"] == pytest.approx(-0.5 * np.log(1e-12))  # H(p) + KL = -sum p log q
+    rng = np.random.default_rng(0)
+    a, b = rng.dirichlet(np.ones(6), 50), rng.dirichlet(np.ones(6) * 2, 50)
+    ref = np.mean([np.sum(x * np.log(x / y)) for x, y in zip(a, b, strict=True)])
+    assert distribution_metrics(a, b)["kl"] == pytest.approx(ref)
     idx, head = head_class_collapse(np.array([0, 0, 0, 1, 2]), np.array([1, 2, 1, 1, 2]), 3)
     assert head == [0] and idx < 0  # over-predicting the tail gives a negative index
 

@@ -96,6 +96,9 @@ def test_scatter_has_a_regression_line_and_the_ceiling_and_confusion_rows_their_
     c = ConfusionDisplay.from_comparison(results["categories"]).plot()
     rows = results["categories"].confusion.to_numpy().sum(axis=1)
     assert [t.get_text() for t in c.ax_.get_yticklabels()][0].endswith(f"(n={int(rows[0])})")
+    m = results["categories"].confusion.to_numpy(float)
+    shares = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    assert [[t.get_text() for t in row] for row in c.text_] == [[f"{v:.2f}" for v in row] for row in shares]  # every cell written
     plt.close("all")
 
 

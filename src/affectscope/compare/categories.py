@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
+from scipy.spatial import distance
 from sklearn.metrics import confusion_matrix, f1_score
 
 from affectscope.compare._pairing import CompareError, OnMissing, pair, training_overlap
@@ -43,20 +45,15 @@ def head_class_collapse(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, 
 def distribution_metrics(p_true: np.ndarray, p_pred: np.ndarray) -> dict[str, float]:
     """Mean KL(human || rater), Jensen-Shannon divergence (base 2, 0-1) and cross-entropy over items.
 
-    Rows are normalised to sum to 1; rater probabilities are floored at 1e-12 for KL and CE."""
+    Rows are normalised to sum to 1. Rater probabilities are floored at 1e-12 for KL and CE (a
+    category the rater gives exactly 0 would make them infinite); JS needs no floor. KL is
+    :func:`scipy.special.rel_entr`, JS :func:`scipy.spatial.distance.jensenshannon` squared."""
     p = p_true / np.maximum(p_true.sum(axis=1, keepdims=True), EPS)
     q = p_pred / np.maximum(p_pred.sum(axis=1, keepdims=True), EPS)
     qe = np.maximum(q, EPS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log(np.maximum(p, EPS)), 0.0)
-        kl = (plogp - p * np.log(qe)).sum(axis=1)
-        ce = -(p * np.log(qe)).sum(axis=1)
-        m = (p + q) / 2
-
-        def _kl2(a: np.ndarray) -> np.ndarray:
-            return np.where(a > 0, a * np.log2(np.maximum(a, EPS) / np.maximum(m, EPS)), 0.0).sum(axis=1)
-
-        js = 0.5 * _kl2(p) + 0.5 * _kl2(q)
+    kl = special.rel_entr(p, qe).sum(axis=1)
+    ce = kl + special.entr(p).sum(axis=1)  # H(p, q) = H(p) + KL(p || q)
+    js = distance.jensenshannon(p, q, base=2, axis=1) ** 2
     return {"kl": float(kl.mean()), "js": float(js.mean()), "cross_entropy": float(ce.mean())}
 
 

@@ -96,24 +96,25 @@ class ConfusionDisplay:
         return cls(result.confusion.to_numpy(float), list(result.confusion.index), normalize)
 
     def plot(self, ax: Any = None) -> "ConfusionDisplay":
+        """Draw with :class:`sklearn.metrics.ConfusionMatrixDisplay`; each row's label carries its
+        item count (the normalised cells hide it)."""
+        from sklearn.metrics import ConfusionMatrixDisplay
+
         plt = _plt()
         m = self.matrix
         if self.normalize == "true":
             m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
         if ax is None:
             _, ax = plt.subplots(figsize=(0.5 * len(self.labels) + 2.5, 0.5 * len(self.labels) + 2))
-        im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if self.normalize else None)
+        disp = ConfusionMatrixDisplay(m, display_labels=self.labels)
+        disp.plot(ax=ax, cmap="Blues", values_format=".2f" if self.normalize else ".0f", xticks_rotation=60,
+                  im_kw={"vmin": 0, "vmax": 1} if self.normalize else None, text_kw={"fontsize": 6}, colorbar=True)
         ax.set_xticks(range(len(self.labels)), self.labels, rotation=60, ha="right", fontsize=8)
         rows = self.matrix.sum(axis=1)
         ax.set_yticks(range(len(self.labels)), [f"{lab} (n={int(k)})" for lab, k in zip(self.labels, rows, strict=True)], fontsize=8)
         ax.set(xlabel="rater's top category", ylabel="human majority category")
-        for i in range(m.shape[0]):
-            for j in range(m.shape[1]):
-                if self.matrix[i].sum() > 0:
-                    ax.text(j, i, f"{m[i, j]:.2f}" if self.normalize else f"{int(m[i, j])}", ha="center", va="center",
-                            fontsize=6, color="white" if m[i, j] > 0.5 * m.max() else "black")
-        ax.figure.colorbar(im, ax=ax, fraction=0.046)
         self.ax_, self.figure_ = ax, ax.figure
+        self.text_ = disp.text_
         return self
 
 
