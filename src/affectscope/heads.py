@@ -294,6 +294,57 @@ def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: Sequence[float] = ALPHAS,
     return coef, ym - coef @ xm, best_alpha
 
 
+class KernelRidgePath:
+    """RBF kernel ridge of the columns of ``y`` on points ``z`` over a grid of (gamma, alpha): one
+    eigendecomposition of the Gram matrix per gamma serves every alpha and target. Gammas are
+    relative to the median squared distance between the points (of the first ``median_of``
+    points when given, to bound the cost on large sets). The one kernel ridge of the package:
+    image heads (:func:`kernel_ridge_loo`) and text heads
+    (:func:`affectscope.text.llm_embed.fit_kernel_head`) both fit through it."""
+
+    def __init__(self, z: np.ndarray, y: np.ndarray, median_of: int | None = None) -> None:
+        self.z = np.asarray(z, np.float64)
+        y = np.asarray(y, np.float64).reshape(len(self.z), -1)
+        self.d = sq_distances(self.z, self.z)
+        m = len(self.z) if median_of is None else min(len(self.z), int(median_of))
+        self.median = float(np.median(self.d[:m, :m][np.triu_indices(m, 1)])) or 1.0
+        self.y_mean = y.mean(0)
+        self.yc = y - self.y_mean
+        self._eig: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def eigen(self, g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(eigenvalues >= 0, eigenvectors, eigenvectors' @ centred y)`` of the doubly centred
+        Gram matrix ``C K C`` at relative gamma ``g`` (``C`` removes the mean)."""
+        return self._eigen(g)[:3]
+
+    def _eigen(self, g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if g not in self._eig:
+            k = np.exp(-(g / self.median) * self.d)
+            kc = k - k.mean(0, keepdims=True)
+            kc -= kc.mean(1, keepdims=True)
+            lam, v = np.linalg.eigh((kc + kc.T) / 2)
+            self._eig = {g: (np.maximum(lam, 0.0), v, v.T @ self.yc, k)}  # one gamma held at a time
+        return self._eig[g]
+
+    def fit(self, g: float, alpha: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(dual (n, targets), intercept (targets,))`` minimising ``|y - b - K c|^2 + alpha c'Kc``
+        per target (the intercept ``b`` unpenalised); ``alpha`` a number or one per target.
+        Predictions are ``K(x, train) @ dual + intercept``."""
+        lam, v, vty, k = self._eigen(g)
+        a = np.broadcast_to(np.asarray(alpha, np.float64), (vty.shape[1],))
+        dual = np.stack([v @ (vty[:, j] / (lam + a[j])) for j in range(vty.shape[1])], axis=1)
+        return dual, self.y_mean - (k @ dual).mean(0)
+
+    def loo_mse(self, g: float, alpha: float) -> np.ndarray:
+        """Exact leave-one-out mean squared error per target of :meth:`fit` (a penalised least
+        squares with an unpenalised intercept, so the hat-matrix identity holds exactly)."""
+        lam, v, vty = self.eigen(g)
+        f = lam / (lam + alpha)  # hat matrix J/n + V diag(f) V'; fitted values ybar + V diag(f) V' yc
+        fitted = v @ (f[:, None] * vty)
+        h = (v**2) @ f + 1.0 / len(self.z)
+        return (((self.yc - fitted) / np.maximum(1.0 - h, 1e-12)[:, None]) ** 2).mean(0)
+
+
 def kernel_ridge_loo(z: np.ndarray, y: np.ndarray, gammas: Sequence[float], alphas: Sequence[float]
                      ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, dict[str, Any]]:
     """RBF kernel ridge of every column of ``y`` on points ``z``; ``gammas`` are relative to the
@@ -303,31 +354,20 @@ def kernel_ridge_loo(z: np.ndarray, y: np.ndarray, gammas: Sequence[float], alph
 
     Returns ``(dual (n, k), intercept (k,), gamma (absolute), alpha (k,), info)``.
     """
-    y = np.asarray(y, np.float64).reshape(len(z), -1)
-    d = sq_distances(z, z)
-    med = float(np.median(d[np.triu_indices(len(z), 1)])) or 1.0
-    ym = y.mean(0)
-    yc = y - ym
-    n = len(z)
+    path = KernelRidgePath(z, y)
+    n_targets = path.yc.shape[1]
     best: tuple[float, float, np.ndarray, np.ndarray, np.ndarray] | None = None
     for g in gammas:
-        lam, v = np.linalg.eigh(np.exp(-(g / med) * d))
-        lam = np.maximum(lam, 0.0)
-        vty = v.T @ yc
-        errs, alph = np.full(y.shape[1], np.inf), np.zeros(y.shape[1])
+        errs, alph = np.full(n_targets, np.inf), np.zeros(n_targets)
         for a in alphas:
-            f = lam / (lam + a)
-            fitted = v @ (f[:, None] * vty)
-            h = (v**2) @ f + 1.0 / n
-            err = (((yc - fitted) / np.maximum(1.0 - h, 1e-12)[:, None]) ** 2).mean(0)
+            err = path.loo_mse(g, a)
             better = err < errs
             errs[better], alph[better] = err[better], a
         if best is None or errs.sum() < best[0]:
-            dual = np.stack([v @ (vty[:, j] / (lam + alph[j])) for j in range(y.shape[1])], axis=1)
-            best = (float(errs.sum()), g, alph.copy(), dual, errs.copy())
+            best = (float(errs.sum()), g, alph.copy(), path.fit(g, alph), errs.copy())
     assert best is not None
-    _, g, alph, dual, errs = best
-    return dual, ym, g / med, alph, {"gamma_relative": g, "median_sqdist": med, "loo_mse": errs.tolist()}
+    _, g, alph, (dual, intercept), errs = best
+    return dual, intercept, g / path.median, alph, {"gamma_relative": g, "median_sqdist": path.median, "loo_mse": errs.tolist()}
 
 
 def fit_scale_head(

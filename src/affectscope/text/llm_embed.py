@@ -24,7 +24,7 @@ import numpy as np
 
 from affectscope._install import install_hint
 from affectscope.backbones.weights import cache_dir
-from affectscope.heads import KernelPart, pca_as_stored, sq_distances
+from affectscope.heads import KernelPart, KernelRidgePath, pca_as_stored
 
 TEMPLATE = 'This word: "{}" means in one word:"'
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -106,7 +106,7 @@ class GemmaEmbedder:
 
 class LLMHead:
     """Valence/arousal/dominance from standardised :class:`GemmaEmbedder` embeddings: a ridge, or an
-    RBF kernel ridge on a PCA projection (``kernel``; :func:`fit_kernel_head`).
+    RBF kernel ridge on a PCA projection (``kernel``; :func:`fit_kernel_head`, through :class:`affectscope.heads.KernelRidgePath`).
 
     Stored as ``llm_head.npz`` (the scaler's mean and scale, the intercepts, and the coefficients or
     the kernel's projection, training points and dual coefficients); trained by
@@ -172,32 +172,27 @@ def fit_kernel_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     squared distance between training points) and ``alpha`` are chosen by the summed Pearson r on
     the validation embeddings. Returns the head (a ``head_class``, default :class:`LLMHead`) and
     what was chosen."""
-    from scipy.linalg import cho_factor, cho_solve
-
     x_train, x_val = np.asarray(x_train, float), np.asarray(x_val, float)
     y_train, y_val = np.asarray(y_train, float).reshape(len(x_train), -1), np.asarray(y_val, float).reshape(len(x_val), -1)
     mean, scale = x_train.mean(0), x_train.std(0)
     scale[scale < 1e-8] = 1.0
     pca_mean, proj, z = pca_as_stored((x_train - mean) / scale, n_components)
-    d = sq_distances(z, z)
-    m = min(len(z), 2000)
-    med = float(np.median(d[:m, :m][np.triu_indices(m, 1)])) or 1.0
-    ym = y_train.mean(0)
-    best: tuple[float, float, float, np.ndarray] | None = None
+    path = KernelRidgePath(z, y_train, median_of=2000)
+    med = path.median
+    best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None
     scores = {}
     for g in gammas:
-        kern = np.exp(-(g / med) * d)
         for a in alphas:
-            dual = cho_solve(cho_factor(kern + a * np.eye(len(z))), y_train - ym)
-            head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), ym, kernel=KernelPart(pca_mean, proj, z, dual, g / med))
+            dual, icept = path.fit(g, a)
+            head = LLMHead(mean, scale, np.zeros((y_train.shape[1], 0)), icept, kernel=KernelPart(pca_mean, proj, z, dual, g / med))
             pred = head.predict_embeddings(x_val)
             r = float(sum(np.corrcoef(pred[:, j], y_val[:, j])[0, 1] for j in range(y_train.shape[1])))
             scores[f"gamma {g}, alpha {a}"] = r
             if best is None or r > best[0]:
-                best = (r, g, a, dual)
+                best = (r, g, a, dual, icept)
     assert best is not None
-    _, g, a, dual = best
-    head = (head_class or LLMHead)(mean, scale, np.zeros((y_train.shape[1], 0)), ym,
+    _, g, a, dual, icept = best
+    head = (head_class or LLMHead)(mean, scale, np.zeros((y_train.shape[1], 0)), icept,
                                    kernel=KernelPart(pca_mean, proj, z, dual, g / med))
     return head, {"model": "rbf kernel ridge on PCA", "n_components": proj.shape[1], "gamma_relative": g, "alpha": a,
                   "median_sqdist": med, "validation_sum_r": scores}
