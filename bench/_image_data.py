@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 
 from affectscope.backbones.efficientnet_lite import make_backbone
-from affectscope.features import Features, extract_features
+from affectscope.training.features import Features, extract_features
 from affectscope.norms import NormsError, load_norms
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
 from affectscope.stimuli import StimulusSet
 from affectscope.taxonomy import SAM_AROUSAL, SAM_VALENCE
-from affectscope.train import RECIPES, stage_weights
+from affectscope.training.train import RECIPES, stage_weights
 
 STAGES = ("stage5", "stage6", "stage7", "head")
-#: The shipped heads' recipe lives in one place, :data:`affectscope.train.RECIPES` ("shipped"):
+#: The shipped heads' recipe lives in one place, :data:`affectscope.training.train.RECIPES` ("shipped"):
 #: its blocks, and its stage weight (mid-level stages at 0.6 of the weight of the pooled head and the
 #: ImageNet logits; chosen on OASIS 10-fold CV among 0.35-1.0, where 0.5-0.7 were equal within
 #: 0.001; see MODEL_CARD.md).
@@ -70,9 +70,9 @@ def combine(named: dict[str, tuple[Ratings, Features]], columns: list[str]) -> t
 
 
 def with_derived(features: Features, keys: dict[str, str]) -> Features:
-    """``features`` plus the derived blocks (:mod:`affectscope.derived`); ``keys``: item id -> content
+    """``features`` plus the derived blocks (:mod:`affectscope.training.derived`); ``keys``: item id -> content
     key, so the basic-emotion head's training pictures get its out-of-fold probabilities."""
-    from affectscope.derived import DERIVED, add_derived
+    from affectscope.training.derived import DERIVED, add_derived
 
     return Features(features.item_ids, add_derived(features.blocks, DERIVED, keys=[keys.get(i) for i in features.item_ids]))
 

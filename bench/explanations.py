@@ -35,7 +35,7 @@ import numpy as np
 from affectscope.explain import _strip_numbers, evaluate_explanations
 from affectscope.norms import NormsError, load_norms
 from affectscope.raters.image import ImageRater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 from affectscope.text.affect import TextAffect
 

@@ -3,7 +3,7 @@
 Prints a table and writes bench/results/image_rater.json:
 1. OASIS 10-fold CV r for valence/arousal (SAM 1-9), as an ablation from the plain anchor
    (EfficientNet-Lite0 pooled head + ridge) to the shipped configuration (the last row adds the
-   derived blocks of affectscope.derived; ``--quick``: that row alone);
+   derived blocks of affectscope.training.derived; ``--quick``: that row alone);
 2. cross-dataset: train on OASIS, test on Emotion6 dev, and the reverse (sections 2-7 use the
    shipped network features without the derived blocks);
 3. basic emotions on Emotion6 dev (10-fold CV): top-1 vs the dominant human emotion, UAR,
@@ -36,9 +36,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights, with_derived  # noqa: E402
 
-from affectscope.derived import DERIVED, DERIVED_WEIGHT  # noqa: E402
-from affectscope.heads import fit_scale_head  # noqa: E402
-from affectscope.train import train_head  # noqa: E402
+from affectscope.training.derived import DERIVED, DERIVED_WEIGHT  # noqa: E402
+from affectscope.training.heads import fit_scale_head  # noqa: E402
+from affectscope.training.train import train_head  # noqa: E402
 
 ABLATION = [  # (label, backbone spec, view, stages, model)
     ("anchor: lite0 head, centre crop, ridge", "lite0", "center", ("head",), "linear"),
@@ -192,7 +192,7 @@ def colour_block(norms, ids: list[str]) -> np.ndarray:
 def channels(oasis, cache: str, out: Path) -> None:
     """Section 5: does adding colour statistics or the face channel to the shipped features help,
     and does a larger input help (Lite0 alone, 224 vs 288 px)? OASIS 10-fold CV, kernel head."""
-    from affectscope.features import Features
+    from affectscope.training.features import Features
 
     _, spec, view, stages, model = SHIPPED
     names = block_names(spec, stages)
@@ -247,7 +247,7 @@ def multiscale(oasis, cache: str, out: Path) -> None:
     """Section 7: the shipped features plus the same three networks read at ~1.3x their input size
     (the networks are fully convolutional), as scale-averaged blocks or as extra blocks beside the
     native ones. OASIS 10-fold CV, the shipped kernel head."""
-    from affectscope.features import Features
+    from affectscope.training.features import Features
 
     _, spec, view, stages, _ = SHIPPED
     names = block_names(spec, stages)

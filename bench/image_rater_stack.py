@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _image_data import SHIPPED_STAGES, block_names, default_cache, features_for, load_sets, shipped_weights  # noqa: E402
 from image_rater import KERNEL  # noqa: E402
 
-from affectscope.derived import CONCEPT_NORMS, DERIVED, EMOTION6, add_derived  # noqa: E402
-from affectscope.features import Features  # noqa: E402
-from affectscope.heads import fit_scale_head  # noqa: E402
-from affectscope.train import _splits, train_head  # noqa: E402
+from affectscope.training.derived import CONCEPT_NORMS, DERIVED, EMOTION6, add_derived  # noqa: E402
+from affectscope.training.features import Features  # noqa: E402
+from affectscope.training.heads import fit_scale_head  # noqa: E402
+from affectscope.training.train import _splits, train_head  # noqa: E402
 
 SPEC, VIEW = "lite0+lite1+lite2", "full+flip"
 NETS = ("lite0", "lite1", "lite2")

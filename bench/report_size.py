@@ -25,7 +25,7 @@ from pathlib import Path
 from affectscope.norms import NormsError, load_norms
 from affectscope.raters.registry import make_rater
 from affectscope.report import write_report
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from affectscope.derived import CLASS_NORMS_FILE
+from affectscope.training.derived import CLASS_NORMS_FILE
 from affectscope.raters.image import imagenet_labels
 from affectscope.text.affect import TextAffect
 

@@ -4,7 +4,7 @@
   explicitly from 1-7) + Emotion6 dev (1500 images, 1-9): RBF kernel ridge on PCA-128 of
   EfficientNet-Lite0/1/2 stage 5-7 (weight 0.6), pooled head and ImageNet logits (whole picture + mirror image),
 - ``image_arousal_sam9.npz``: arousal on SAM 1-9, the same model trained on OASIS only, plus two derived
-  blocks (weight 0.5, :mod:`affectscope.derived`): the basic-emotion head's probabilities and the word
+  blocks (weight 0.5, :mod:`affectscope.training.derived`): the basic-emotion head's probabilities and the word
   norms of the ImageNet concepts seen.
 - ``image_basic_emotions.npz``: the distribution over anger, disgust, fear, joy, sadness, surprise,
   neutral (Emotion6 dev), soft-label logistic regression on the same features.
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _image_data import SHIPPED_STAGES, block_names, combine, default_cache, features_for, load_sets, shipped_weights, with_derived  # noqa: E402
 
-from affectscope.derived import DERIVED, DERIVED_WEIGHT, basic_emotion_head  # noqa: E402
-from affectscope.train import RECIPES, train_head  # noqa: E402
+from affectscope.training.derived import DERIVED, DERIVED_WEIGHT, basic_emotion_head  # noqa: E402
+from affectscope.training.train import RECIPES, train_head  # noqa: E402
 
-#: The recipe `affectscope train --recipe shipped` runs too (one place: affectscope.train.RECIPES).
+#: The recipe `affectscope train --recipe shipped` runs too (one place: affectscope.training.train.RECIPES).
 RECIPE = RECIPES["shipped"]
 SPEC, VIEW, POOLING = RECIPE.backbone, RECIPE.view, RECIPE.pooling
 HEADS = ROOT / "src" / "affectscope" / "raters" / "heads"

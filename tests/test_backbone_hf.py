@@ -13,8 +13,8 @@ transformers = pytest.importorskip("transformers")
 
 from affectscope.backbones.efficientnet_lite import make_backbone  # noqa: E402
 from affectscope.backbones.hf import HFVision  # noqa: E402
-from affectscope.features import Features  # noqa: E402
-from affectscope.heads import fit_scale_head  # noqa: E402
+from affectscope.training.features import Features  # noqa: E402
+from affectscope.training.heads import fit_scale_head  # noqa: E402
 
 
 def _save(model, folder: Path, size: int) -> Path:

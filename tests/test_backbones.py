@@ -14,7 +14,7 @@ from skimage import data
 from affectscope.backbones import WEIGHTS, WeightsError, download, resolve_weights
 from affectscope.backbones.base import fit_square
 from affectscope.backbones.efficientnet_lite import EfficientNetLite, make_backbone
-from affectscope.features import extract_features
+from affectscope.training.features import extract_features
 from affectscope.raters.image import imagenet_labels
 from affectscope.stimuli import StimulusSet
 
@@ -193,7 +193,7 @@ def test_input_size_in_spec_changes_features_and_fingerprint_only_when_set() -> 
 
 def test_face_channel_block_reads_faces_and_is_zero_without_them() -> None:
     pytest.importorskip("cv2")
-    from affectscope.backbones.faces import FEATURES, FaceChannel
+    from affectscope.backbones.face_channel import FEATURES, FaceChannel
 
     ch = make_backbone("faces")
     assert isinstance(ch, FaceChannel) and ch.blocks() == {"expressions": 12}

@@ -726,7 +726,7 @@ def test_default_search_is_never_worse_than_a_cold_solve_at_any_epsilon_it_visit
 
 
 def test_cluster_permutation_moves_whole_clusters_of_equal_size() -> None:
-    from affectscope.compare._pairing import cluster_members
+    from affectscope.compare.pairing import cluster_members
     from affectscope.compare.rsa import cluster_permutation, exchangeable_share
 
     groups = ["a", "a", "b", "b", "c", "c", "d", "e", "e", "e"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affectscope.derived import (CONCEPT_NORMS, DERIVED, EMOTION6, add_derived, basic_emotion_head, class_norms,
+from affectscope.training.derived import (CONCEPT_NORMS, DERIVED, EMOTION6, add_derived, basic_emotion_head, class_norms,
                                  concept_norms)
-from affectscope.heads import HeadError
+from affectscope.training.heads import HeadError
 
 
 def _shipped_blocks(n: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -82,7 +82,7 @@ def test_the_rater_computes_the_derived_blocks_the_shipped_arousal_head_reads() 
 
 
 def test_the_rater_tells_to_upgrade_for_a_head_with_an_unknown_derived_block(tmp_path) -> None:  # noqa: ANN001
-    from affectscope.heads import fit_scale_head
+    from affectscope.training.heads import fit_scale_head
     from affectscope.raters.image import ImageRater
 
     rng = np.random.default_rng(2)

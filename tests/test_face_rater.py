@@ -202,7 +202,7 @@ def test_training_faces_are_flagged_by_pixels(tmp_path: Path, monkeypatch: pytes
     from conftest import scale_ratings
 
     from affectscope.raters.face import FaceRater
-    from affectscope.run import rate
+    from affectscope.run.rate import rate
 
     res = rate(StimulusSet.from_paths([tmp_path]), FaceRater(model="ferplus"), store=tmp_path / "s.sqlite", progress=False)
     res.ratings.save(tmp_path / "r.csv")

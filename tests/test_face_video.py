@@ -87,7 +87,7 @@ def test_bad_sampling_option_lists_the_valid_ones() -> None:
 def test_face_rater_rates_a_clip_and_writes_its_series(tmp_path: Path) -> None:
     pytest.importorskip("cv2")
     from affectscope.raters.registry import make_rater
-    from affectscope.run import rate
+    from affectscope.run.rate import rate
     from affectscope.stimuli import StimulusSet
 
     clip = burst_clip(tmp_path / "clip.mp4", 30, 10)  # 64x64 frames: taken as a whole face

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import RidgeCV
 
-from affectscope.heads import (
+from affectscope.training.heads import (
     ALPHAS,
     Head,
     HeadError,

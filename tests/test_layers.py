@@ -22,17 +22,17 @@ LAYERS: list[tuple[str, ...]] = [
     # 2 data: stimuli, rating tables, decoding
     ("affectscope.stimuli", "affectscope.ratings", "affectscope.media"),
     # 3 building blocks: the run store, heads, face models, comparisons
-    ("affectscope.store", "affectscope.heads", "affectscope.faces", "affectscope.compare"),
+    ("affectscope.run.store", "affectscope.training.heads", "affectscope.faces", "affectscope.compare"),
     # 4 networks (with the face channel), text models, LLM requests and media
-    ("affectscope.backbones", "affectscope.text", "affectscope.derived", "affectscope.llm"),
+    ("affectscope.backbones", "affectscope.text", "affectscope.training.derived", "affectscope.llm"),
     # 5 feature extraction, explanations
-    ("affectscope.features", "affectscope.explain"),
+    ("affectscope.training.features", "affectscope.explain"),
     # 6 training
-    ("affectscope.train",),
+    ("affectscope.training.train",),
     # 7 raters
     ("affectscope.raters",),
     # 8 running raters, human norms, reports
-    ("affectscope.run", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report"),
+    ("affectscope.run.rate", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report"),
     # 9 studies: several raters, the same humans
     ("affectscope.study",),
     # 10 the command line

@@ -20,7 +20,7 @@ from PIL import Image
 from affectscope.llm.loopback import LoopbackServer, Reply, default_answer
 from affectscope.raters.base import ItemError, RaterUnavailable
 from affectscope.raters.registry import make_rater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 TEXTS = {"party": "Friends laugh together at a birthday party.", "crash": "A car lies wrecked on a dark road."}

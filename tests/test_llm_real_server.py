@@ -20,7 +20,7 @@ from conftest import skip_or_fail
 
 from affectscope.raters.base import ItemError
 from affectscope.raters.registry import make_rater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 #: a real server / a real browser: minutes; `pytest -m "not slow"` leaves them out

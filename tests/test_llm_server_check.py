@@ -13,7 +13,7 @@ from affectscope.cli import main
 from affectscope.llm.loopback import LoopbackServer, Reply
 from affectscope.raters.base import RaterUnavailable
 from affectscope.raters.registry import make_rater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 

@@ -21,7 +21,7 @@ from affectscope.llm.loopback import LoopbackServer, Reply
 from affectscope.llm.protocol import load_protocol
 from affectscope.raters.base import ItemError
 from affectscope.raters.registry import make_rater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 

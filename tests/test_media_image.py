@@ -11,7 +11,7 @@ from PIL import Image
 
 from affectscope.media.image import MediaError, load_image, thumbnail_data_uri
 from affectscope.raters.color import ColorRater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 

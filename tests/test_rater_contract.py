@@ -11,7 +11,7 @@ from conftest import make_bad_files, make_good_images
 
 from affectscope.raters.base import ItemError, Rater
 from affectscope.raters.registry import UnknownRaterError, available_raters, get_rater_class, make_rater, register
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
 
 RATERS = sorted(available_raters())

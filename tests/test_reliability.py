@@ -24,9 +24,9 @@ from conftest import make_good_images, solid
 from affectscope.llm.loopback import LoopbackServer, Reply
 from affectscope.raters.base import ItemError
 from affectscope.raters.registry import make_rater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
-from affectscope.store import RunStore
+from affectscope.run.store import RunStore
 
 TEXTS = {"party": "Friends laugh together at a birthday party.", "crash": "A car lies wrecked on a dark road."}
 
@@ -276,7 +276,7 @@ def test_redact_url_masks_credentials() -> None:
 
 # ---- 4. one run per store at a time -------------------------------------------------------------------
 def test_a_second_run_on_the_same_output_exits_2_naming_the_holder(tmp_path: Path) -> None:
-    from affectscope.store import StoreLockedError
+    from affectscope.run.store import StoreLockedError
 
     make_good_images(tmp_path / "imgs")
     out = tmp_path / "r.csv"
@@ -421,7 +421,7 @@ def test_a_missing_module_stops_the_run_at_start_with_the_install_command(tmp_pa
 
     from affectscope.raters.base import RaterUnavailable
     from affectscope.raters.registry import make_rater
-    from affectscope.run import rate
+    from affectscope.run.rate import rate
     from affectscope.stimuli import StimulusSet
 
     imgs = StimulusSet.from_paths(make_good_images(tmp_path / "imgs"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest import solid
 
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
@@ -83,3 +84,25 @@ def test_empty_columns_are_left_out_and_long_text_gets_room(tmp_path: Path) -> N
     frame["error"] = [None, "broken file"]
     html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="t")), tmp_path / "q.html", thumbnails=False).read_text()
     assert ">training_item</th>" in html and ">error</th>" in html and "not shown" not in html
+
+
+def test_every_text_on_the_pages_is_escaped_by_the_templates(tmp_path: Path) -> None:
+    """#28: the pages are jinja2 templates with autoescaping; titles, rater names, notes, warnings,
+    list items and preformatted text are escaped without any code escaping them by hand."""
+    from affectscope.report.html import Plot, Section, write_page
+
+    frame = pd.DataFrame({"item_id": ["<a>"], "valence": [3.0]})
+    info = RaterInfo(name="<i>rater</i>", family="baseline", source="<s>src</s>")
+    sections = [Section("<b>head</b>", warnings=["<w>"], notes=["<n>"], pre="<pre-text>", items=["<item>"],
+                        rows=[[Plot("data:image/png;base64,AA", "<alt>", caption="<cap>")]])]
+    page = write_ratings_page(Ratings(frame, [ColumnSpec(name="valence", scale=SAM_VALENCE)], info), tmp_path / "p.html",
+                              title="<script>x</script>", thumbnails=False, sections=sections).read_text()
+    doc = write_page(tmp_path / "d.html", "document.html.j2", title="<script>x</script>", sections=sections).read_text()
+    for html in (page, doc):
+        for raw in ("<script>x", "<b>head", "<w>", "<n>", "<pre-text>", "<item>", "<alt>", "<cap>"):
+            assert raw not in html
+        assert "&lt;script&gt;x&lt;/script&gt;" in html and "&lt;b&gt;head&lt;/b&gt;" in html and "&lt;cap&gt;" in html
+    assert "&lt;i&gt;rater&lt;/i&gt;" in page and "&lt;s&gt;src&lt;/s&gt;" in page and "&lt;a&gt;" in page
+    with pytest.raises(TypeError, match="Section"):
+        write_ratings_page(Ratings(frame, [ColumnSpec(name="valence", scale=SAM_VALENCE)], info), tmp_path / "q.html",
+                           thumbnails=False, sections="<h2>raw</h2>")  # type: ignore[arg-type]

@@ -9,9 +9,9 @@ import pytest
 from _raters import BrokenBatchRater, InterruptingRater, OutOfRangeRater, SlowRater, WrongColumnsRater
 
 from affectscope.raters.color import ColorRater
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet
-from affectscope.store import RunStore, StoreMismatchError
+from affectscope.run.store import RunStore, StoreMismatchError
 
 
 def _files(folder: Path, names: list[str]) -> StimulusSet:
@@ -105,7 +105,7 @@ def test_video_items_get_a_clear_error_from_image_raters(tmp_path: Path) -> None
 def test_videos_are_batches_of_their_own_and_order_is_kept(tmp_path: Path) -> None:
     """Images are batched; a video is a batch alone, so a finished video is saved at once (a kill
     during the next one loses nothing) and progress moves per video."""
-    from affectscope.run import _batches
+    from affectscope.run.rate import _batches
 
     s = _files(tmp_path / "in", ["a.png", "b.png", "v1.mp4", "c.png", "d.png", "e.png", "v2.mp4", "v3.mp4", "f.png"])
     got = [[x.item_id for x in b] for b in _batches(list(s), 2)]

@@ -13,12 +13,12 @@ from conftest import scale_ratings
 from PIL import Image
 
 from affectscope.cli import main
-from affectscope.features import Features
-from affectscope.heads import Head, HeadError
+from affectscope.training.features import Features
+from affectscope.training.heads import Head, HeadError
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import EMOTION6, PROBABILITY
-from affectscope.train import _splits, train_head, video_frames_as_stimuli
+from affectscope.training.train import _splits, train_head, video_frames_as_stimuli
 
 
 def _synthetic(n: int = 120, seed: int = 0) -> tuple[Features, Ratings]:
@@ -327,7 +327,7 @@ def test_cli_train_on_the_face_channel_then_rate(tmp_path: Path, capsys: pytest.
 
 def test_select_blocks_mixes_network_blocks_and_channels() -> None:
     from affectscope.backbones.efficientnet_lite import make_backbone
-    from affectscope.train import select_blocks
+    from affectscope.training.train import select_blocks
 
     assert select_blocks(make_backbone("lite0+faces"), ["stage7", "head"]) == ["lite0/stage7", "lite0/head", "faces/expressions"]
     assert select_blocks(make_backbone("lite0"), ["head"]) == ["head"]
@@ -364,7 +364,9 @@ def test_cli_train_recipe_shipped_sets_the_default_raters_settings(tmp_path: Pat
     capsys.readouterr()
     assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--stage-weight", "0",
                  "--out", str(head_path)]) == 2
-    assert "--stage-weight > 0" in capsys.readouterr().err
+    assert "--n-components must be >= 1 and --stage-weight > 0" in capsys.readouterr().err  # CLI users read flags
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--out", str(head_path)]) == 2
+    assert "give --columns (rating scales" in capsys.readouterr().err
 
 
 def test_the_shipped_recipe_is_the_one_the_shipped_heads_were_trained_with() -> None:
@@ -374,7 +376,7 @@ def test_the_shipped_recipe_is_the_one_the_shipped_heads_were_trained_with() -> 
     from importlib import resources
 
     from affectscope.cli.train import RECIPE_NAMES
-    from affectscope.train import RECIPES
+    from affectscope.training.train import RECIPES
 
     assert tuple(RECIPES) == RECIPE_NAMES
     shipped = RECIPES["shipped"]
@@ -389,7 +391,7 @@ def test_the_shipped_recipe_is_the_one_the_shipped_heads_were_trained_with() -> 
 def test_train_from_norms_is_the_cli_pipeline(tmp_path: Path) -> None:
     """Python users get `affectscope train` as a function: the same head from the same norms."""
     from affectscope.ratings import Ratings
-    from affectscope.train import train_from_norms
+    from affectscope.training.train import train_from_norms
 
     norms_path = _norming_study(tmp_path / "stim", n=16)
     cli_head = tmp_path / "cli.npz"
@@ -403,5 +405,7 @@ def test_train_from_norms_is_the_cli_pipeline(tmp_path: Path) -> None:
     assert a.meta["cv"] == b.meta["cv"]
     with pytest.raises(TypeError, match="unknown settings \\['pool'\\]"):
         train_from_norms(Ratings.load(norms_path), columns=["valence"], pool="mean")
-    with pytest.raises(ValueError, match="one of them"):
+    with pytest.raises(ValueError, match="give columns .* or taxonomy .* one of them"):  # Python users read argument names
         train_from_norms(Ratings.load(norms_path))
+    with pytest.raises(ValueError, match=r"^n_components must be >= 1 and stage_weight > 0"):
+        train_from_norms(Ratings.load(norms_path), columns=["valence"], stage_weight=0)

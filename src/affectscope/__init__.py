@@ -21,8 +21,8 @@ _LAZY = {
     "register": "affectscope.raters.registry",
     "make_rater": "affectscope.raters.registry",
     "available_raters": "affectscope.raters.registry",
-    "rate": "affectscope.run",
-    "rate_images": "affectscope.run",
+    "rate": "affectscope.run.rate",
+    "rate_images": "affectscope.run.rate",
     "load_norms": "affectscope.norms",
     "load_image": "affectscope.media.image",
 }

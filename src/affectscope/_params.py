@@ -16,6 +16,8 @@ tests generate invalid values from the same declarations (:meth:`Constraint.inva
 
 from __future__ import annotations
 
+import re
+
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +26,21 @@ from typing import Any, Literal, get_args
 
 class InvalidParameterError(ValueError):
     """A parameter value its owner does not take; the message names the parameter, the valid values
-    and the value given."""
+    and the value given.
+
+    ``params`` lists the parameter names the message uses, so that a command line can say the
+    same with its flags (:meth:`with_flags`: ``n_components`` becomes ``--n-components``)."""
+
+    def __init__(self, message: str, params: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.params = tuple(params)
+
+    def with_flags(self) -> str:
+        """The message with each of ``params`` written as its command-line flag."""
+        text = str(self.args[0])
+        for p in self.params:
+            text = re.sub(rf"(?<![\w-]){re.escape(p)}(?!\w)", "--" + p.replace("_", "-"), text)
+        return text
 
 
 class Constraint:

@@ -22,7 +22,7 @@ from affectscope._checks import check_option
 from affectscope._cpu import warn_if_slow_bfloat16
 from affectscope._install import install_hint
 from affectscope.backbones.base import Backbone, Ensemble
-from affectscope.backbones.faces import FaceChannel
+from affectscope.backbones.face_channel import FaceChannel
 from affectscope.backbones.hf import HFVision
 from affectscope.backbones.weights import WEIGHTS, resolve_weights
 
@@ -161,7 +161,7 @@ def _member(part: str, pooling: str, threads: int | None, precision: str = "floa
 def make_backbone(spec: str, pooling: str = "mean", threads: int | None = None, precision: str = "float32") -> Backbone:
     """A backbone from a spec string: ``"lite0"``, ``"lite0@288"`` (another input size), an ensemble
     such as ``"lite0+lite1+lite2"`` (blocks named ``"lite0/head"`` ...), ``"faces"`` (the face
-    channel, :mod:`affectscope.backbones.faces`) as a member, or ``"hf:<hub id or folder>"`` for a
+    channel, :mod:`affectscope.backbones.face_channel`) as a member, or ``"hf:<hub id or folder>"`` for a
     Hugging Face model. ``precision`` applies to the EfficientNet-Lite members."""
     check_option("precision", precision, PRECISIONS)
     if spec.startswith("hf:"):

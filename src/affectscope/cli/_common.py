@@ -81,9 +81,9 @@ def run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path,
     failed, warned or is incomplete)."""
     from affectscope.raters.registry import UnknownRaterError, make_rater
     from affectscope.ratings import RatingsError
-    from affectscope.run import rate
+    from affectscope.run.rate import rate
     from affectscope.raters.base import RaterUnavailable
-    from affectscope.store import StoreLockedError, StoreMismatchError
+    from affectscope.run.store import StoreLockedError, StoreMismatchError
 
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise UsageError(f"--out must end in .csv or .parquet, not {out.name!r}")

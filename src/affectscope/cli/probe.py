@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from affectscope.probes import color_probe_images, plot_color_probe
     from affectscope.raters.registry import UnknownRaterError, make_rater
-    from affectscope.run import rate
+    from affectscope.run.rate import rate
     from affectscope.stimuli import StimulusSet
 
     out_dir = Path(args.out_dir)

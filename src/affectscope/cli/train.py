@@ -1,5 +1,5 @@
 """``affectscope train``: a head trained on human norms, with a cross-validated report
-(:func:`affectscope.train.train_from_norms` does the work)."""
+(:func:`affectscope.training.train.train_from_norms` does the work)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from affectscope.cli._common import EXIT_OK, UsageError, convert, declarations, 
 RECIPE_FLAGS = ("backbone", "pooling", "view", "blocks", "model", "n_components", "stage_weight", "derived")
 
 
-#: The names of :data:`affectscope.train.RECIPES` (written out so that the parser does not import
+#: The names of :data:`affectscope.training.train.RECIPES` (written out so that the parser does not import
 #: the training stack; a test keeps them equal).
 RECIPE_NAMES = ("basic", "shipped")
 
@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
                     help="weight of the stage blocks relative to head and logits, each block standardised first (recipe basic: 1, shipped: 0.6)")
     tr.add_argument("--derived", default=None, action=argparse.BooleanOptionalAction,
                     help="add two blocks computed from the Lite0+1+2 features, each at weight 0.5: the shipped Emotion6 head's "
-                         "probabilities and the word norms of the ImageNet concepts seen (affectscope.derived; recipe basic: off, shipped: on)")
+                         "probabilities and the word norms of the ImageNet concepts seen (affectscope.training.derived; recipe basic: off, shipped: on)")
     tr.add_argument("--balance", default="none", choices=["none", "class-balanced"], help="distribution head: class weights")
     tr.add_argument("--tau", type=float, default=0.0, help="distribution head: logit adjustment strength (default 0)")
     tr.add_argument("--C", type=float, default=1.0, help="distribution head: inverse L2 penalty (default 1)")
@@ -61,20 +61,17 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from affectscope.heads import HeadError
+    from affectscope._params import InvalidParameterError
+    from affectscope.training.heads import HeadError
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError
     from affectscope.stimuli import StimulusError, StimulusSet
     from affectscope.taxonomy import ScaleError
-    from affectscope.train import train_from_norms
+    from affectscope.training.train import train_from_norms
 
-    if (args.n_components is not None and args.n_components < 1) or (args.stage_weight is not None and args.stage_weight <= 0):
-        raise UsageError(f"--n-components must be >= 1 and --stage-weight > 0 (got {args.n_components}, {args.stage_weight})")
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UsageError(f"--out must end in .npz, not {out.name!r}")
-    if bool(args.columns) == bool(args.taxonomy):
-        raise UsageError("give --columns (rating scales, e.g. valence,arousal) or --taxonomy (a category distribution), one of them")
     try:
         declared = declarations(args, sided=False)["human"]
         if args.taxonomy and not declared["categories"]:
@@ -89,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
             balance=args.balance, tau=args.tau, C=args.C, cache=cache, trained_on=args.norms, progress=not args.quiet,
             **{k: getattr(args, k) for k in RECIPE_FLAGS},
         )
+    except InvalidParameterError as exc:  # the library's checks, said with the flags
+        raise UsageError(exc.with_flags()) from None
     except HeadError as exc:
         raise UsageError(str(exc).replace("derived=False, --no-derived", "--no-derived")) from None
     except (NormsError, RatingsError, ScaleError, StimulusError, KeyError, ValueError) as exc:

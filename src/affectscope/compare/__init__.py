@@ -1,7 +1,8 @@
 """Compare any rater with humans: items (:func:`compare_items`), categories
 (:func:`compare_categories`) and structure (:func:`compare_structure`: RSA and GW)."""
 
-from affectscope.compare._pairing import TRAINING_COLUMN, CompareError, InSampleWarning, TrainingOverlap
+from affectscope.compare.errors import CompareError, InSampleWarning
+from affectscope.compare.pairing import TRAINING_COLUMN, TrainingOverlap
 from affectscope.compare.categories import CategoryComparison, compare_categories, distribution_metrics, head_class_collapse
 from affectscope.compare.gw import GWResult, gw_align, matching_rates
 from affectscope.compare.items import (

@@ -11,7 +11,7 @@ from scipy import special
 from scipy.spatial import distance
 from sklearn.metrics import confusion_matrix, f1_score
 
-from affectscope.compare._pairing import CompareError, OnMissing, pair, training_overlap
+from affectscope.compare.pairing import CompareError, OnMissing, pair, training_overlap
 from affectscope.ratings import KeyMode, Ratings
 from affectscope.taxonomy import get_category_set, get_crosswalk
 

@@ -40,7 +40,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from affectscope._progress import Progress
-from affectscope.compare._pairing import CompareError
+from affectscope.compare.pairing import CompareError
 from affectscope.compare.rsa import RDM
 
 EpsilonSearch = Literal["auto", "anneal", "boundary", "optuna"]

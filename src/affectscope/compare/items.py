@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from affectscope.compare._pairing import (
+from affectscope.compare.pairing import (
     CompareError, OnMissing, check_scales, cluster_members, finite_pairs, item_clusters, pair, training_overlap,
 )
 from affectscope.ratings import KeyMode, Ratings

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from affectscope.compare._pairing import cluster_members
+from affectscope.compare.pairing import cluster_members
 
 
 def williams_t(r_ah: float, r_bh: float, r_ab: float, n: int) -> tuple[float, float]:

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from affectscope.compare._pairing import CompareError, cluster_members
+from affectscope.compare.pairing import CompareError, cluster_members
 from affectscope.ratings import Ratings
 
 RDMMetric = Literal["correlation", "cosine", "euclidean", "rsatoolbox_euclidean"]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from affectscope.compare._pairing import CompareError, OnMissing, cluster_members, given_clusters, item_clusters, pair
+from affectscope.compare.pairing import CompareError, OnMissing, cluster_members, given_clusters, item_clusters, pair
 from affectscope.compare.gw import TIE, GWResult, gw_align
 from affectscope.compare.rsa import (
     RDM, RDMMetric, RSAMethod, bootstrap_items, exchangeable_share, permutation_test, rdm, rsa_statistic,

@@ -1,7 +1,7 @@
 """The face pipeline: detect the faces of one decoded picture and read their expressions.
 
 This is the work below every face user: the ``face`` rater (:mod:`affectscope.raters.face`), the
-face channel of image heads (:mod:`affectscope.backbones.faces`) and the facial evidence of an LLM's
+face channel of image heads (:mod:`affectscope.backbones.face_channel`) and the facial evidence of an LLM's
 video context (:mod:`affectscope.llm.media`) all run :meth:`FacePipeline.rate_array`, so none of
 them reaches up into a rater.
 

@@ -24,9 +24,9 @@ from scipy.special import softmax
 from affectscope._params import Boolean, InstanceOf, Interval, NoneOr, Options, Text
 from affectscope.backbones.base import Backbone, load_prepared
 from affectscope.backbones.efficientnet_lite import PRECISIONS, make_backbone
-from affectscope.derived import DERIVED_PREFIX, add_derived
+from affectscope.training.derived import DERIVED_PREFIX, add_derived
 from affectscope.explain import explain_row, warriner_norm
-from affectscope.heads import HeadError, Head
+from affectscope.training.heads import HeadError, Head
 from affectscope.media.image import MediaError
 from affectscope.media.video import iter_frames, sample_uniform, truncation_warning, write_series
 from affectscope.raters.base import Flagged, ItemError, RateResult, Rater
@@ -69,7 +69,7 @@ class ImageRater(Rater):
     heads : list of str or "default"
         Head files (``.npz`` from `affectscope train`); "default" = the shipped valence and
         arousal (SAM 1-9) and Emotion6 basic-emotion heads. All heads must come from the same backbone and view.
-        A head that lists derived blocks (:mod:`affectscope.derived`: the shipped basic-emotion
+        A head that lists derived blocks (:mod:`affectscope.training.derived`: the shipped basic-emotion
         head's probabilities, the word norms of the ImageNet concepts seen) gets them computed
         from the same features.
     concepts : int, default 3
@@ -255,7 +255,7 @@ class ImageRater(Rater):
         heads, backbone, _ = self._loaded
         feats = backbone.embed_prepared(prepared)
         derived = {n for h in heads for n in h.scaler.blocks if n.startswith(DERIVED_PREFIX)}
-        if derived:  # blocks computed from the networks' own outputs (affectscope.derived)
+        if derived:  # blocks computed from the networks' own outputs (affectscope.training.derived)
             feats = add_derived(feats, derived)
         values: dict[str, np.ndarray] = {}
         for h in heads:

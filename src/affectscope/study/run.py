@@ -33,7 +33,7 @@ import pandas as pd
 from affectscope import __version__
 from affectscope._files import atomic_write, atomic_write_text
 from affectscope.compare import InSampleWarning, compare_categories, compare_items, compare_structure
-from affectscope.compare._pairing import item_clusters, pair
+from affectscope.compare.pairing import item_clusters, pair
 from affectscope.backbones.weights import WEIGHTS
 from affectscope.compare.paired import paired_difference
 from affectscope.faces.ferplus_cnn import VARIANTS as FERPLUS_VARIANTS
@@ -41,7 +41,7 @@ from affectscope.faces.ferplus_cnn import shipped_weights
 from affectscope.norms import load_norms
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import Ratings
-from affectscope.run import rate
+from affectscope.run.rate import rate
 from affectscope.stimuli import StimulusSet, skipped_summary
 from affectscope.study.spec import HumansSpec, StudyError, StudySpec, TableSpec, load_study, parse_study
 

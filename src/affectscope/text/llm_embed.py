@@ -24,7 +24,7 @@ import numpy as np
 
 from affectscope._install import install_hint
 from affectscope.backbones.weights import cache_dir
-from affectscope.heads import KernelPart, KernelRidgePath, pca_as_stored
+from affectscope.training.heads import KernelPart, KernelRidgePath, pca_as_stored
 
 TEMPLATE = 'This word: "{}" means in one word:"'
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -106,7 +106,7 @@ class GemmaEmbedder:
 
 class LLMHead:
     """Valence/arousal/dominance from standardised :class:`GemmaEmbedder` embeddings: a ridge, or an
-    RBF kernel ridge on a PCA projection (``kernel``; :func:`fit_kernel_head`, through :class:`affectscope.heads.KernelRidgePath`).
+    RBF kernel ridge on a PCA projection (``kernel``; :func:`fit_kernel_head`, through :class:`affectscope.training.heads.KernelRidgePath`).
 
     Stored as ``llm_head.npz`` (the scaler's mean and scale, the intercepts, and the coefficients or
     the kernel's projection, training points and dual coefficients); trained by
@@ -120,7 +120,7 @@ class LLMHead:
         self.mean, self.scale = np.asarray(mean, float), np.asarray(scale, float)
         self.coef, self.intercept = np.asarray(coef, float), np.asarray(intercept, float)
         self.embedder = embedder
-        self.kernel = kernel  # affectscope.heads.KernelPart or None
+        self.kernel = kernel  # affectscope.training.heads.KernelPart or None
 
     def predict_embeddings(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)

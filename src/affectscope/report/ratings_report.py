@@ -22,21 +22,22 @@ from affectscope.llm.media import encode_jpeg
 from affectscope.media.image import MediaError
 from affectscope.media.video import read_frames, series_file
 from affectscope.ratings import Ratings
-from affectscope.report.compare_page import compare_sections, display_img
-from affectscope.report.page import write_ratings_page
+from affectscope.report.compare_page import compare_sections
+from affectscope.report.html import Plot, Section, display_plot
+from affectscope.report.item_grid import write_ratings_page
 from affectscope.report.plots import CategoryDistributionDisplay, DistributionDisplay, TimeSeriesDisplay
 
 MAX_DISTRIBUTIONS = 12
 MAX_SERIES = 24
 
 
-def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
+def _series_sections(ratings: Ratings, series_dir: Path) -> list[Section]:
     """One row of plots per video with a series file: category probabilities over time (with the
     frame of the strongest non-neutral category), and the rating scales over time."""
 
     labels = [c.name for c in ratings.columns.values() if c.kind == "category"]
     scales = [c for c in ratings.columns.values() if c.kind == "scale" and c.scale is not None]
-    out = []
+    out: list[list[Plot]] = []
     for item_id, row in list(ratings.data.iterrows())[:MAX_SERIES]:
         f = series_file(series_dir, str(item_id))
         if not f.is_file():
@@ -50,17 +51,16 @@ def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
         episode = episode if isinstance(episode, str) else ""  # an empty CSV cell reads back as NaN
         plots = []
         if use:
-            plots.append(display_img(TimeSeriesDisplay.from_series(series, use, title=str(item_id), episode=episode).plot(),
+            plots.append(display_plot(TimeSeriesDisplay.from_series(series, use, title=str(item_id), episode=episode).plot(),
                               f"time series {item_id}"))
         # scales sharing one range share a plot (valence and arousal on SAM 1-9)
         by_range: dict[tuple[float, float], list[str]] = {}
         for c in use_scales:
             by_range.setdefault((float(c.scale.low), float(c.scale.high)), []).append(c.name)  # type: ignore[union-attr]
         for (lo, hi), names in by_range.items():
-            plots.append(display_img(TimeSeriesDisplay.from_series(series, names, title=f"{item_id}: {', '.join(names)}",
+            plots.append(display_plot(TimeSeriesDisplay.from_series(series, names, title=f"{item_id}: {', '.join(names)}",
                                                             ylabel="rating", ylim=(lo, hi)).plot(),
                               f"scales over time {item_id}"))
-        key = ""
         path = row.get("path")
         non_neutral = [c for c in use if c != "neutral"]
         if isinstance(path, str) and non_neutral and "frame" in series.columns:
@@ -70,13 +70,12 @@ def _series_sections(ratings: Ratings, series_dir: Path) -> list[str]:
                 j = int(np.nanargmax(probs[k]))
                 try:
                     (frame,) = read_frames(path, [int(series["frame"].iloc[k])], max_side=160)
-                    key = (f'<figure><img alt="keyframe" src="{encode_jpeg(frame.rgb, 160, 80)}">'
-                           f"<figcaption>frame {frame.index} at {frame.time:.2f} s (strongest: {non_neutral[j]} "
-                           f"{probs[k, j]:.2f})</figcaption></figure>")
+                    plots.append(Plot(encode_jpeg(frame.rgb, 160, 80), "keyframe", f"frame {frame.index} at {frame.time:.2f} s "
+                                      f"(strongest: {non_neutral[j]} {probs[k, j]:.2f})"))
                 except (MediaError, ValueError, OSError):
-                    key = ""
-        out.append(f'<div class="plots">{"".join(plots)}{key}</div>')
-    return (["<h2>Videos: ratings over time</h2>", *out]) if out else []
+                    pass
+        out.append(plots)
+    return [Section("Videos: ratings over time", rows=out)] if out else []
 
 
 def write_report(
@@ -84,23 +83,23 @@ def write_report(
     series_dir: str | os.PathLike[str] | None = None, title: str = "affectscope report", thumbnails: bool = True,
 ) -> Path:
     """Write the full report (see the module docstring) and return its path."""
-    sections: list[str] = []
+    sections: list[Section] = []
     scales = [c.name for c in ratings.columns.values() if c.kind == "scale"][:MAX_DISTRIBUTIONS]
-    if scales:
-        imgs = [display_img(DistributionDisplay.from_ratings(ratings, c).plot(), f"distribution {c}") for c in scales]
-        sections += ["<h2>Distributions</h2>", f'<div class="plots">{"".join(imgs)}</div>']
     taxonomies = list(dict.fromkeys(c.taxonomy for c in ratings.columns.values() if c.kind == "category" and c.taxonomy))
+    rows = []
+    if scales:
+        rows.append([display_plot(DistributionDisplay.from_ratings(ratings, c).plot(), f"distribution {c}") for c in scales])
     if taxonomies:
-        imgs = [display_img(CategoryDistributionDisplay.from_ratings(ratings, t).plot(), f"emotion distribution {t}") for t in taxonomies]
-        if not scales:
-            sections.append("<h2>Distributions</h2>")
-        sections.append(f'<div class="plots">{"".join(imgs)}</div>')
+        rows.append([display_plot(CategoryDistributionDisplay.from_ratings(ratings, t).plot(), f"emotion distribution {t}")
+                     for t in taxonomies])
+    if rows:
+        sections.append(Section("Distributions", rows=rows))
     if comparisons:
-        sections += ["<h2>Compared with humans</h2>", *compare_sections(comparisons)]
+        sections += [Section("Compared with humans"), *compare_sections(comparisons)]
     if series_dir is not None:
         sections += _series_sections(ratings, Path(series_dir))
-    sections.append("<h2>Items</h2>")
-    return write_ratings_page(ratings, out, title=title, thumbnails=thumbnails, sections="\n".join(sections))
+    sections.append(Section("Items"))
+    return write_ratings_page(ratings, out, title=title, thumbnails=thumbnails, sections=sections)
 
 
 __all__ = ["write_report"]

@@ -25,7 +25,7 @@ from importlib import resources
 import numpy as np
 from scipy.special import softmax
 
-from affectscope.heads import Head, HeadError
+from affectscope.training.heads import Head, HeadError
 
 DERIVED_PREFIX = "derived/"
 EMOTION6 = DERIVED_PREFIX + "emotion6"

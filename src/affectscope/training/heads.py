@@ -163,7 +163,7 @@ class Head:
         (``coef`` is then unused).
     training : TrainingItems or None
         What the head was trained on, by file content, with each item's out-of-fold prediction
-        from the cross-validation (written by :func:`affectscope.train.train_head` when it is given
+        from the cross-validation (written by :func:`affectscope.training.train.train_head` when it is given
         the items' content keys). Raters use it to flag, or replace, in-sample ratings.
     """
 

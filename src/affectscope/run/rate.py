@@ -17,7 +17,7 @@ from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable,
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
-from affectscope.store import RunStore
+from affectscope.run.store import RunStore
 
 if TYPE_CHECKING:
     import pandas as pd

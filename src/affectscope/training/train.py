@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from affectscope._params import InvalidParameterError
 from affectscope._progress import Progress
 from affectscope.compare import compare_categories, compare_items
-from affectscope.features import Features
-from affectscope.heads import Head, HeadError, TrainingItems, fit_distribution_head, fit_scale_head
+from affectscope.training.features import Features
+from affectscope.training.heads import Head, HeadError, TrainingItems, fit_distribution_head, fit_scale_head
 from affectscope.media.image import describe_error
 from affectscope.media.video import sample_uniform
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings
@@ -139,7 +140,7 @@ def train_head(
     item_keys : mapping, optional
         Norms key (item id, or group id with ``groups``) -> content key of its stimulus
         (:meth:`Stimulus.signature`). The head then records what it was trained on, with each
-        item's out-of-fold prediction (:class:`affectscope.heads.TrainingItems`), so that raters
+        item's out-of-fold prediction (:class:`affectscope.training.heads.TrainingItems`), so that raters
         can flag in-sample ratings of training pictures or give their cross-validated ones.
     """
 
@@ -280,8 +281,8 @@ class Recipe:
     stage_weight : float
         Weight of the stage blocks relative to the pooled head and the logits (each block standardised first).
     derived : bool
-        Add the blocks of :mod:`affectscope.derived` (the shipped basic-emotion head's probabilities, the
-        concepts' word norms), each at :data:`affectscope.derived.DERIVED_WEIGHT`.
+        Add the blocks of :mod:`affectscope.training.derived` (the shipped basic-emotion head's probabilities, the
+        concepts' word norms), each at :data:`affectscope.training.derived.DERIVED_WEIGHT`.
     """
 
     backbone: str
@@ -397,8 +398,8 @@ def train_from_norms(
         Bad settings, or no stimulus matching the norms (the message says what to change).
     """
     from affectscope.backbones.efficientnet_lite import make_backbone
-    from affectscope.derived import DERIVED, DERIVED_WEIGHT, add_derived
-    from affectscope.features import extract_features
+    from affectscope.training.derived import DERIVED, DERIVED_WEIGHT, add_derived
+    from affectscope.training.features import extract_features
     from affectscope.ratings import match_key
 
     base = RECIPES[recipe] if isinstance(recipe, str) else recipe
@@ -407,9 +408,11 @@ def train_from_norms(
         raise TypeError(f"train_from_norms got unknown settings {unknown}; recipe settings are {list(Recipe.__dataclass_fields__)}")
     r = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
     if r.n_components < 1 or r.stage_weight <= 0:
-        raise ValueError(f"n_components must be >= 1 and stage_weight > 0 (got {r.n_components}, {r.stage_weight})")
+        raise InvalidParameterError(f"n_components must be >= 1 and stage_weight > 0 (got {r.n_components}, {r.stage_weight})",
+                                    params=("n_components", "stage_weight"))
     if bool(columns) == bool(taxonomy):
-        raise ValueError("give columns (rating scales, e.g. valence,arousal) or taxonomy (a category distribution), one of them")
+        raise InvalidParameterError("give columns (rating scales, e.g. valence,arousal) or taxonomy (a category distribution), one of them",
+                                    params=("columns", "taxonomy"))
     if stimuli is None:
         if "path" not in norms.data.columns:
             raise ValueError("give the stimulus files or folders (the norms table has no 'path' column)")

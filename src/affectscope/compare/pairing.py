@@ -1,4 +1,5 @@
-"""Pairing a rater's table with the humans': shared items, matching scales, no silent drops."""
+"""Pairing a rater's table with the humans': shared items, matching scales, no silent drops; which
+compared items a rater was trained on; clusters of items (for clustered CIs and nulls)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from affectscope.compare.errors import CompareError, InSampleWarning
 from affectscope.ratings import TRAINING_COLUMN, Alignment, KeyMode, Ratings, align
 
 OnMissing = Literal["raise", "drop"]
-
-
-class CompareError(ValueError):
-    """Inputs that cannot be compared as given: the message says why and what to do."""
-
-
-class InSampleWarning(UserWarning):
-    """Some compared ratings come from a model fitted on those very items (and those norms)."""
 
 
 @dataclass

@@ -1,0 +1,25 @@
+"""Running a rater over stimuli: :mod:`~affectscope.run.rate` (``rate()``: batches, checks,
+progress, resume; ``rate_images()``: a DataFrame without a store) on top of
+:mod:`~affectscope.run.store` (the resumable SQLite run store). Names load on first use."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "rate": "affectscope.run.rate",
+    "rate_images": "affectscope.run.rate",
+    "RunResult": "affectscope.run.rate",
+    "RunStore": "affectscope.run.store",
+    "StoreMismatchError": "affectscope.run.store",
+    "StoreLockedError": "affectscope.run.store",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'affectscope.run' has no attribute {name!r}")
