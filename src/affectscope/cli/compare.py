@@ -32,6 +32,9 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--n-boot", type=int, default=None,
                    help="bootstrap resamples for CIs (default: 2000 at item level; none at structure level, where each "
                         "resample recomputes the RSA over all item pairs: give e.g. 1000 for the RSA CI)")
+    c.add_argument("--ci-method", default="bca", choices=["bca", "percentile"],
+                   help="item-level bootstrap CIs: bca (bias-corrected and accelerated; default) or percentile "
+                        "(scipy.stats.bootstrap; the table's ci_method column says which each scale got)")
     c.add_argument("--n-perm", type=int, default=1000, help="permutations for the RSA test (default: 1000)")
     c.add_argument("--groups", default="auto", metavar="COLUMN",
                    help="resample whole clusters of related items for the CIs (item level) and the RSA test and CI "
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         runners = {
             "items": (both["scale"], lambda: compare_items(rater, humans, key=args.key, on_missing=on_missing,
                                                            n_boot=2000 if args.n_boot is None else args.n_boot,
-                                                           groups=groups)),
+                                                           groups=groups, ci_method=args.ci_method)),
             "categories": (both["category"], lambda: compare_categories(rater, humans, key=args.key, on_missing=on_missing)),
             "structure": (False, lambda: compare_structure(rater, humans, key=args.key, on_missing=on_missing, metric=args.metric,
                                                            categories=gw_categories(humans, args.gw_categories), n_null=args.n_null,

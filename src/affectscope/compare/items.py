@@ -100,66 +100,87 @@ def _rowwise_ccc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 MIN_N = 10
 
 
+#: CI methods of :func:`bootstrap_cis` (both through :func:`scipy.stats.bootstrap`).
+CI_METHODS = ("bca", "percentile")
+#: Above this many resampled units (items, or clusters) BCa's jackknife (one statistic per unit
+#: left out, each over all the others: quadratic) costs minutes: the percentile CI is used instead.
+BCA_MAX_UNITS = 20_000
+
+
+def _three_statistics(bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """``(3, resamples)``: Pearson, Spearman and Lin's CCC of each row of ``bx``/``by``; all three
+    NaN where either side is constant (undefined correlations; the CCC is left out alike)."""
+    bx, by = np.atleast_2d(bx), np.atleast_2d(by)
+    ok = (bx.std(axis=1) > 0) & (by.std(axis=1) > 0)
+    out = np.stack([_rowwise_pearson(bx, by), _rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)),
+                    _rowwise_ccc(bx, by)])
+    out[:, ~ok] = np.nan
+    return out
+
+
 def bootstrap_cis(x: np.ndarray, y: np.ndarray, *, n_boot: int, ci: float, rng: np.random.Generator,
-                  groups: np.ndarray | None = None) -> dict[str, Any]:
-    """Percentile CIs of Pearson, Spearman and Lin's CCC over items resampled with replacement,
-    or, with ``groups`` (a cluster code per item), over whole clusters resampled with replacement
+                  groups: np.ndarray | None = None, method: str = "bca") -> dict[str, Any]:
+    """CIs of Pearson, Spearman and Lin's CCC by :func:`scipy.stats.bootstrap` over items resampled
+    with replacement (paired), or, with ``groups`` (a cluster code per item), over whole clusters
     (the cluster bootstrap: items of one cluster are not independent, e.g. OASIS's "Dog 1",
     "Dog 2" ...; the CI then reflects the number of clusters, not of items).
 
-    A resample in which either side is constant leaves Pearson and Spearman undefined; it is
-    left out of **every** statistic alike (CCC too, which would otherwise count it as 0), and
-    counted: ``n_degenerate``. The bounds are clipped to [-1, 1] (float error at tiny n gives
-    1.0000000000000002). ``None`` bounds when every resample is degenerate.
+    ``method="bca"`` (bias-corrected and accelerated; second-order accurate, the better choice for
+    skewed statistics such as correlations near 1) or ``"percentile"``. A resample in which either
+    side is constant leaves the correlations undefined; it is left out of **every** statistic
+    alike and counted (``n_degenerate``); BCa cannot use such a distribution, so the percentile CI
+    of the defined resamples is given instead, as it is above :data:`BCA_MAX_UNITS` resampled
+    units; ``method`` in the result says which was used. Bounds are clipped to [-1, 1]; ``None``
+    bounds when every resample is degenerate.
     """
-    n = len(x)
-    out: dict[str, list[np.ndarray]] = {"pearson": [], "spearman": [], "ccc": []}
-    if groups is not None:
-        return _cluster_bootstrap(x, y, np.asarray(groups), n_boot=n_boot, ci=ci, rng=rng)
-    chunk = max(1, min(n_boot, 2_000_000 // max(n, 1)))
-    done = 0
-    degenerate = 0
-    while done < n_boot:
-        k = min(chunk, n_boot - done)
-        idx = rng.integers(0, n, size=(k, n))
-        bx, by = x[idx], y[idx]
-        ok = (bx.std(axis=1) > 0) & (by.std(axis=1) > 0)
-        degenerate += int((~ok).sum())
-        bx, by = bx[ok], by[ok]
-        out["pearson"].append(_rowwise_pearson(bx, by))
-        out["spearman"].append(_rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)))
-        out["ccc"].append(_rowwise_ccc(bx, by))
-        done += k
-    return _percentiles({m: np.concatenate(v) for m, v in out.items()}, degenerate, ci)
+    import warnings
 
+    if method not in CI_METHODS:
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, got {method!r}")
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if groups is None:
+        data: tuple[np.ndarray, ...] = (x, y)
 
-def _percentiles(draws: dict[str, np.ndarray], degenerate: int, ci: float) -> dict[str, Any]:
-    alpha = (1 - ci) / 2
+        def statistic(bx: np.ndarray, by: np.ndarray, axis: int = -1) -> np.ndarray:
+            return _three_statistics(np.moveaxis(bx, axis, -1).reshape(-1, bx.shape[axis]),
+                                     np.moveaxis(by, axis, -1).reshape(-1, by.shape[axis])).reshape(3, *bx.shape[:-1])
+        units = len(x)
+    else:
+        members = cluster_members(groups)
+        data = (np.arange(len(members)),)
+
+        def statistic(clusters: np.ndarray, axis: int = -1) -> np.ndarray:
+            c = np.moveaxis(clusters, axis, -1)
+            rows = c.reshape(-1, c.shape[-1])
+            out = np.empty((3, len(rows)))
+            for k, row in enumerate(rows):
+                idx = np.concatenate([members[g] for g in row])
+                out[:, k] = _three_statistics(x[idx], y[idx])[:, 0]
+            return out.reshape(3, *c.shape[:-1])
+        units = len(members)
+    used = method if units <= BCA_MAX_UNITS else "percentile"
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # a degenerate distribution is detected below and said in the result (n_degenerate, method)
+        warnings.simplefilter("ignore", category=stats.DegenerateDataWarning)
+        res = stats.bootstrap(data, statistic, paired=groups is None, vectorized=True, n_resamples=n_boot, confidence_level=ci,
+                              method="BCa" if used == "bca" else "percentile", random_state=rng,
+                              batch=max(1, min(n_boot, 2_000_000 // max(len(x), 1))))
+    draws = np.asarray(res.bootstrap_distribution).reshape(3, -1)
+    degenerate = int(np.isnan(draws).any(axis=0).sum())
     result: dict[str, Any] = {"n_degenerate": degenerate}
-    for m, vals in draws.items():
-        vals = vals[np.isfinite(vals)]
-        result[m] = (None, None) if not len(vals) else tuple(
-            float(np.clip(np.quantile(vals, q), -1.0, 1.0)) for q in (alpha, 1 - alpha))
+    lows, highs = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+    if degenerate or not (np.isfinite(lows).all() and np.isfinite(highs).all()):
+        used = "percentile"
+        alpha = (1 - ci) / 2
+        lows, highs = np.full(3, np.nan), np.full(3, np.nan)
+        for k in range(3):
+            vals = draws[k][np.isfinite(draws[k])]
+            if len(vals):
+                lows[k], highs[k] = np.quantile(vals, alpha), np.quantile(vals, 1 - alpha)
+    for k, m in enumerate(("pearson", "spearman", "ccc")):
+        result[m] = (None, None) if not np.isfinite(lows[k]) else (float(np.clip(lows[k], -1.0, 1.0)), float(np.clip(highs[k], -1.0, 1.0)))
+    result["method"] = used
     return result
-
-
-def _cluster_bootstrap(x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_boot: int, ci: float,
-                       rng: np.random.Generator) -> dict[str, Any]:
-    """:func:`bootstrap_cis` over clusters: each resample draws as many clusters as there are,
-    with replacement, and takes every item of each drawn cluster."""
-    members = cluster_members(groups)
-    draws: dict[str, list[float]] = {"pearson": [], "spearman": [], "ccc": []}
-    degenerate = 0
-    for _ in range(n_boot):
-        idx = np.concatenate([members[g] for g in rng.integers(0, len(members), size=len(members))])
-        bx, by = x[idx], y[idx]
-        if bx.std() == 0 or by.std() == 0:
-            degenerate += 1
-            continue
-        draws["pearson"].append(float(np.corrcoef(bx, by)[0, 1]))
-        draws["spearman"].append(float(np.corrcoef(stats.rankdata(bx), stats.rankdata(by))[0, 1]))
-        draws["ccc"].append(concordance(bx, by))
-    return _percentiles({m: np.asarray(v, float) for m, v in draws.items()}, degenerate, ci)
 
 
 @dataclass
@@ -229,6 +250,7 @@ def compare_items(
     ceilings: Mapping[str, NoiseCeiling] | None = None,
     random_state: int = 0,
     groups: "str | Mapping[str, Any] | None" = "auto",
+    ci_method: str = "bca",
 ) -> ItemComparison:
     """Compare rating scales item by item.
 
@@ -252,11 +274,17 @@ def compare_items(
         A column of the human table (else of the rater's), or ``{item_id: cluster}``. ``"auto"``:
         the human table's ``theme`` column where it has one (``norms:oasis``: 248 themes), else
         items. ``None``: resample items. The notes say which was used.
+    ci_method : {"bca", "percentile"}, default "bca"
+        Bootstrap CI method (:func:`bootstrap_cis`, through :func:`scipy.stats.bootstrap`). The
+        table's ``ci_method`` column says which each scale got (percentile where BCa cannot be
+        computed: degenerate resamples, or more than :data:`BCA_MAX_UNITS` units).
 
     Returns
     -------
     ItemComparison
     """
+    if ci_method not in CI_METHODS:
+        raise CompareError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     cols = list(columns) if columns is not None else [c for c in rater.columns_of("scale") if c in humans.columns_of("scale")]
     if not cols:
         raise CompareError(f"no scale in common: rater has {rater.columns_of('scale')}, humans have {humans.columns_of('scale')}; "
@@ -287,12 +315,12 @@ def compare_items(
             raise CompareError(f"{c!r}: only {len(x)} items to compare; need at least 3")
         kept = list(values[c].index)
         codes = None if cluster_of is None else np.array([str(cluster_of[i]) for i in kept], dtype=object)
-        cis = bootstrap_cis(x, y, n_boot=n_boot, ci=ci, rng=rng, groups=codes)
+        cis = bootstrap_cis(x, y, n_boot=n_boot, ci=ci, rng=rng, groups=codes, method=ci_method)
         if len(x) < MIN_N:
             notes.append(f"{c!r}: only {len(x)} items (under {MIN_N}): its correlations and CIs say little; compare more items")
         if cis["n_degenerate"]:
             notes.append(f"{c!r}: {cis['n_degenerate']} of {n_boot} bootstrap resamples had a constant side and were left out "
-                         "of every CI alike (column n_degenerate)")
+                         "of every CI alike (column n_degenerate); percentile CIs of the rest (BCa needs every resample)")
         ceil = (ceilings or {}).get(c)
         if ceil is None and f"{c}_sd" in humans.columns and f"{c}_n" in humans.columns:
             h = p.right.data
@@ -309,12 +337,13 @@ def compare_items(
             "r_over_ceiling": r / ceil.ceiling if ceil and ceil.ceiling > 0 else np.nan,
             "n_training": overlap.n_training,
             "n_degenerate": cis["n_degenerate"],
+            "ci_method": cis["method"],
             "n_clusters": len(set(codes)) if codes is not None else len(x),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "scale"
     return ItemComparison(
         table, rater.rater.name, humans.rater.name, dropped,
-        {"n_boot": n_boot, "ci": ci, "random_state": random_state, "key": key, "on_missing": on_missing,
+        {"n_boot": n_boot, "ci": ci, "ci_method": ci_method, "random_state": random_state, "key": key, "on_missing": on_missing,
          "groups": groups if isinstance(groups, str) or groups is None else "mapping"}, values, notes,
     )

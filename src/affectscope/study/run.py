@@ -283,7 +283,7 @@ class Study:
             if "items" in c.levels and ok.columns_of("scale") and humans.columns_of("scale") and \
                     set(ok.columns_of("scale")) & set(humans.columns_of("scale")):
                 res = compare_items(ok, humans, key=c.key, on_missing="drop", n_boot=c.n_boot, groups=c.groups,
-                                    random_state=c.random_state)
+                                    random_state=c.random_state, ci_method=c.ci_method)
                 got["items"] = res
                 rows += _dropped_rows(name, "items", res.dropped)
                 for scale, row in res.table.iterrows():

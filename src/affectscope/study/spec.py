@@ -110,6 +110,7 @@ class CompareSpec(_Spec):
     levels: list[Level] = Field(default_factory=lambda: ["items", "categories"])
     key: Literal["item_id", "name", "stem"] = "item_id"
     n_boot: int = Field(2000, ge=0)
+    ci_method: Literal["bca", "percentile"] = "bca"
     groups: str | None = "auto"
     paired: bool = True
     n_null: int = Field(0, ge=0)
