@@ -15,5 +15,6 @@ bash scripts/setup.sh test
 # fails, unless AFFECTSCOPE_REQUIRE_MPNET=1 (set by CI)
 .venv/bin/python -c "from affectscope.text.mpnet import mpnet_folder; mpnet_folder()" 2>/dev/null \
   || .venv/bin/affectscope text fetch-mpnet || echo "could not fetch all-mpnet-base-v2; its test will be skipped" >&2
-# two workers (pytest-xdist) on the 2-core machines this runs on; `-n 0` (or any -n) after it overrides
-exec .venv/bin/python -m pytest -n 2 "$@"
+# two workers (pytest-xdist; worksteal: an idle worker takes queued tests from the busy one) on the
+# 2-core machines this runs on; `-n 0` (or any -n) after it overrides
+exec .venv/bin/python -m pytest -n 2 --dist worksteal "$@"

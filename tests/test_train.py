@@ -142,6 +142,7 @@ def test_video_frames_become_grouped_items(tmp_path: Path) -> None:
     assert [f.path for f in again] == [f.path for f in frames]
 
 
+@pytest.mark.slow  # trains and rates end to end (~10-15 s); the library steps have their own fast tests
 def test_cli_train_on_videos_then_rate_the_videos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Videos with per-video norms: trained on sampled frames (grouped CV), then rated as videos by
     the image rater with the same uniform frames; the training videos are recognised by content and
@@ -335,6 +336,19 @@ def test_select_blocks_mixes_network_blocks_and_channels() -> None:
         select_blocks(make_backbone("lite0+faces"), ["head", "stage9"])
 
 
+def test_train_settings_errors_name_flags_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#31.7/#28: the library checks the settings once; the CLI says its message with flags."""
+    norms = _norming_study(tmp_path / "stim", n=4)
+    head_path = tmp_path / "head.npz"
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--stage-weight", "0",
+                 "--out", str(head_path)]) == 2
+    assert "--n-components must be >= 1 and --stage-weight > 0" in capsys.readouterr().err  # CLI users read flags
+    assert main(["train", str(norms), str(tmp_path / "stim"), "--out", str(head_path)]) == 2
+    assert "give --columns (rating scales" in capsys.readouterr().err
+    assert not head_path.exists()
+
+
+@pytest.mark.slow  # trains and rates end to end (~10-15 s); the library steps have their own fast tests
 def test_cli_train_recipe_shipped_sets_the_default_raters_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--recipe shipped trains like scripts/train_default_heads.py; an explicit flag still wins over the recipe."""
     norms = _norming_study(tmp_path / "stim", n=16)
@@ -361,12 +375,6 @@ def test_cli_train_recipe_shipped_sets_the_default_raters_settings(tmp_path: Pat
     head = Head.load(head_path)
     assert head.meta["backbone"]["spec"] == "lite0" and head.meta.get("model") != "kernel" and "logits" in head.blocks
     assert not any(b.startswith("derived/") for b in head.blocks)
-    capsys.readouterr()
-    assert main(["train", str(norms), str(tmp_path / "stim"), "--columns", "valence", "--stage-weight", "0",
-                 "--out", str(head_path)]) == 2
-    assert "--n-components must be >= 1 and --stage-weight > 0" in capsys.readouterr().err  # CLI users read flags
-    assert main(["train", str(norms), str(tmp_path / "stim"), "--out", str(head_path)]) == 2
-    assert "give --columns (rating scales" in capsys.readouterr().err
 
 
 def test_the_shipped_recipe_is_the_one_the_shipped_heads_were_trained_with() -> None:
