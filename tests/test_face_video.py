@@ -101,3 +101,25 @@ def test_face_rater_rates_a_clip_and_writes_its_series(tmp_path: Path) -> None:
     series = pd.read_csv(tmp_path / "series" / "clip.mp4.csv")
     assert len(series) == 12 and {"frame", "time", "neutral", "contempt"} <= set(series.columns)
     assert len(json.loads(row["faces"])) == 12
+
+
+@pytest.mark.parametrize("strategy", ["change", "fps"])
+def test_a_videos_frames_are_classified_in_batches_with_the_per_frame_results(tmp_path: Path, strategy: str) -> None:
+    """#36: the face pipeline detects on each processed frame and classifies all their faces
+    together after the last one; the frames chosen and every value equal the frame-by-frame path."""
+    pytest.importorskip("cv2")
+    from affectscope.faces.pipeline import FacePipeline
+
+    clip = burst_clip(tmp_path / "clip.mp4", 30, 10)
+    pipe = FacePipeline()
+
+    class OneByOne:  # only rate_array: frame by frame, as before
+        def rate_array(self, rgb: np.ndarray) -> dict:
+            return pipe.rate_array(rgb)
+
+    spec = SamplingSpec(strategy=strategy, fps=8.0)
+    batched, n1 = frame_series(clip, pipe, spec)
+    alone, n2 = frame_series(clip, OneByOne(), spec)
+    assert n1 == n2 and list(batched["frame"]) == list(alone["frame"]) and len(batched) >= 4
+    numeric = [c for c in alone.columns if c != "faces"]
+    np.testing.assert_allclose(batched[numeric].to_numpy(float), alone[numeric].to_numpy(float), atol=1e-5)

@@ -15,7 +15,7 @@ expression words' norms (:data:`LABEL_VA`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,21 @@ def derived_va(probs: dict[str, float]) -> tuple[float, float]:
             num_a += p * LABEL_VA[k][1]
             tot += p
     return (num_v / tot, num_a / tot) if tot > 0 else (float("nan"), float("nan"))
+
+
+#: Faces per forward pass of the expression network (each with its mirror image: twice the rows).
+BATCH = 64
+
+
+@dataclass
+class Found:
+    """The faces found in one picture, largest first: their boxes, and their crops as grey
+    ``(side, side)`` uint8 arrays at the expression model's input side."""
+
+    boxes: list[FaceBox]
+    crops: list[np.ndarray]
+    #: The picture is a face the expression models were trained on (see :meth:`FacePipeline.training_item`).
+    in_training: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,50 +131,81 @@ class FacePipeline:
         """The category set of :attr:`labels` (``"ferplus8"`` or ``"fer2013"``)."""
         return "ferplus8" if self.fer_plus else "fer2013"
 
-    def _predictor(self) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
-        """(input side, predict function from ``(n, side, side)`` grey faces to probabilities)."""
+    def _predictor(self, batch_size: int = BATCH) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
+        """(input side, predict function from ``(n, side, side)`` grey faces to probabilities,
+        ``batch_size`` faces per forward pass)."""
         if not self.fer_plus:
-            return mini_xception.INPUT_SIZE, mini_xception.predict_proba
+            def predict_fer2013(grey: np.ndarray) -> np.ndarray:
+                parts = [mini_xception.predict_proba(grey[i:i + batch_size]) for i in range(0, len(grey), batch_size)]
+                return np.concatenate(parts) if parts else np.zeros((0, len(mini_xception.FER2013_LABELS)), np.float32)
+
+            return mini_xception.INPUT_SIZE, predict_fer2013
         variant, precision, tau, runtime, mirror = (self.model, self.precision, float(self.prior_correction), self.runtime,
                                                     bool(self.mirror))
 
         def predict(grey: np.ndarray) -> np.ndarray:
             return ferplus_cnn.predict_proba(grey, ferplus_cnn.load_ferplus_cnn(variant=variant), precision=precision,
-                                             prior_correction=tau, runtime=runtime, mirror=mirror)
+                                             prior_correction=tau, runtime=runtime, mirror=mirror, batch_size=batch_size)
 
         return ferplus_cnn.INPUT_SIZE, predict
 
-    def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
-        """The faces of one RGB picture (``(H, W, 3)`` uint8): ``n_faces``, a probability per
-        label (of the largest face, or the mean over faces; NaN without a face), ``valence``,
-        ``arousal`` and ``faces`` (per face: box, top expression, probability, as JSON)."""
-        self.check()
-        labels = self.labels
-        size, predict_proba = self._predictor()
+    def find(self, rgb: np.ndarray) -> Found:
+        """Detect the faces of one RGB picture (``(H, W, 3)`` uint8; or a pre-cropped face, see
+        ``whole_face``) and crop them for the expression model. Nothing is classified yet: a batch
+        of pictures' faces goes through the network in one pass (:meth:`classify`)."""
+        size = self._predictor()[0]
         grey = np.asarray(Image.fromarray(rgb).convert("L"))
         h, w = grey.shape
         whole = self.whole_face == "always" or (self.whole_face == "auto" and max(h, w) <= WHOLE_FACE_MAX_SIDE)
         boxes = [FaceBox(0, 0, w, h)] if whole else HaarDetector().detect(grey)[: self.max_faces]
-        out: dict[str, Any] = {"n_faces": float(len(boxes))}
-        if not boxes:
-            out.update({c: float("nan") for c in labels})
-            out["valence"] = out["arousal"] = float("nan")
-            out["faces"] = "[]"
-            return out
         crops = []
         for b in boxes:
             m = 0 if whole else self.margin
             x0, y0 = max(0, int(b.x - m * b.w)), max(0, int(b.y - m * b.h))
             x1, y1 = min(w, int(b.x + b.w * (1 + m))), min(h, int(b.y + b.h * (1 + m)))
-            crop = Image.fromarray(grey[y0:y1, x0:x1]).resize((size, size), Image.Resampling.BILINEAR)
-            crops.append(np.asarray(crop))
-        p = predict_proba(np.stack(crops))
-        agg = p[0] if self.aggregate == "largest" else p.mean(axis=0)
-        out.update({c: float(agg[j]) for j, c in enumerate(labels)})
-        out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
-        out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": labels[int(q.argmax())], "p": round(float(q.max()), 3)}
-                                   for b, q in zip(boxes, p, strict=True)])
-        return out
+            crop = grey[y0:y1, x0:x1]
+            crops.append(crop if crop.shape == (size, size) else
+                         np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR)))
+        in_training = (h, w) == (FACE_SIDE, FACE_SIDE) and self.whole_face != "never" and is_training_face(grey)
+        return Found(boxes, crops, in_training)
+
+    def classify(self, found: Sequence[Found], batch_size: int = BATCH) -> list[dict[str, Any]]:
+        """The outputs of each picture in ``found`` (see :meth:`rate_array`): every face of every
+        picture through the expression network together, ``batch_size`` faces per forward pass."""
+        self.check()
+        labels = self.labels
+        _, predict_proba = self._predictor(batch_size)
+        crops = [c for f in found for c in f.crops]
+        probs = predict_proba(np.stack(crops)) if crops else np.zeros((0, len(labels)), np.float32)
+        outs, start = [], 0
+        for f in found:
+            p = probs[start:start + len(f.crops)]
+            start += len(f.crops)
+            out: dict[str, Any] = {"n_faces": float(len(f.boxes))}
+            if not f.boxes:
+                out.update({c: float("nan") for c in labels})
+                out["valence"] = out["arousal"] = float("nan")
+                out["faces"] = "[]"
+                outs.append(out)
+                continue
+            agg = p[0] if self.aggregate == "largest" else p.mean(axis=0)
+            out.update({c: float(agg[j]) for j, c in enumerate(labels)})
+            out["valence"], out["arousal"] = derived_va({c: out[c] for c in labels})
+            out["faces"] = json.dumps([{"box": [b.x, b.y, b.w, b.h], "top": labels[int(q.argmax())], "p": round(float(q.max()), 3)}
+                                       for b, q in zip(f.boxes, p, strict=True)])
+            outs.append(out)
+        return outs
+
+    def rate_arrays(self, rgbs: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+        """:meth:`rate_array` of several pictures, their faces classified in batches."""
+        self.check()
+        return self.classify([self.find(rgb) for rgb in rgbs])
+
+    def rate_array(self, rgb: np.ndarray) -> dict[str, Any]:
+        """The faces of one RGB picture (``(H, W, 3)`` uint8): ``n_faces``, a probability per
+        label (of the largest face, or the mean over faces; NaN without a face), ``valence``,
+        ``arousal`` and ``faces`` (per face: box, top expression, probability, as JSON)."""
+        return self.rate_arrays([rgb])[0]
 
     def training_item(self, rgb: np.ndarray, out: dict[str, Any]) -> str:
         """The outputs in ``out`` made by a model trained on this very picture (a 48x48 FER+ /
@@ -167,4 +213,8 @@ class FacePipeline:
         if rgb.shape[:2] != (FACE_SIDE, FACE_SIDE) or self.whole_face == "never":
             return ""
         grey = np.asarray(Image.fromarray(rgb).convert("L"))
-        return " ".join(k for k in (*self.labels, "valence", "arousal") if k in out) if is_training_face(grey) else ""
+        return self.training_outputs(out) if is_training_face(grey) else ""
+
+    def training_outputs(self, out: dict[str, Any]) -> str:
+        """The outputs in ``out`` a training face's model made (the ``training_item`` column's text)."""
+        return " ".join(k for k in (*self.labels, "valence", "arousal") if k in out)

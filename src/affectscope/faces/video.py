@@ -77,7 +77,9 @@ def _thumb(rgb: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray
 
 
 def frame_series(path: str | os.PathLike[str], rater: Any, spec: SamplingSpec | None = None, *, n_frames: int | None = None) -> tuple[pd.DataFrame, int]:
-    """Process the frames ``spec`` chooses with a face rater (anything with ``rate_array(rgb)``).
+    """Process the frames ``spec`` chooses with a face rater (anything with ``rate_array(rgb)``; a
+    :class:`~affectscope.faces.pipeline.FacePipeline` detects per frame and classifies all the
+    processed frames' faces in batches).
 
     Returns
     -------
@@ -101,6 +103,10 @@ def frame_series(path: str | os.PathLike[str], rater: Any, spec: SamplingSpec | 
     noise: list[float] = []
     box: tuple[int, int, int, int] | None = None
     n_decoded = 0
+    # a face pipeline classifies every processed frame's faces in batches after the last frame;
+    # any other rater (``rate_array`` only) rates each frame as it comes
+    batched = hasattr(rater, "find") and hasattr(rater, "classify")
+    found: list[Any] = []
     for f, fps in iter_frames(path):
         n_decoded += 1
         thumb = _thumb(f.rgb, box) if spec.strategy == "change" else None
@@ -117,16 +123,24 @@ def frame_series(path: str | os.PathLike[str], rater: Any, spec: SamplingSpec | 
                 take = float(np.abs(thumb - last_thumb).mean()) > limit
         if not take:
             continue
-        values = rater.rate_array(f.rgb)
-        rows.append({"frame": f.index, "time": round(f.time, 4), **values})
+        if batched:  # detect now (the next frames' change signal needs the face box), classify at the end
+            found.append(rater.find(f.rgb))
+            rows.append({"frame": f.index, "time": round(f.time, 4)})
+            b = found[-1].boxes[0] if found[-1].boxes else None
+            new_box = None if b is None else (int(b.x), int(b.y), int(b.w), int(b.h))
+        else:
+            values = rater.rate_array(f.rgb)
+            rows.append({"frame": f.index, "time": round(f.time, 4), **values})
+            new_box = _largest_box(values)
         last_t, last_bin = f.time, time_bin
-        new_box = _largest_box(values)
         if new_box != box:
             box, noise = new_box, []
             prev_thumb = _thumb(f.rgb, box) if spec.strategy == "change" else None
         last_thumb = _thumb(f.rgb, box) if spec.strategy == "change" else None
     if n_decoded == 0:
         raise MediaError(Path(path), "the video has no decodable frames", "re-encode it as H.264 MP4")
+    if batched:
+        rows = [{**row, **values} for row, values in zip(rows, rater.classify(found), strict=True)]
     return pd.DataFrame(rows), n_decoded
 
 

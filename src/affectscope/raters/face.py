@@ -25,6 +25,7 @@ al. (2013) norms of the expression words (:data:`LABEL_VA`), not a model of dime
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,9 @@ from affectscope.faces.ferplus_cnn import PRECISIONS, RUNTIMES
 from affectscope.faces.pipeline import AGGREGATES, LABEL_VA, MODELS, WHOLE_FACE, WHOLE_FACE_MAX_SIDE, FacePipeline, derived_va
 from affectscope.faces.pipeline import VERSION as PIPELINE_VERSION
 from affectscope.faces.video import STRATEGIES, SamplingSpec, aggregate, frame_series
-from affectscope.media.image import MIN_SIDE, load_image
+from affectscope.media.image import MIN_SIDE, describe_error, load_image
 from affectscope.media.video import truncation_warning, write_series
-from affectscope.raters.base import Flagged, Rater
+from affectscope.raters.base import Flagged, ItemError, RateResult, Rater, RaterUnavailable
 from affectscope.raters.registry import register
 from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
 from affectscope.stimuli import Stimulus
@@ -92,7 +93,7 @@ class FaceRater(Rater):
     family = "model"
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
     version = PIPELINE_VERSION
-    batch_size = 1
+    batch_size = 64  # pictures per batch: every face of a batch goes through the network together
     media = frozenset({"image", "video"})
     operational = frozenset({"series_dir"})
     requires = {"cv2": "face detection (OpenCV)"}
@@ -172,6 +173,41 @@ class FaceRater(Rater):
         out = face.rate_array(rgb)
         out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: face.training_item(rgb, out)})
         return out
+
+    def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
+        """Pictures: each decoded and searched for faces on its own (one unreadable file fails
+        alone, with the same error row as :meth:`rate_one`), then every face through the
+        expression network in batches of :data:`~affectscope.faces.pipeline.BATCH` (decoding in a
+        second thread while the network runs was measured slower on 2 cores: 3.9 s against 3.4 s
+        for 3,000 FER+ crops). Videos:
+        :meth:`rate_video` each (their sampled frames' faces are batched within the video)."""
+        face = self._check()
+        results: list[RateResult | None] = [None] * len(stimuli)
+        every = dict.fromkeys((*face.labels, "valence", "arousal"))  # the outputs training_item may name
+
+        def prepare(chunk: list[tuple[int, Stimulus]]) -> list[tuple[int, Any, str]]:
+            ready = []
+            for i, s in chunk:
+                try:
+                    found = face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE))  # type: ignore[arg-type]
+                    ready.append((i, found, face.training_outputs(every) if found.in_training else ""))  # the picture is not kept
+                except RaterUnavailable:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad item never kills a batch
+                    results[i] = ItemError(s.item_id, describe_error(exc))
+            return ready
+
+        pictures = []
+        for i, s in enumerate(stimuli):
+            if s.media != "image" or s.path is None:
+                results[i] = self.rate_safely(s)
+            else:
+                pictures.append((i, s))
+        ready = prepare(pictures)
+        for (i, _, in_training), out in zip(ready, face.classify([f for _, f, _ in ready]), strict=True):
+            out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: in_training})
+            results[i] = out
+        return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
 
     def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:
         """Mean expression over the sampled frames, frames processed, strongest episode."""

@@ -17,7 +17,7 @@ from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable,
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
-from affectscope.run.store import RunStore
+from affectscope.run.store import Finished, RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,7 +107,7 @@ def rate(
     retry_errors: bool = True,
     progress: bool | None = None,
 ) -> RunResult:
-    """Rate every stimulus, persisting each finished item immediately.
+    """Rate every stimulus, persisting each finished batch immediately (one transaction per batch).
 
     Parameters
     ----------
@@ -152,23 +152,20 @@ def rate(
                 t_batch = time.perf_counter()
                 results = _rate_batch(rater, batch)
                 per_item = (time.perf_counter() - t_batch) / len(batch)
+                finished = []
                 for stim, res in zip(batch, results):
                     path = str(stim.path) if stim.path is not None else None
-                    failed = 1
+                    sig = stim.signature()
                     if isinstance(res, ItemError):
-                        db.put(stim.item_id, path, stim.signature(), None, res.message, per_item)
+                        finished.append(Finished(stim.item_id, path, sig, None, res.message, per_item))
+                    elif problem := check_result(res, columns):
+                        finished.append(Finished(stim.item_id, path, sig, None, problem, per_item))
+                    elif isinstance(res, Flagged):
+                        finished.append(Finished(stim.item_id, path, sig, dict(res), None, per_item, res.warning, res.retry))
                     else:
-                        problem = check_result(res, columns)
-                        if problem:
-                            db.put(stim.item_id, path, stim.signature(), None, problem, per_item)
-                        elif isinstance(res, Flagged):
-                            db.put(stim.item_id, path, stim.signature(), dict(res), None, per_item,
-                                   warning=res.warning, retry=res.retry)
-                            failed = 0
-                        else:
-                            db.put(stim.item_id, path, stim.signature(), res, None, per_item)
-                            failed = 0
-                    bar.update(1, failed=failed)
+                        finished.append(Finished(stim.item_id, path, sig, res, None, per_item))
+                db.put_many(finished)  # one transaction per batch: a crash keeps all of it or none
+                bar.update(len(finished), failed=sum(f.error is not None for f in finished))
         finally:
             bar.close()
         ratings = db.to_ratings(stimuli.item_ids)

@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from affectscope.ratings import ColumnSpec, RaterInfo, Ratings, from_records
 
@@ -35,6 +35,19 @@ class StoreMismatchError(RuntimeError):
 
 class StoreLockedError(RuntimeError):
     """Another process has the store open (a run on the same output is going on)."""
+
+
+class Finished(NamedTuple):
+    """One finished item to persist (:meth:`RunStore.put_many`): exactly one of ``values`` and ``error``."""
+
+    item_id: str
+    path: str | None
+    signature: str
+    values: dict[str, Any] | None
+    error: str | None
+    seconds: float
+    warning: str | None = None
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,18 +167,24 @@ class RunStore:
         """Persist one finished item (replacing an earlier failure of the same item). A rated item
         may carry a ``warning``; ``retry`` marks it incomplete (computed again by the next run that
         retries errors)."""
-        if (values is None) == (error is None):
-            raise ValueError("give exactly one of values or error")
-        payload = None if values is None else json.dumps({k: _jsonable(v) for k, v in values.items()})
+        self.put_many([Finished(item_id, path, signature, values, error, seconds, warning, retry)])
+
+    def put_many(self, items: Sequence[Finished]) -> None:
+        """Persist the finished items of one batch in one transaction: after a crash (kill -9, power
+        loss) either all of them are in the store or none is, so a rerun computes a batch again
+        whole and never writes an item twice. One commit per batch instead of per item."""
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+        rows = []
+        for it in items:
+            if (it.values is None) == (it.error is None):
+                raise ValueError(f"{it.item_id}: give exactly one of values or error")
+            payload = None if it.values is None else json.dumps({k: _jsonable(v) for k, v in it.values.items()})
+            rows.append((it.item_id, it.path, it.signature, "ok" if it.error is None else "error", payload, it.error, it.seconds,
+                         now, it.warning, int(bool(it.retry))))
         with self._db:
-            self._db.execute(
+            self._db.executemany(
                 "INSERT OR REPLACE INTO items (item_id, path, signature, status, payload, error, seconds, finished_at, warning, retry) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    item_id, path, signature, "ok" if error is None else "error", payload, error, seconds,
-                    _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"), warning, int(bool(retry)),
-                ),
-            )
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     # ---- reading -------------------------------------------------------------------------
     def finished(self, *, include_errors: bool = False) -> dict[str, str]:
