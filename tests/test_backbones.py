@@ -242,3 +242,61 @@ def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns(monkeypatch: pyte
         assert slow[0].startswith("EfficientNet-Lite0") and slow[1].startswith("the FER+ expression network")
     else:  # fast, or cannot be told: no warning
         assert slow == []
+
+
+def test_onnxruntime_gives_torchs_features_and_caches_its_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#36: the image networks run in ONNX Runtime by default (runtime="auto"); features equal
+    torch's within float error; the export is cached, and a damaged cache file is replaced."""
+    pytest.importorskip("onnxruntime")
+    from affectscope.backbones import efficientnet_lite as el
+
+    monkeypatch.setenv("AFFECTSCOPE_CACHE", str(tmp_path))
+    monkeypatch.setattr(el, "_SESSIONS", {})
+    x = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    ort = el.EfficientNetLite("lite0", pooling="mean+std")
+    assert ort.engine == "onnxruntime" and el.EfficientNetLite("lite0", precision="bfloat16").engine == "torch"
+    torch_feats = el.EfficientNetLite("lite0", pooling="mean+std", runtime="torch").embed_arrays(x)
+    ort_feats = ort.embed_arrays(x)
+    assert list(ort_feats) == list(torch_feats)
+    for name, v in torch_feats.items():
+        np.testing.assert_allclose(ort_feats[name], v, rtol=1e-4, atol=1e-4 * float(np.abs(v).max()), err_msg=name)
+    (cached,) = (tmp_path / "onnx").iterdir()
+    cached.write_bytes(b"damaged")
+    monkeypatch.setattr(el, "_SESSIONS", {})
+    again = el.EfficientNetLite("lite0", pooling="mean+std").embed_arrays(x)
+    np.testing.assert_array_equal(again["logits"], ort_feats["logits"])
+    assert cached.stat().st_size > 1_000_000
+    with pytest.raises(ValueError, match="runs float32"):
+        el.EfficientNetLite("lite0", precision="bfloat16", runtime="onnxruntime")
+
+
+def test_the_image_rater_rates_alike_in_both_runtimes(tmp_path: Path) -> None:
+    """The default image rater's ratings through ONNX Runtime equal torch's (within 1e-4), and the
+    runtime is not part of the fingerprint: a store written with one resumes with the other."""
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+    from skimage import data
+
+    from affectscope.raters.image import ImageRater
+    from affectscope.stimuli import StimulusSet
+
+    for name in ("astronaut", "coffee", "chelsea"):
+        Image.fromarray(getattr(data, name)()).save(tmp_path / f"{name}.png")
+    stimuli = list(StimulusSet.from_paths([tmp_path]))
+    fast, slow = ImageRater(), ImageRater(runtime="torch")
+    assert fast.fingerprint() == slow.fingerprint()
+    for a, b in zip(fast.rate_batch(stimuli), slow.rate_batch(stimuli), strict=True):
+        assert a.keys() == b.keys()
+        for k, v in a.items():
+            if isinstance(v, float):
+                assert v == pytest.approx(b[k], abs=1e-4), k
+
+
+def test_without_onnxruntime_auto_runs_torch_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from affectscope import _onnx
+    from affectscope.backbones import efficientnet_lite as el
+
+    monkeypatch.setattr(_onnx, "available", lambda: False)
+    monkeypatch.setattr(el, "_SAID_FALLBACK", False)
+    with pytest.warns(RuntimeWarning, match="ONNX Runtime .* not installed.*torch.*Fix: pip install --upgrade affectscope"):
+        assert el.EfficientNetLite("lite0").engine == "torch"

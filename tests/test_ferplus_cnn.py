@@ -202,7 +202,7 @@ def test_missing_onnxruntime_says_which_extra(monkeypatch: pytest.MonkeyPatch) -
     from affectscope.faces import ferplus_cnn
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
-    with pytest.raises(ImportError, match=r"affectscope\[faces-onnx\]"):
+    with pytest.raises(ImportError, match=r"needs onnxruntime and onnx\. Fix: pip install --upgrade affectscope"):
         ferplus_cnn.onnx_session(build(8).eval())
 
 
@@ -225,5 +225,5 @@ def test_missing_onnxruntime_for_int8_says_which_extra(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(ferplus_cnn, "_INT8_SESSIONS", {})
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(ImportError, match=r"precision='int8' needs onnxruntime\. Fix: pip install 'affectscope\[faces-onnx\]'"):
+    with pytest.raises(ImportError, match=r"precision='int8' needs onnxruntime\. Fix: pip install --upgrade affectscope"):
         ferplus_cnn.int8_session(load_ferplus_cnn(variant="ferplus_large"))

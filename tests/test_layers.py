@@ -15,7 +15,7 @@ ROOT = Path(affectscope.__file__).parent
 #: Layers, bottom first. A module belongs to the longest prefix listed.
 LAYERS: list[tuple[str, ...]] = [
     # 0 helpers (and the package root, which imports nothing until an attribute is used)
-    ("affectscope", "affectscope._checks", "affectscope._params", "affectscope._cpu", "affectscope._files", "affectscope._hashing",
+    ("affectscope", "affectscope._checks", "affectscope._params", "affectscope._cpu", "affectscope._files", "affectscope._hashing", "affectscope._onnx",
      "affectscope._install", "affectscope._progress"),
     # 1 vocabulary: scales, categories, crosswalks; the table of pretrained weights
     ("affectscope.taxonomy", "affectscope.backbones.weights"),

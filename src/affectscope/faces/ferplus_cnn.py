@@ -19,7 +19,6 @@ faster than float32 on a CPU without AMX, at 0.006 lower FER+ validation accurac
 from __future__ import annotations
 
 import threading
-import warnings
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,7 +30,7 @@ import numpy as np
 
 from affectscope._checks import check_option
 from affectscope._cpu import warn_if_slow_bfloat16
-from affectscope._install import install_hint
+from affectscope import _onnx
 from affectscope.backbones.weights import verify
 from affectscope.faces import face_input
 
@@ -68,7 +67,7 @@ PRECISIONS = ("float32", "bfloat16", "int8")
 INT8_FILES: dict[str, tuple[str, str]] = {
     "ferplus_large": ("ferplus_cnn_w32_int8.onnx", "8403e1c0110aaabe5b9737e955e9d11a4a9aa7d93c8fb4d5ccfc02ff94081f82"),
 }
-#: Inference engines: PyTorch, or ONNX Runtime (the ``faces-onnx`` extra; float32, or int8 where :data:`INT8_FILES` has a model).
+#: Inference engines: PyTorch, or ONNX Runtime (in the default install; float32, or int8 where :data:`INT8_FILES` has a model).
 RUNTIMES = ("torch", "onnxruntime")
 
 _LOCK = threading.Lock()
@@ -197,7 +196,7 @@ def check_runtime(runtime: str, precision: str = "float32") -> str:
     check_option("runtime", runtime, RUNTIMES)
     if precision == "int8" and runtime != "onnxruntime":
         raise ValueError("precision='int8' runs in ONNX Runtime only (a shipped quantized model). "
-                         "Fix: runtime='onnxruntime' (extra faces-onnx)")
+                         "Fix: runtime='onnxruntime'")
     if runtime == "onnxruntime" and precision == "bfloat16":
         raise ValueError("runtime='onnxruntime' runs float32 or int8, not bfloat16. "
                          "Fix: precision='float32' or 'int8', or runtime='torch' for bfloat16")
@@ -207,40 +206,11 @@ def check_runtime(runtime: str, precision: str = "float32") -> str:
 def export_onnx(model: Any, opset: int | None = None) -> bytes:
     """``model`` (a FER+ CNN) as ONNX bytes, input ``x`` ``(n, 1, 48, 48)``, output ``logits``."""
     import copy
-    import io
 
     import torch
 
     net = copy.deepcopy(model).eval().to(memory_format=torch.contiguous_format)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's notices about its own future
-        torch.onnx.export(net, (torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE),), buf, input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False,
-                          **({"opset_version": opset} if opset is not None else {}))
-    return buf.getvalue()
-
-
-def _require_onnxruntime(what: str, *, onnx: bool = False) -> None:
-    """``ImportError`` naming the extra to install when ONNX Runtime (and ``onnx``, for the export) is missing."""
-    try:
-        if onnx:
-            import onnx as _onnx  # noqa: F401  (torch's exporter needs it)
-        import onnxruntime  # noqa: F401
-    except ImportError as exc:
-        needs = "onnxruntime and onnx" if onnx else "onnxruntime"
-        raise ImportError(f"{what} needs {needs}. {install_hint('faces-onnx')}") from exc
-
-
-def _ort_session(source: bytes | str) -> Any:
-    """An ONNX Runtime CPU session of a model (bytes or file), with as many threads as torch uses."""
-    import onnxruntime as ort
-    import torch
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return _onnx.export(net, (torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE),), input_names=["x"], output_names=["logits"], opset=opset)
 
 
 def onnx_session(model: Any) -> Any:
@@ -248,8 +218,8 @@ def onnx_session(model: Any) -> Any:
     kept as long as the network lives. Threads: as many as torch uses (``torch.get_num_threads()``)."""
     with _LOCK:
         if model not in _SESSIONS:
-            _require_onnxruntime("runtime='onnxruntime'", onnx=True)
-            _SESSIONS[model] = _ort_session(export_onnx(model))
+            _onnx.require_onnxruntime("runtime='onnxruntime'", onnx=True)
+            _SESSIONS[model] = _onnx.session(export_onnx(model))
         return _SESSIONS[model]
 
 
@@ -267,10 +237,10 @@ def int8_session(model: Any) -> Any:
     with _LOCK:
         variant = check_int8(_SHIPPED.get(model, "a network of your own"))
         if variant not in _INT8_SESSIONS:
-            _require_onnxruntime("precision='int8'")
+            _onnx.require_onnxruntime("precision='int8'")
             path = Path(str(resources.files("affectscope.faces") / "weights" / INT8_FILES[variant][0]))
             verify(path, INT8_FILES[variant][1])
-            _INT8_SESSIONS[variant] = _ort_session(str(path))
+            _INT8_SESSIONS[variant] = _onnx.session(str(path))
         return _INT8_SESSIONS[variant]
 
 
@@ -311,7 +281,7 @@ def predict_proba(grey: np.ndarray, model: Any = None, *, precision: str = "floa
         rare expressions at some cost in accuracy.
     runtime : {"torch", "onnxruntime"}
         ``"onnxruntime"`` runs the same network through ONNX Runtime (:func:`onnx_session`, or
-        :func:`int8_session` for ``precision="int8"``; needs the ``faces-onnx`` extra): in float32,
+        :func:`int8_session` for ``precision="int8"``; in the default install): in float32,
         probabilities within 1e-6 of torch's, 1.07-1.24x faster on a 2-core AMD CPU without AMX
         (docs/faces.md).
     mirror : bool, default True

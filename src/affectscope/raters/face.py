@@ -82,7 +82,7 @@ class FaceRater(Rater):
         rare expressions (contempt, disgust, fear) further at more cost in accuracy (FER+ validation
         trade-off in docs/faces.md); FER+ models only.
     runtime : {"torch", "onnxruntime"}
-        Engine of the FER+ CNN: ``"onnxruntime"`` (extra ``faces-onnx``; float32 or int8) gives, in
+        Engine of the FER+ CNN: ``"onnxruntime"`` (in the default install; float32 or int8) gives, in
         float32, the same probabilities (within 1e-6) 1.07-1.24x faster on a 2-core AMD CPU without
         AMX; FER+ models only.
     mirror : bool
