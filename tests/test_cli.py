@@ -57,7 +57,7 @@ def test_partial_failure_exit_code_and_messages(tmp_path: Path, capsys: pytest.C
     "argv, message",
     [
         (["rate", "IN", "--rater", "colour"], "unknown rater 'colour'; available: color"),
-        (["rate", "IN", "-p", "max_sid=3"], "valid: ['heads', 'concepts', 'threads', 'explain', 'training_items', 'precision', 'sampling', 'k', 'fps', 'series_dir']"),
+        (["rate", "IN", "-p", "max_sid=3"], "valid: ['heads', 'concepts', 'threads', 'explain', 'training_items', 'precision', 'sampling', 'k', 'fps', 'series_dir', 'runtime']"),
         (["rate", "IN", "--rater", "color", "-p", "max_sid=3"], "valid: ['max_side']"),
         (["rate", "IN", "-p", "heads=[\"nowhere.npz\"]"], "head file not found"),
         (["rate", "IN", "-p", "oops"], "--param expects KEY=VALUE"),
