@@ -106,3 +106,32 @@ def test_every_text_on_the_pages_is_escaped_by_the_templates(tmp_path: Path) -> 
     with pytest.raises(TypeError, match="Section"):
         write_ratings_page(Ratings(frame, [ColumnSpec(name="valence", scale=SAM_VALENCE)], info), tmp_path / "q.html",
                            thumbnails=False, sections="<h2>raw</h2>")  # type: ignore[arg-type]
+
+
+def test_the_grid_shows_faces_in_words_not_json(tmp_path: Path) -> None:
+    """#31.6: the face rater's faces column reads as words in the grid."""
+    from affectscope.report.item_grid import faces_text
+
+    picture = '[{"box": [1, 2, 3, 4], "top": "happiness", "p": 0.934}, {"box": [5, 6, 7, 8], "top": "neutral", "p": 0.61}]'
+    video = '[{"t": 0.0, "top": "neutral", "p": 0.8}, {"t": 0.25, "top": "surprise", "p": 0.7}, {"t": 0.5, "top": "neutral", "p": 0.9}]'
+    assert faces_text(picture) == "2 faces: happiness 0.93, neutral 0.61"
+    assert faces_text(video) == "3 frames with a face: neutral x2, surprise x1"
+    assert faces_text("[]") == "no face" and faces_text("not json") == "not json"
+    frame = pd.DataFrame({"item_id": ["a"], "valence": [3.0], "faces": [picture]})
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE), ColumnSpec(name="faces", kind="text")]
+    html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="face")), tmp_path / "p.html", thumbnails=False).read_text()
+    assert "2 faces: happiness 0.93, neutral 0.61" in html and "&#34;box&#34;" not in html and '"box"' not in html
+
+
+def test_an_llm_table_shows_its_spreads_refusals_and_failures(tmp_path: Path) -> None:
+    """#31.6: <scale>_sd, n_refusals and n_failures are columns of the grid, and the totals are said."""
+    from affectscope.taxonomy import COUNT
+
+    frame = pd.DataFrame({"item_id": ["a", "b"], "valence": [3.0, 6.0], "valence_sd": [0.5, float("nan")],
+                          "n_answers": [3.0, 1.0], "n_refusals": [0.0, 1.0], "n_failures": [0.0, 1.0]})
+    specs = [ColumnSpec(name="valence", scale=SAM_VALENCE), ColumnSpec(name="valence_sd", kind="other"),
+             *[ColumnSpec(name=n, kind="count", scale=COUNT) for n in ("n_answers", "n_refusals", "n_failures")]]
+    html = write_ratings_page(Ratings(frame, specs, RaterInfo(name="llm")), tmp_path / "p.html", thumbnails=False).read_text()
+    for name in ("valence_sd", "n_answers", "n_refusals", "n_failures"):
+        assert f">{name}</th>" in html
+    assert "participants' refusals: 1, failures: 1" in html

@@ -154,3 +154,22 @@ def test_category_distribution_shows_mean_probability_and_top_share() -> None:
     np.testing.assert_allclose(d.top_share[:2], [0.5, 0.5])  # the tie of item c is split
     assert d.n == 3 and len(d.ax_.patches) == 2 * 7
     plt.close("all")
+
+
+def test_the_face_episode_is_shaded_on_the_video_time_series() -> None:
+    """#31.6: the strongest episode (as the face rater writes it) is a shaded span with its peak marked."""
+    import pandas as pd
+
+    from affectscope.report.plots import TimeSeriesDisplay, episode_span
+
+    episode = "surprise 1.00-1.50 s (peak 0.93 at 1.25 s)"
+    assert episode_span(episode) == (1.0, 1.5, 1.25) and episode_span("") is None
+    series = pd.DataFrame({"time": np.arange(0, 3, 0.25), "surprise": [0.1] * 4 + [0.8, 0.9, 0.93] + [0.1] * 5})
+    d = TimeSeriesDisplay.from_series(series, ["surprise"], title="clip", episode=episode).plot()
+    (span,) = [p for p in d.ax_.patches if p.get_label() == "episode"]
+    x0, x1 = span.get_x(), span.get_x() + span.get_width()
+    assert x0 < 1.0 and 1.5 < x1 and x1 - x0 < 1.0
+    assert any(np.allclose(line.get_xdata(), 1.25) for line in d.ax_.lines)
+    plain = TimeSeriesDisplay.from_series(series, ["surprise"], title="clip").plot()
+    assert not [p for p in plain.ax_.patches if p.get_label() == "episode"]
+    plt.close("all")

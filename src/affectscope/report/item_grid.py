@@ -5,7 +5,9 @@ The full report (plots, comparisons, videos) builds on this page.
 
 from __future__ import annotations
 
+import json
 import math
+from collections import Counter
 import os
 import statistics
 from collections.abc import Sequence
@@ -61,6 +63,33 @@ def _cell(value: object, low: float | None, high: float | None) -> Cell:
     return Cell(shown, number=v, bar=bar)
 
 
+def faces_text(value: str) -> str:
+    """The face rater's ``faces`` JSON in words: per face of a picture its top expression and
+    probability (largest first), or for a video how often each expression was the top one over
+    the processed frames; the text as it is when it is not that JSON."""
+    try:
+        faces = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(faces, list) or not all(isinstance(f, dict) for f in faces):
+        return value
+    if not faces:
+        return "no face"
+    if all("t" in f for f in faces):  # a video: one entry per processed frame with a face
+        counts = Counter(str(f.get("top")) for f in faces)
+        return f"{len(faces)} frames with a face: " + ", ".join(f"{k} x{n}" for k, n in counts.most_common())
+    shown = ", ".join(f"{f.get('top')} {float(f.get('p', float('nan'))):.2f}" for f in faces[:3])
+    more = f", +{len(faces) - 3} more" if len(faces) > 3 else ""
+    return f"{len(faces)} face{'s' if len(faces) > 1 else ''}: {shown}{more}"
+
+
+def _numeric(values: pd.Series) -> bool:
+    """Whether a column holds numbers (NaN allowed), so that the grid can sort and bar it."""
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(values)) or bool(pd.to_numeric(values, errors="coerce").notna().sum() == values.notna().sum())
+
+
 #: Text columns whose typical (median) entry is longer than this many characters get a wider cell.
 LONG_TEXT = 60
 
@@ -91,7 +120,10 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
     pathlib.Path
     """
     out = Path(out)
-    cols = [c for c in ratings.columns.values() if c.kind in ("scale", "category", "feature")]
+    # numbers: ratings, categories, features, and counts and spreads (n_faces, n_frames; an LLM's
+    # <scale>_sd, n_answers, n_refusals, n_failures, tokens)
+    cols = [c for c in ratings.columns.values() if c.kind in ("scale", "category", "feature", "count", "other")
+            and c.name in ratings.data.columns and _numeric(ratings.data[c.name])]
     texts = [c for c in ratings.columns.values() if c.kind == "text" and c.name not in ("path",)]
     # text columns that no item fills (e.g. training_item on new pictures) would only take width
     typical = {c.name: _typical_length(ratings.data[c.name]) for c in texts}
@@ -122,6 +154,7 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
             cells.append(_cell(row[c.name], c.scale.low if c.scale else None, c.scale.high if c.scale else None))
         for c in texts:
             v = row.get(c.name)
+            v = faces_text(v) if c.name == "faces" and isinstance(v, str) else v
             cells.append(Cell(v if isinstance(v, str) else "", cls="l txt long" if c.name in long_text else "l txt"))
         for shown, col in ((show_errors, "error"), (show_warnings, "warning")):
             if shown:
@@ -129,9 +162,13 @@ def write_ratings_page(ratings: Ratings, out: str | os.PathLike[str], *, title: 
                 cells.append(Cell(v if isinstance(v, str) else "", cls="err"))
         rows.append(cells)
     scales = "; ".join(f"{c.name}: {c.scale.label}" for c in cols if c.scale and c.kind == "scale")
+    # an LLM's participants: refusals and failures over all items, beside the per-item columns
+    totals = {n: int(ratings.data[n].astype(float).fillna(0).sum()) for n in ("n_refusals", "n_failures")
+              if n in ratings.data.columns}
     if isinstance(sections, str):
         raise TypeError("sections takes a list of affectscope.report.html.Section objects (HTML strings are no longer taken)")
     out = Path(out)
     return write_page(out, "ratings_page.html.j2", title=title, rater=rater, n_items=len(ratings), n_failed=len(ratings.errors),
                       n_warned=len(ratings.warnings) if show_warnings else None, scales=scales, hidden=", ".join(empty),
+                      totals=totals,
                       baseline=rater.family == "baseline", sections=list(sections), header=header, rows=rows)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -303,6 +304,18 @@ class CategoryDistributionDisplay:
         return self
 
 
+_EPISODE = re.compile(r"(?P<onset>[-\d.]+)-(?P<offset>[\d.]+) s(?: \(peak [\d.]+ at (?P<peak>[\d.]+) s\))?")
+
+
+def episode_span(episode: str) -> tuple[float, float, float | None] | None:
+    """``(onset, offset, peak time)`` in seconds of an ``episode`` text as the face rater writes
+    it (``"surprise 1.00-1.40 s (peak 0.93 at 1.20 s)"``); None when there is none."""
+    m = _EPISODE.search(episode or "")
+    if m is None:
+        return None
+    return float(m["onset"]), float(m["offset"]), float(m["peak"]) if m["peak"] else None
+
+
 @dataclass
 class TimeSeriesDisplay:
     """Per-frame values of one video over time (a face or image rater series).
@@ -335,6 +348,13 @@ class TimeSeriesDisplay:
                 ax.plot(self.time, p, marker=".", ms=4, lw=1.2, label=name)
         ax.set(xlabel="time (s)", ylabel=self.ylabel, ylim=self.ylim or (0, 1),
                title=self.title + (f"\n{self.episode}" if self.episode else ""))
+        span = episode_span(self.episode)
+        if span is not None:  # the strongest episode, shaded; its peak marked
+            onset, offset, peak_time = span
+            step = float(np.median(np.diff(self.time))) / 2 if len(self.time) > 1 else 0.05
+            ax.axvspan(onset - step, offset + step, color="tab:orange", alpha=0.15, lw=0, label="episode")
+            if peak_time is not None:
+                ax.axvline(peak_time, color="tab:orange", lw=1, ls=":")
         ax.title.set_fontsize(9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper right")
