@@ -15,7 +15,7 @@ ROOT = Path(affectscope.__file__).parent
 #: Layers, bottom first. A module belongs to the longest prefix listed.
 LAYERS: list[tuple[str, ...]] = [
     # 0 helpers (and the package root, which imports nothing until an attribute is used)
-    ("affectscope", "affectscope._checks", "affectscope._params", "affectscope._cpu", "affectscope._files", "affectscope._hashing", "affectscope._onnx",
+    ("affectscope", "affectscope._checks", "affectscope._params", "affectscope._cpu", "affectscope._files", "affectscope._hashing", "affectscope._lazy", "affectscope._onnx",
      "affectscope._install", "affectscope._progress"),
     # 1 vocabulary: scales, categories, crosswalks; the table of pretrained weights
     ("affectscope.taxonomy", "affectscope.backbones.weights"),
@@ -28,11 +28,11 @@ LAYERS: list[tuple[str, ...]] = [
     # 5 feature extraction, explanations
     ("affectscope.training.features", "affectscope.explain"),
     # 6 training
-    ("affectscope.training.train",),
+    ("affectscope.training.train", "affectscope.training"),
     # 7 raters
     ("affectscope.raters",),
     # 8 running raters, human norms, reports
-    ("affectscope.run.rate", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report"),
+    ("affectscope.run.rate", "affectscope.run", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report"),
     # 9 studies: several raters, the same humans
     ("affectscope.study",),
     # 10 the command line
@@ -75,9 +75,9 @@ def _imports(path: Path, module: str) -> set[str]:
 
 
 def _package(module: str) -> str:
-    """The sub-package a module belongs to (the private helpers count as one)."""
+    """The sub-package a module belongs to (the private helpers and the package root count as one)."""
     parts = module.split(".")
-    return "affectscope._" if len(parts) > 1 and parts[1].startswith("_") else ".".join(parts[:2])
+    return "affectscope._" if len(parts) == 1 or parts[1].startswith("_") else ".".join(parts[:2])
 
 
 def test_every_module_has_a_layer() -> None:

@@ -5,8 +5,7 @@ Importing the package does no work: submodules load on first attribute access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from affectscope._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -30,7 +29,4 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'affectscope' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

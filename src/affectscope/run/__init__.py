@@ -4,8 +4,7 @@ progress, resume; ``rate_images()``: a DataFrame without a store) on top of
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from affectscope._lazy import lazy_getattr
 
 _LAZY = {
     "rate": "affectscope.run.rate",
@@ -19,7 +18,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'affectscope.run' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -20,7 +20,6 @@ import math
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,8 +36,9 @@ class StoreLockedError(RuntimeError):
     """Another process has the store open (a run on the same output is going on)."""
 
 
-class Finished(NamedTuple):
-    """One finished item to persist (:meth:`RunStore.put_many`): exactly one of ``values`` and ``error``."""
+class StoredItem(NamedTuple):
+    """One finished item, as :meth:`RunStore.put_many` persists it and :meth:`RunStore.items`
+    reads it back: exactly one of ``values`` and ``error``."""
 
     item_id: str
     path: str | None
@@ -50,18 +50,8 @@ class Finished(NamedTuple):
     retry: bool = False
 
 
-@dataclass(frozen=True)
-class StoredItem:
-    """One persisted item."""
-
-    item_id: str
-    path: str | None
-    signature: str
-    values: dict[str, Any] | None
-    error: str | None
-    seconds: float
-    warning: str | None = None
-    retry: bool = False
+#: What a run hands to :meth:`RunStore.put_many`.
+Finished = StoredItem
 
 
 class RunStore:

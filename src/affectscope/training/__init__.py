@@ -6,8 +6,7 @@ outputs) and :mod:`~affectscope.training.train` (cross-validated training, the r
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from affectscope._lazy import lazy_getattr
 
 _LAZY = {
     "extract_features": "affectscope.training.features",
@@ -22,7 +21,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'affectscope.training' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
