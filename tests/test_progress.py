@@ -57,3 +57,27 @@ def test_rate_redirected_to_a_file_prints_progress_lines(tmp_path: Path) -> None
     assert proc.returncode == 0
     text = (tmp_path / "log.txt").read_text()
     assert "rating (color): 1/" in text and "items/s" in text and "\r" not in text
+
+
+def test_the_gw_epsilon_search_prints_progress_lines_to_a_log(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """#31.4: the epsilon search (solves whose number depends on where the solver underflows)
+    prints lines in a log: solves done, rate, the best objective so far; no total or ETA."""
+    import numpy as np
+
+    from affectscope.compare import gw_align
+    from affectscope.compare.rsa import rdm
+
+    monkeypatch.setenv("AFFECTSCOPE_PROGRESS_SECONDS", "0")
+    x = np.random.default_rng(0).normal(size=(12, 3))
+    res = gw_align(rdm(x), rdm(x[::-1]), search="anneal", n_steps=4)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("GW epsilon search (anneal)")]
+    assert lines and lines[-1].startswith(f"GW epsilon search (anneal): {len(res.trials)} solves, ")
+    assert "best objective" in lines[-1] and "ETA" not in lines[-1]
+
+
+def test_open_ended_progress_counts_without_a_total() -> None:
+    log = io.StringIO()
+    with Progress(None, desc="search", unit="solve", stream=log, interval=0.0) as p:
+        p.note = "best 0.1"
+        p.update(2)
+    assert log.getvalue().splitlines()[0].startswith("search: 2 solves, ") and "best 0.1" in log.getvalue()

@@ -40,7 +40,9 @@ class Progress:
 
     Parameters
     ----------
-    total : int
+    total : int or None
+        None: work whose amount is not known in advance (the lines then say how many units are done,
+        at what rate, and ``note`` when given; no share or ETA).
     desc, unit : str
     initial : int
         Units already done (resumed work); they do not count towards the rate.
@@ -52,7 +54,7 @@ class Progress:
         Seconds between lines; default ``$AFFECTSCOPE_PROGRESS_SECONDS`` or 30.
     """
 
-    def __init__(self, total: int, *, desc: str, unit: str = "item", initial: int = 0, enabled: bool | None = None,
+    def __init__(self, total: int | None, *, desc: str, unit: str = "item", initial: int = 0, enabled: bool | None = None,
                  stream: IO[str] | None = None, interval: float | None = None) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.done, self.initial, self.failed = initial, initial, 0
@@ -77,15 +79,23 @@ class Progress:
         elif self.mode == "lines" and time.monotonic() - self._last >= self.interval:
             self._line()
 
+    #: A short text appended to the lines (e.g. the best result so far); set it between updates.
+    note: str = ""
+
     def line(self) -> str:
         """The progress line as it stands: ``"rating (image): 120/900 items (13 %), 2.4 items/s, ETA 5 min 25 s"``."""
         elapsed = time.monotonic() - self.t0
         new = self.done - self.initial
         rate = new / elapsed if elapsed > 0 else 0.0
-        share = f" ({self.done / self.total:.0%})" if self.total else ""
-        text = f"{self.desc}: {self.done}/{self.total} {self.unit}s{share}, {rate:.2f} {self.unit}s/s"
-        if rate > 0 and self.done < self.total:
-            text += f", ETA {_duration((self.total - self.done) / rate)}"
+        if self.total is None:
+            text = f"{self.desc}: {self.done} {self.unit}s, {rate:.2f} {self.unit}s/s"
+        else:
+            share = f" ({self.done / self.total:.0%})" if self.total else ""
+            text = f"{self.desc}: {self.done}/{self.total} {self.unit}s{share}, {rate:.2f} {self.unit}s/s"
+            if rate > 0 and self.done < self.total:
+                text += f", ETA {_duration((self.total - self.done) / rate)}"
+        if self.note:
+            text += f", {self.note}"
         text += f", {_duration(elapsed)} elapsed"
         if self.failed:
             text += f", {self.failed} failed"

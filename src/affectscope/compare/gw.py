@@ -26,6 +26,8 @@ float64 like the numpy path, so the same epsilons succeed or fail; plans come ba
 
 from __future__ import annotations
 
+import contextvars
+
 from collections.abc import Callable, Sequence
 
 import math
@@ -248,10 +250,36 @@ def solve_entropic(c1: np.ndarray, c2: np.ndarray, epsilon: float, *, g0: np.nda
     return plan if dev is None else plan.cpu().numpy()
 
 
+@dataclass
+class _SearchCount:
+    """The epsilon search's progress and the best objective it has reached."""
+
+    bar: Progress
+    best: float = float("inf")
+
+
+#: Set by :func:`gw_align` while its search runs (the shuffled null's solves, in other threads or
+#: after it, are not counted here).
+_SEARCH: contextvars.ContextVar[_SearchCount | None] = contextvars.ContextVar("gw_search", default=None)
+
+
+def _counted(trial: Trial) -> Trial:
+    """Count a solve or probe of the epsilon search on its progress; the lines name the best
+    objective so far (a failed probe is the search working, not a failure)."""
+    count = _SEARCH.get()
+    if count is not None:
+        if not trial.failed and np.isfinite(trial.value) and trial.value < count.best:
+            count.best = trial.value
+            count.bar.note = f"best objective {trial.value:.4g} at epsilon {trial.epsilon:.3g}"
+        count.bar.update(1, failed=int(trial.failed and trial.stage != "probe"))
+    return trial
+
+
 def _trial(c1: np.ndarray, c2: np.ndarray, eps: float, t0: float, plan: np.ndarray | None, stage: str,
            device: str | None = None) -> Trial:
     value = gw_objective(c1, c2, plan, device=device) if plan is not None else float("inf")
-    return Trial(epsilon=float(eps), value=value, seconds=time.perf_counter() - t0, failed=plan is None, stage=stage, plan=plan)
+    return _counted(Trial(epsilon=float(eps), value=value, seconds=time.perf_counter() - t0, failed=plan is None, stage=stage,
+                          plan=plan))
 
 
 #: Sinkhorn iterations per outer GW iteration on the annealed path (dual potentials carried over).
@@ -310,7 +338,7 @@ def _probe(c1: np.ndarray, c2: np.ndarray, eps: float, device: str | None = None
     t = time.perf_counter()
     ok = solve_entropic(c1, c2, eps, max_iter=PROBE_ITER, device=device) is not None
     # a probe is not a candidate plan: it only says whether a cold solve at eps survives
-    return Trial(epsilon=float(eps), value=float("inf"), seconds=time.perf_counter() - t, failed=not ok, stage="probe")
+    return _counted(Trial(epsilon=float(eps), value=float("inf"), seconds=time.perf_counter() - t, failed=not ok, stage="probe"))
 
 
 def search_boundary(c1: np.ndarray, c2: np.ndarray, eps_range: tuple[float, float], n_grid: int, max_iter: int,
@@ -549,7 +577,13 @@ def gw_align(
     strategy = SEARCHES.get(search)
     if strategy is None:
         raise CompareError(f"search must be one of {tuple(SEARCHES)}, not {search!r}")
-    trials = strategy(c1, c2, SearchSettings(eps_range, n_steps, n_grid, n_trials, max_iter, random_state, device))
+    # solves and probes counted as they finish: their number depends on where the solver underflows
+    with Progress(None, desc=f"GW epsilon search ({search})", unit="solve") as bar:
+        token = _SEARCH.set(_SearchCount(bar))
+        try:
+            trials = strategy(c1, c2, SearchSettings(eps_range, n_steps, n_grid, n_trials, max_iter, random_state, device))
+        finally:
+            _SEARCH.reset(token)
     ok = [t for t in trials if t.plan is not None]
     if not ok:
         raise CompareError(f"every GW solve failed numerically for epsilon in {eps_range}; raise the epsilon range")
