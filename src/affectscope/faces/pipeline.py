@@ -74,7 +74,8 @@ class Found:
 
     boxes: list[FaceBox]
     crops: list[np.ndarray]
-    #: The picture is a face the expression models were trained on (see :meth:`FacePipeline.training_item`).
+    #: The picture is a 48x48 face pixel-identical to one the expression models were trained on
+    #: (read whole: not with ``whole_face="never"``); its ratings are in-sample.
     in_training: bool = False
 
 
@@ -207,14 +208,8 @@ class FacePipeline:
         ``arousal`` and ``faces`` (per face: box, top expression, probability, as JSON)."""
         return self.rate_arrays([rgb])[0]
 
-    def training_item(self, rgb: np.ndarray, out: dict[str, Any]) -> str:
-        """The outputs in ``out`` made by a model trained on this very picture (a 48x48 FER+ /
-        FER2013 training face, read whole), space-separated; "" otherwise."""
-        if rgb.shape[:2] != (FACE_SIDE, FACE_SIDE) or self.whole_face == "never":
-            return ""
-        grey = np.asarray(Image.fromarray(rgb).convert("L"))
-        return self.training_outputs(out) if is_training_face(grey) else ""
-
-    def training_outputs(self, out: dict[str, Any]) -> str:
-        """The outputs in ``out`` a training face's model made (the ``training_item`` column's text)."""
-        return " ".join(k for k in (*self.labels, "valence", "arousal") if k in out)
+    @property
+    def training_outputs(self) -> str:
+        """The ``training_item`` column's text for a face the expression models were trained on
+        (:attr:`Found.in_training`): every output the model made, space-separated."""
+        return " ".join((*self.labels, "valence", "arousal"))

@@ -32,7 +32,7 @@ import numpy as np
 
 from affectscope._params import Boolean, Interval, NoneOr, Options, Text
 from affectscope.faces.ferplus_cnn import PRECISIONS, RUNTIMES
-from affectscope.faces.pipeline import AGGREGATES, LABEL_VA, MODELS, WHOLE_FACE, WHOLE_FACE_MAX_SIDE, FacePipeline, derived_va
+from affectscope.faces.pipeline import AGGREGATES, LABEL_VA, MODELS, WHOLE_FACE, WHOLE_FACE_MAX_SIDE, FacePipeline, Found, derived_va
 from affectscope.faces.pipeline import VERSION as PIPELINE_VERSION
 from affectscope.faces.video import STRATEGIES, SamplingSpec, aggregate, frame_series
 from affectscope.media.image import MIN_SIDE, describe_error, load_image
@@ -164,49 +164,43 @@ class FaceRater(Rater):
         return specs
 
     def rate_one(self, stimulus: Stimulus) -> dict[str, Any]:
+        """Rate one video (:meth:`rate_video`) or picture (as :meth:`rate_batch` does, a failure raised)."""
         if stimulus.path is None:
             raise ValueError("stimulus has no file path")
         if stimulus.media == "video":
             return self.rate_video(stimulus)
-        rgb = load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE)
         face = self.pipeline()
-        out = face.rate_array(rgb)
-        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: face.training_item(rgb, out)})
+        found = face.find(load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE))
+        return self._picture_row(face, found, face.classify([found])[0])
+
+    @staticmethod
+    def _picture_row(face: FacePipeline, found: Found, out: dict[str, Any]) -> dict[str, Any]:
+        """A picture's row: the pipeline's outputs, one frame, no episode, and the training-face check."""
+        out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: face.training_outputs if found.in_training else ""})
         return out
 
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         """Pictures: each decoded and searched for faces on its own (one unreadable file fails
-        alone, with the same error row as :meth:`rate_one`), then every face through the
-        expression network in batches of :data:`~affectscope.faces.pipeline.BATCH` (decoding in a
-        second thread while the network runs was measured slower on 2 cores: 3.9 s against 3.4 s
-        for 3,000 FER+ crops). Videos:
+        alone), then every face through the expression network in batches of
+        :data:`~affectscope.faces.pipeline.BATCH` (decoding in a second thread while the network
+        runs was measured slower on 2 cores: 3.9 s against 3.4 s for 3,000 FER+ crops). Videos:
         :meth:`rate_video` each (their sampled frames' faces are batched within the video)."""
         face = self._check()
         results: list[RateResult | None] = [None] * len(stimuli)
-        every = dict.fromkeys((*face.labels, "valence", "arousal"))  # the outputs training_item may name
-
-        def prepare(chunk: list[tuple[int, Stimulus]]) -> list[tuple[int, Any, str]]:
-            ready = []
-            for i, s in chunk:
-                try:
-                    found = face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE))  # type: ignore[arg-type]
-                    ready.append((i, found, face.training_outputs(every) if found.in_training else ""))  # the picture is not kept
-                except RaterUnavailable:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - one bad item never kills a batch
-                    results[i] = ItemError(s.item_id, describe_error(exc))
-            return ready
-
-        pictures = []
+        where, found = [], []
         for i, s in enumerate(stimuli):
             if s.media != "image" or s.path is None:
                 results[i] = self.rate_safely(s)
-            else:
-                pictures.append((i, s))
-        ready = prepare(pictures)
-        for (i, _, in_training), out in zip(ready, face.classify([f for _, f, _ in ready]), strict=True):
-            out.update({"n_frames": 1.0, "episode": "", TRAINING_COLUMN: in_training})
-            results[i] = out
+                continue
+            try:
+                found.append(face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE)))  # the picture is not kept
+                where.append(i)
+            except RaterUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad item never kills a batch
+                results[i] = ItemError(s.item_id, describe_error(exc))
+        for i, f, out in zip(where, found, face.classify(found), strict=True):
+            results[i] = self._picture_row(face, f, out)
         return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
 
     def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:
