@@ -268,6 +268,10 @@ def test_onnxruntime_gives_torchs_features_and_caches_its_export(tmp_path: Path,
     assert cached.stat().st_size > 1_000_000
     with pytest.raises(ValueError, match="runs float32"):
         el.EfficientNetLite("lite0", precision="bfloat16", runtime="onnxruntime")
+    from affectscope.raters.image import ImageRater
+
+    with pytest.raises(ValueError, match="runs float32, not precision='bfloat16'"):  # the rater says the backbone's check
+        ImageRater(precision="bfloat16", runtime="onnxruntime").outputs()
 
 
 def test_the_image_rater_rates_alike_in_both_runtimes(tmp_path: Path) -> None:

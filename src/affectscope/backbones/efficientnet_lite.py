@@ -21,6 +21,7 @@ import numpy as np
 
 from affectscope import _onnx
 from affectscope._checks import check_option
+from affectscope._params import InvalidParameterError
 from affectscope._cpu import warn_if_slow_bfloat16
 from affectscope._install import install_hint
 from affectscope.backbones.base import Backbone, Ensemble
@@ -126,7 +127,8 @@ class EfficientNetLite(Backbone):
         self.precision = check_option("precision", precision, PRECISIONS)
         self.runtime = check_option("runtime", runtime, RUNTIMES)
         if runtime == "onnxruntime" and precision != "float32":
-            raise ValueError(f"runtime='onnxruntime' runs float32, not {precision!r}. Fix: precision='float32', or runtime='torch'")
+            raise InvalidParameterError(f"runtime='onnxruntime' runs float32, not precision={precision!r}. Fix: precision='float32', "
+                                        "or runtime='torch' (or 'auto')", params=("runtime", "precision"))
         self.weights_path = weights_path
         self.threads = threads
         self.entry = WEIGHTS[f"efficientnet-{variant}"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
-from affectscope._params import Boolean, InstanceOf, Interval, InvalidParameterError, NoneOr, Options, Text
+from affectscope._params import Boolean, InstanceOf, Interval, NoneOr, Options, Text
 from affectscope.backbones.base import Backbone, load_prepared
 from affectscope.backbones.efficientnet_lite import PRECISIONS, RUNTIMES, make_backbone
 from affectscope.training.derived import DERIVED_PREFIX, add_derived
@@ -176,9 +176,6 @@ class ImageRater(Rater):
         if len(setups) > 1:
             raise HeadError(f"heads come from different backbones/views ({sorted(setups)}); train them with the same backbone")
         bb = heads[0].meta.get("backbone") or {}
-        if self.runtime == "onnxruntime" and self.precision != "float32":
-            raise InvalidParameterError(f"runtime='onnxruntime' runs float32, not precision={self.precision!r}; "
-                                        "use runtime='auto' or 'torch' for bfloat16", params=("runtime", "precision"))
         backbone = make_backbone(bb.get("spec", "lite0"), pooling=bb.get("pooling", "mean"), threads=self.threads,
                                  precision=self.precision, runtime=self.runtime)
         return heads, backbone, str(heads[0].meta.get("view", "center"))
