@@ -823,17 +823,17 @@ def test_frames_of_one_clip_are_resampled_together_by_default() -> None:
 def test_percentile_cis_are_the_quantiles_of_the_same_resamples_and_bca_is_scipys() -> None:
     from scipy import stats as st
 
-    from affectscope.compare.items import _rowwise_pearson, bootstrap_cis
+    from affectscope.compare.items import rowwise_pearson, bootstrap_cis
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=40)
     y = 0.7 * x + rng.normal(size=40)
     pct = bootstrap_cis(x, y, n_boot=800, ci=0.9, rng=np.random.default_rng(0), method="percentile")
     idx = np.random.default_rng(0).integers(0, 40, size=(800, 40))  # the resamples scipy draws
-    r = _rowwise_pearson(x[idx], y[idx])
+    r = rowwise_pearson(x[idx], y[idx])
     assert pct["method"] == "percentile" and pct["pearson"] == pytest.approx((np.quantile(r, 0.05), np.quantile(r, 0.95)))
     bca = bootstrap_cis(x, y, n_boot=800, ci=0.9, rng=np.random.default_rng(0))
-    ref = st.bootstrap((x, y), lambda a, b, axis=-1: _rowwise_pearson(np.atleast_2d(a), np.atleast_2d(b)).reshape(np.shape(a)[:-1]),
+    ref = st.bootstrap((x, y), lambda a, b, axis=-1: rowwise_pearson(np.atleast_2d(a), np.atleast_2d(b)).reshape(np.shape(a)[:-1]),
                        paired=True, vectorized=True, n_resamples=800, confidence_level=0.9, method="BCa",
                        random_state=np.random.default_rng(0))
     assert bca["method"] == "bca" and bca["pearson"] == pytest.approx(tuple(ref.confidence_interval))

@@ -82,7 +82,8 @@ def concordance(x: np.ndarray, y: np.ndarray) -> float:
     return float(2 * cov / (x.var() + y.var() + (mx - my) ** 2))
 
 
-def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson r of each row pair of ``x`` and ``y`` (``(resamples, n)`` arrays); NaN where a row is constant."""
     xc = x - x.mean(axis=1, keepdims=True)
     yc = y - y.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -112,7 +113,7 @@ def _three_statistics(bx: np.ndarray, by: np.ndarray) -> np.ndarray:
     NaN where either side is constant (undefined correlations; the CCC is left out alike)."""
     bx, by = np.atleast_2d(bx), np.atleast_2d(by)
     ok = (bx.std(axis=1) > 0) & (by.std(axis=1) > 0)
-    out = np.stack([_rowwise_pearson(bx, by), _rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)),
+    out = np.stack([rowwise_pearson(bx, by), rowwise_pearson(stats.rankdata(bx, axis=1), stats.rankdata(by, axis=1)),
                     _rowwise_ccc(bx, by)])
     out[:, ~ok] = np.nan
     return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from affectscope.compare.items import rowwise_pearson
 from affectscope.compare.pairing import cluster_members
 
 
@@ -31,15 +32,6 @@ def williams_t(r_ah: float, r_bh: float, r_ab: float, n: int) -> tuple[float, fl
         return float("nan"), float("nan")
     t = (r_ah - r_bh) * np.sqrt((n - 1) * (1 + r_ab) / denom)
     return float(t), float(2 * stats.t.sf(abs(t), n - 3))
-
-
-def _r_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r of each row pair of ``x`` and ``y`` (``(n_boot, n)`` arrays); NaN where a row is constant."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean(axis=1, keepdims=True)
-    den = np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (xc * yc).sum(axis=1) / den, np.nan)
 
 
 @dataclass
@@ -91,9 +83,9 @@ def paired_difference(a: np.ndarray, b: np.ndarray, h: np.ndarray, *, n_boot: in
         # clusters of unequal size give resamples of unequal length: compute row by row in that case
         if len({len(i) for i in idx}) == 1:
             ii = np.stack(idx)
-            d = _r_rows(a[ii], h[ii]) - _r_rows(b[ii], h[ii])
+            d = rowwise_pearson(a[ii], h[ii]) - rowwise_pearson(b[ii], h[ii])
         else:
-            d = np.array([_r_rows(a[i][None], h[i][None])[0] - _r_rows(b[i][None], h[i][None])[0] for i in idx])
+            d = np.array([rowwise_pearson(a[i][None], h[i][None])[0] - rowwise_pearson(b[i][None], h[i][None])[0] for i in idx])
         d = d[np.isfinite(d)]
         if len(d):
             alpha = (1 - ci) / 2
