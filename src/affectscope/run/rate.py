@@ -1,4 +1,4 @@
-"""Running a rater over a stimulus set: batched, persisted per item, resumable, with progress."""
+"""Running a rater over a stimulus set: batched, each finished batch persisted in one transaction, resumable, with progress."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable,
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import ColumnSpec, Ratings
 from affectscope.stimuli import Stimulus, StimulusSet
-from affectscope.run.store import Finished, RunStore
+from affectscope.run.store import StoredItem, RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,13 +157,13 @@ def rate(
                     path = str(stim.path) if stim.path is not None else None
                     sig = stim.signature()
                     if isinstance(res, ItemError):
-                        finished.append(Finished(stim.item_id, path, sig, None, res.message, per_item))
+                        finished.append(StoredItem(stim.item_id, path, sig, None, res.message, per_item))
                     elif problem := check_result(res, columns):
-                        finished.append(Finished(stim.item_id, path, sig, None, problem, per_item))
+                        finished.append(StoredItem(stim.item_id, path, sig, None, problem, per_item))
                     elif isinstance(res, Flagged):
-                        finished.append(Finished(stim.item_id, path, sig, dict(res), None, per_item, res.warning, res.retry))
+                        finished.append(StoredItem(stim.item_id, path, sig, dict(res), None, per_item, res.warning, res.retry))
                     else:
-                        finished.append(Finished(stim.item_id, path, sig, res, None, per_item))
+                        finished.append(StoredItem(stim.item_id, path, sig, res, None, per_item))
                 db.put_many(finished)  # one transaction per batch: a crash keeps all of it or none
                 bar.update(len(finished), failed=sum(f.error is not None for f in finished))
         finally:

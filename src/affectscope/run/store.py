@@ -1,6 +1,6 @@
-"""The run store: every finished item is written to SQLite the moment it is done.
+"""The run store: every finished batch of items is written to SQLite, in one transaction, the moment it is done.
 
-A killed run loses at most the items in flight; running the same command again resumes,
+A killed run loses at most the batch in flight; running the same command again resumes,
 skipping finished items (unless their file changed) and never writing an item twice
 (``item_id`` is the primary key). Failures are stored as rows with their message, and are
 retried on the next run by default; so are rated items marked incomplete (``retry``, e.g. an LLM
@@ -48,10 +48,6 @@ class StoredItem(NamedTuple):
     seconds: float
     warning: str | None = None
     retry: bool = False
-
-
-#: What a run hands to :meth:`RunStore.put_many`.
-Finished = StoredItem
 
 
 class RunStore:
@@ -157,9 +153,9 @@ class RunStore:
         """Persist one finished item (replacing an earlier failure of the same item). A rated item
         may carry a ``warning``; ``retry`` marks it incomplete (computed again by the next run that
         retries errors)."""
-        self.put_many([Finished(item_id, path, signature, values, error, seconds, warning, retry)])
+        self.put_many([StoredItem(item_id, path, signature, values, error, seconds, warning, retry)])
 
-    def put_many(self, items: Sequence[Finished]) -> None:
+    def put_many(self, items: Sequence[StoredItem]) -> None:
         """Persist the finished items of one batch in one transaction: after a crash (kill -9, power
         loss) either all of them are in the store or none is, so a rerun computes a batch again
         whole and never writes an item twice. One commit per batch instead of per item."""
