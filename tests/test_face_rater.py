@@ -255,3 +255,16 @@ def test_batched_faces_equal_the_per_face_path(folder: Path, tmp_path: Path, mod
             if isinstance(v, float):
                 assert v == pytest.approx(got[s.item_id][k], abs=1e-5, nan_ok=True), (s.item_id, k)
         assert [f["box"] for f in json.loads(one["faces"])] == [f["box"] for f in json.loads(got[s.item_id]["faces"])]
+
+
+def test_find_reads_grey_as_it_reads_rgb(folder: Path) -> None:
+    """#36: the rater loads pictures in grey (``mode="L"``); the boxes and crops are those of the RGB path."""
+    from affectscope.faces.pipeline import FacePipeline
+
+    pipe = FacePipeline()
+    for name in ("astronaut.png", "two.png", "crop48.png"):
+        a = pipe.find(load_image(folder / name, max_side=1280))
+        b = pipe.find(load_image(folder / name, max_side=1280, mode="L"))
+        assert a.boxes == b.boxes and a.in_training == b.in_training, name
+        for ca, cb in zip(a.crops, b.crops, strict=True):
+            np.testing.assert_array_equal(ca, cb)

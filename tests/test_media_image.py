@@ -180,3 +180,67 @@ def test_min_side_refuses_thumbnails_and_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match=r"too small to rate: 40x12 pixels, under 16") as err:
         load_image(p, min_side=16)
     assert "icon.png" in str(err.value) and "full-size picture" in err.value.fix
+
+
+def _grey_cases(tmp_path: Path) -> dict[str, Path]:
+    """Files of every kind the face rater reads in grey: the direct PNG path and Pillow's."""
+    rng = np.random.default_rng(3)
+    grey = rng.integers(0, 256, (48, 40), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    cases = {}
+    for name, im, fmt, kw in [
+        ("grey.png", Image.fromarray(grey, "L"), "PNG", {}),  # the direct path
+        ("rgb.png", Image.fromarray(rgb), "PNG", {}),
+        ("rgba.png", Image.fromarray(np.dstack([rgb, rng.integers(0, 256, (60, 50), dtype=np.uint8)]), "RGBA"), "PNG", {}),
+        ("grey16.png", Image.fromarray(grey.astype(np.uint16) * 257), "PNG", {}),
+        ("grey.jpg", Image.fromarray(grey, "L"), "JPEG", {"quality": 90}),
+        ("rgb.jpg", Image.fromarray(rgb), "JPEG", {"quality": 90}),
+        ("big_grey.png", Image.fromarray(rng.integers(0, 256, (300, 200), dtype=np.uint8), "L"), "PNG", {}),
+    ]:
+        cases[name] = tmp_path / name
+        im.save(cases[name], fmt, **kw)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: an eXIf chunk sends the file to Pillow, which applies it
+    Image.fromarray(grey, "L").save(tmp_path / "grey_exif.png", exif=exif)
+    cases["grey_exif.png"] = tmp_path / "grey_exif.png"
+    return cases
+
+
+def test_grey_mode_equals_pillow_conversion_of_the_rgb_array(tmp_path: Path) -> None:
+    for name, path in _grey_cases(tmp_path).items():
+        for max_side in (None, 100):
+            want = np.asarray(Image.fromarray(load_image(path, max_side=max_side)).convert("L"))
+            got = load_image(path, max_side=max_side, mode="L")
+            assert got.shape == want.shape and got.dtype == np.uint8, name
+            np.testing.assert_array_equal(got, want, err_msg=name)
+    assert load_image(tmp_path / "grey_exif.png", mode="L").shape == (40, 48)  # orientation applied
+
+
+def test_grey_png_direct_path_is_taken_and_equals_pillow(tmp_path: Path) -> None:
+    from affectscope.media.image import _plain_grey_png
+
+    cases = _grey_cases(tmp_path)
+    direct = _plain_grey_png(cases["grey.png"], None, 1, 10**9)
+    assert direct is not None
+    np.testing.assert_array_equal(direct, np.asarray(Image.open(cases["grey.png"])))
+    for name in ("rgb.png", "rgba.png", "grey16.png", "grey.jpg", "grey_exif.png"):
+        assert _plain_grey_png(cases[name], None, 1, 10**9) is None, name  # Pillow's path
+    assert _plain_grey_png(cases["big_grey.png"], 100, 1, 10**9) is None  # needs downscaling
+
+
+def test_grey_mode_keeps_every_check(tmp_path: Path, bad_files: dict[str, Path]) -> None:
+    grey = tmp_path / "g.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8), "L").save(grey)
+    data = grey.read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) - 20])  # no IEND: Pillow says truncated
+    with pytest.raises(MediaError, match="truncated|corrupt"):
+        load_image(tmp_path / "cut.png", mode="L")
+    with pytest.raises(MediaError, match="too small"):
+        load_image(grey, mode="L", min_side=48)
+    with pytest.raises(MediaError, match="decompression bomb"):
+        load_image(grey, mode="L", max_pixels=1000)
+    for case in ("zero_byte", "not_image", "corrupt"):
+        with pytest.raises(MediaError):
+            load_image(bad_files[case], mode="L")
+    with pytest.raises(ValueError, match="'RGB', 'L'"):
+        load_image(grey, mode="grey")

@@ -128,3 +128,21 @@ def test_rate_images_returns_a_dataframe_and_writes_no_store(tmp_path: Path, mon
     assert df.attrs["ratings"].rater.params["max_side"] == 64
     with pytest.raises(TypeError, match="already built"):
         rate_images("imgs", rater=make_rater("color"), max_side=32)
+
+
+def test_each_file_is_hashed_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#36: the run asks each stimulus for its content signature once (it was twice: to find the
+    pending items and again to store each result), which cost a stat and a path resolution per item."""
+    from affectscope.stimuli import Stimulus
+
+    s = _files(tmp_path / "in", [f"{i}.png" for i in range(7)])
+    calls: list[str] = []
+    original = Stimulus.signature
+
+    def counted(self: Stimulus) -> str:
+        calls.append(self.item_id)
+        return original(self)
+
+    monkeypatch.setattr(Stimulus, "signature", counted)
+    res = rate(s, SlowRater(delay=0), store=tmp_path / "run.sqlite", progress=False)
+    assert res.n_rated == 7 and sorted(calls) == sorted(s.item_ids)

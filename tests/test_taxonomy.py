@@ -139,3 +139,10 @@ def test_a_crosswalk_that_leaves_target_categories_unreachable_says_so() -> None
     with pytest.warns(UnreachableCategoryWarning, match="amusement, awe, excitement can never receive mass from emotion6"):
         out = r.to_categories("artemis9")
     assert "always 0" in out.columns["awe"].description and "always 0" not in out.columns["fear"].description
+
+
+def test_outside_is_out_of_range_of_one_value() -> None:
+    open_scale = Scale(dimension="valence", low=0, high=None)
+    for scale in (SAM_VALENCE, open_scale):
+        for v in (-1.0, 0.0, 1.0, 1 - 1e-10, 1 - 1e-8, 5.0, 9.0, 9 + 1e-10, 9 + 1e-8, 1e9):
+            assert scale.outside(v) == bool(scale.out_of_range(v)), (scale.label, v)

@@ -151,11 +151,12 @@ class FacePipeline:
         return ferplus_cnn.INPUT_SIZE, predict
 
     def find(self, rgb: np.ndarray) -> Found:
-        """Detect the faces of one RGB picture (``(H, W, 3)`` uint8; or a pre-cropped face, see
-        ``whole_face``) and crop them for the expression model. Nothing is classified yet: a batch
-        of pictures' faces goes through the network in one pass (:meth:`classify`)."""
+        """Detect the faces of one picture (``(H, W, 3)`` uint8 RGB, or ``(H, W)`` grey as
+        ``load_image(..., mode="L")`` gives it; or a pre-cropped face, see ``whole_face``) and crop
+        them for the expression model. Nothing is classified yet: a batch of pictures' faces goes
+        through the network in one pass (:meth:`classify`)."""
         size = self._predictor()[0]
-        grey = np.asarray(Image.fromarray(rgb).convert("L"))
+        grey = rgb if rgb.ndim == 2 else np.asarray(Image.fromarray(rgb).convert("L"))
         h, w = grey.shape
         whole = self.whole_face == "always" or (self.whole_face == "auto" and max(h, w) <= WHOLE_FACE_MAX_SIDE)
         boxes = [FaceBox(0, 0, w, h)] if whole else HaarDetector().detect(grey)[: self.max_faces]

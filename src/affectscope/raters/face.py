@@ -170,7 +170,7 @@ class FaceRater(Rater):
         if stimulus.media == "video":
             return self.rate_video(stimulus)
         face = self.pipeline()
-        found = face.find(load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE))
+        found = face.find(load_image(stimulus.path, max_side=1280, min_side=MIN_SIDE, mode="L"))
         return self._picture_row(face, found, face.classify([found])[0])
 
     @staticmethod
@@ -193,7 +193,7 @@ class FaceRater(Rater):
                 results[i] = self.rate_safely(s)
                 continue
             try:
-                found.append(face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE)))  # the picture is not kept
+                found.append(face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE, mode="L")))  # the picture is not kept
                 where.append(i)
             except RaterUnavailable:
                 raise

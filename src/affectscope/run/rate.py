@@ -74,7 +74,7 @@ def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str |
             return f"rater returned a non-numeric value {v!r} for {c.name!r}"
         if math.isnan(f):
             continue
-        if math.isinf(f) or (c.scale is not None and c.scale.out_of_range(f)):
+        if math.isinf(f) or (c.scale is not None and c.scale.outside(f)):
             return f"rater returned {f:g} for {c.name!r}, outside its declared scale {c.scale.label if c.scale else ''}"
     return None
 
@@ -134,7 +134,8 @@ def rate(
     columns = rater.outputs()
     with RunStore(store, rater=rater.info(), fingerprint=rater.fingerprint(), columns=columns, fresh=fresh) as db:
         done = db.finished(include_errors=not retry_errors)
-        pending = [s for s in stimuli if done.get(s.item_id) != s.signature()]
+        signatures = {s.item_id: s.signature() for s in stimuli}  # each file hashed (stat'ed) once
+        pending = [s for s in stimuli if done.get(s.item_id) != signatures[s.item_id]]
         n_resumed = len(stimuli) - len(pending)
         bar = Progress(len(stimuli), initial=n_resumed, unit="item", desc=f"rating ({rater.name})", enabled=progress)
         try:
@@ -146,7 +147,7 @@ def rate(
                 if problem is None:
                     readable.append(stim)
                     continue
-                db.put(stim.item_id, str(stim.path), stim.signature(), None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
+                db.put(stim.item_id, str(stim.path), signatures[stim.item_id], None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
                 bar.update(1, failed=1)
             for batch in _batches(readable, rater.batch_size):
                 t_batch = time.perf_counter()
@@ -155,7 +156,7 @@ def rate(
                 finished = []
                 for stim, res in zip(batch, results):
                     path = str(stim.path) if stim.path is not None else None
-                    sig = stim.signature()
+                    sig = signatures[stim.item_id]
                     if isinstance(res, ItemError):
                         finished.append(StoredItem(stim.item_id, path, sig, None, res.message, per_item))
                     elif problem := check_result(res, columns):

@@ -105,6 +105,11 @@ class Scale(BaseModel):
         out = to.low + (arr - self.low) * (to.high - to.low) / (self.high - self.low)  # type: ignore[operator]
         return float(out) if np.ndim(out) == 0 else out
 
+    def outside(self, value: float, *, tol: float = 1e-9) -> bool:
+        """Whether one finite float lies outside ``[low, high]``: :meth:`out_of_range` of a scalar,
+        without building arrays (the run checks every column of every item with it)."""
+        return (self.low is not None and value < self.low - tol) or (self.high is not None and value > self.high + tol)
+
     def out_of_range(self, values: Any, *, tol: float = 1e-9) -> np.ndarray:
         """Boolean mask of finite values outside ``[low, high]`` (NaN counts as in range)."""
         arr = np.asarray(values, dtype=float)
