@@ -185,10 +185,11 @@ def _plain_grey_png(path: Path, max_side: int | None, min_side: int, max_pixels:
     if file_problem(path) is not None:
         return None
     try:
-        if not 0 < path.stat().st_size <= PLAIN_PNG_MAX_BYTES:
-            return None
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(PLAIN_PNG_MAX_BYTES + 1)
     except OSError:
+        return None
+    if len(data) > PLAIN_PNG_MAX_BYTES:
         return None
     # signature, then IHDR: width, height, bit depth 8, colour type 0 (grey), and the file ends with IEND
     if data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or data[24:26] != b"\x08\x00" or data[-8:-4] != b"IEND":
