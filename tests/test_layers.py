@@ -20,19 +20,20 @@ LAYERS: list[tuple[str, ...]] = [
     # 1 vocabulary: scales, categories, crosswalks; the table of pretrained weights
     ("affectscope.taxonomy", "affectscope.backbones.weights"),
     # 2 data: stimuli, rating tables, decoding
-    ("affectscope.stimuli", "affectscope.ratings", "affectscope.media"),
+    ("affectscope.stimuli", "affectscope.ratings", "affectscope.media", "affectscope.brain.activations", "affectscope.brain.brain_data"),
     # 3 building blocks: the run store, heads, face models, comparisons
     ("affectscope.run.store", "affectscope.training.heads", "affectscope.faces", "affectscope.compare"),
     # 4 networks (with the face channel), text models, LLM requests and media
     ("affectscope.backbones", "affectscope.text", "affectscope.training.derived", "affectscope.llm"),
     # 5 feature extraction, explanations
-    ("affectscope.training.features", "affectscope.explain"),
+    ("affectscope.training.features", "affectscope.explain", "affectscope.brain.encoding", "affectscope.brain.layer_rsa"),
     # 6 training
     ("affectscope.training.train", "affectscope.training"),
     # 7 raters
     ("affectscope.raters",),
     # 8 running raters, human norms, reports
-    ("affectscope.run.rate", "affectscope.run", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report"),
+    ("affectscope.run.rate", "affectscope.run", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report",
+     "affectscope.brain.extract", "affectscope.brain"),
     # 9 studies: several raters, the same humans
     ("affectscope.study",),
     # 10 the command line

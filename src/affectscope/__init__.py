@@ -24,6 +24,8 @@ _LAZY = {
     "rate_images": "affectscope.run.rate",
     "load_norms": "affectscope.norms",
     "load_image": "affectscope.media.image",
+    "extract_activations": "affectscope.brain.extract",
+    "fit_encoding": "affectscope.brain.encoding",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -118,12 +118,18 @@ class Ensemble(Backbone):
         return "+".join(t for t, _ in self.members)
 
 
+def decode_side(backbone: Backbone) -> int:
+    """The longer side pictures are decoded at for ``backbone`` (twice its input, at least 512 px),
+    before each network's own resize."""
+    return max(2 * backbone.input_size, 512)
+
+
 def load_prepared(backbone: Backbone, s: Stimulus, view: str) -> Any:
     """The backbone input of one stimulus (decoded at a reduced size, fitted to the view), or a
     message saying why it cannot be loaded (one bad item never kills a batch)."""
     try:
         if s.path is None:
             raise ValueError("stimulus has no file path")
-        return backbone.prepare(load_image(s.path, max_side=max(2 * backbone.input_size, 512), min_side=MIN_SIDE), view)
+        return backbone.prepare(load_image(s.path, max_side=decode_side(backbone), min_side=MIN_SIDE), view)
     except Exception as exc:  # noqa: BLE001 - recorded per item
         return describe_error(exc)

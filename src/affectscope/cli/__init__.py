@@ -20,13 +20,13 @@ import traceback
 from collections.abc import Sequence
 
 from affectscope import __version__
-from affectscope.cli import compare, demo, probe, protocols, rate, raters, report, study, taxonomy, text, train
+from affectscope.cli import brain, compare, demo, probe, protocols, rate, raters, report, study, taxonomy, text, train
 from affectscope.cli._common import EXIT_INTERNAL, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError, json_text
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "UsageError", "build_parser", "json_text", "main"]
 
 #: The commands, in the order ``affectscope --help`` lists them.
-COMMANDS = (rate, demo, report, protocols, text, raters, taxonomy, compare, train, probe, study)
+COMMANDS = (rate, demo, report, protocols, text, raters, taxonomy, compare, train, probe, study, brain)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -257,20 +257,38 @@ class ImageRater(Rater):
                                           None if concepts is None else concepts[row], n_frames=1)
         return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
 
-    def _predict(self, prepared: Sequence[Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-        """Every head output per prepared image, and the networks' mean ImageNet logits (None
-        when concepts are off or the backbone has no logits)."""
+    def _forward(self, prepared: Sequence[Any]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+        """The networks' pooled blocks with the derived blocks the heads read, and each head's
+        ``(n, outputs)`` predictions, for prepared images."""
         heads, backbone, _ = self._loaded
         feats = backbone.embed_prepared(prepared)
         derived = {n for h in heads for n in h.scaler.blocks if n.startswith(DERIVED_PREFIX)}
         if derived:  # blocks computed from the networks' own outputs (affectscope.training.derived)
             feats = add_derived(feats, derived)
+        return feats, [h.predict(feats) for h in heads]
+
+    def _predict(self, prepared: Sequence[Any]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Every head output per prepared image, and the networks' mean ImageNet logits (None
+        when concepts are off or the backbone has no logits)."""
+        heads, _, _ = self._loaded
+        feats, predictions = self._forward(prepared)
         values: dict[str, np.ndarray] = {}
-        for h in heads:
-            p = h.predict(feats)
+        for h, p in zip(heads, predictions, strict=True):
             values.update({o: p[:, j] for j, o in enumerate(h.outputs)})
         logits = [v for k, v in feats.items() if k.split("/")[-1] == "logits"]
         return values, (np.mean(logits, axis=0) if self.concepts and logits else None)
+
+    def activations(self, prepared: Sequence[Any]) -> dict[str, np.ndarray]:
+        """Every layer the rater computes for prepared images (``backbone.prepare``), ``(n, width)``
+        each: the networks' pooled blocks (``lite0/stage2`` ... ``lite0/logits``), the derived blocks
+        the heads read, and each head's outputs (``head/<head file name>``, columns as the head's
+        outputs). What :func:`affectscope.brain.extract_activations` exports."""
+        heads, _, _ = self._loaded
+        feats, predictions = self._forward(prepared)
+        out = {k: np.asarray(v, np.float32) for k, v in feats.items()}
+        for path, p in zip(self._head_paths(), predictions, strict=True):
+            out[f"head/{Path(path).stem}"] = np.asarray(p, np.float32)
+        return out
 
     def _finish(self, s: Stimulus, out: dict[str, Any], concepts: str | None, *, n_frames: int) -> dict[str, Any]:
         """Add the training-item check, concepts, frame count and explanation to one item's outputs."""
