@@ -157,3 +157,18 @@ def build_docs_scratch(folder: Path, data: Path) -> None:
         folder / "stimuli.csv", index=False)
     pd.DataFrame({"id": ["s1", "s2"], "text": ["a dog runs on a beach", "a house on fire at night"]}).to_csv(
         folder / "scenes.csv", index=False)
+    build_brain_scratch(folder)
+
+
+def build_brain_scratch(folder: Path) -> None:
+    """docs/brain.md's brain data for the pictures of ``stimuli/``: responses of 12 targets in two
+    repeats and four runs (brain.csv), and an RDM of them (brain_rdm.npz)."""
+    from scipy.spatial.distance import pdist, squareform
+
+    rng = np.random.default_rng(3)
+    ids = sorted(p.name for p in (folder / "stimuli").iterdir())
+    signal = rng.standard_normal((len(ids), 12))
+    rows = [{"item_id": item, "repeat": r, "run": k % 4, **{f"v{j}": float(signal[k, j] + rng.standard_normal()) for j in range(12)}}
+            for r in (0, 1) for k, item in enumerate(ids)]
+    pd.DataFrame(rows).to_csv(folder / "brain.csv", index=False)
+    np.savez(folder / "brain_rdm.npz", rdm=squareform(pdist(signal, "correlation")), item_ids=np.array(ids))
