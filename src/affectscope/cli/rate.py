@@ -37,6 +37,15 @@ def add_parser(sub: Any) -> None:
                    help="express the category outputs in another set through the documented crosswalks, e.g. artemis9 "
                         "(Affection's 9); see `affectscope taxonomy`")
     r.add_argument("--report", default=None, metavar="HTML", help="also write an HTML page of the ratings")
+    e = r.add_argument_group("scale out (docs/scaling.md; needs: pip install 'affectscope[ray]')")
+    e.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local (default) or ray: batches on Ray actors, the run store kept here")
+    e.add_argument("--ray-address", default=None, help="an existing Ray cluster (e.g. ray://HEAD:10001, auto); default: a local Ray runtime")
+    e.add_argument("--workers", type=int, default=2, help="Ray actors, each with its own rater (default: 2)")
+    e.add_argument("--worker-cpus", type=float, default=1.0, help="CPUs per Ray actor (default: 1)")
+    e.add_argument("--worker-gpus", type=float, default=0.0, help="GPUs per Ray actor (default: 0)")
+    e.add_argument("--ship-bytes", action="store_true",
+                   help="send the files' bytes through Ray's object store (for files the workers cannot see)")
     r.set_defaults(func=run)
 
 
@@ -70,6 +79,18 @@ def run(args: argparse.Namespace) -> int:
     if given and args.rater != "llm":
         raise UsageError(f"--{', --'.join(k.replace('_', '-') for k in given)} belong to --rater llm (the rater now is {args.rater!r})")
     params.update(given)
+    ray_options = None
+    if args.engine == "ray":
+        from affectscope.run.ray_engine import RayOptions
+
+        try:
+            ray_options = RayOptions(address=args.ray_address, workers=args.workers, worker_cpus=args.worker_cpus,
+                                     worker_gpus=args.worker_gpus, ship_bytes=args.ship_bytes)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.ray_address or args.ship_bytes:
+        raise UsageError("--ray-address and --ship-bytes belong to --engine ray")
     return run_rating(stimuli, args.rater, params, Path(args.out), args.store, args.fresh,
                        not args.no_retry_errors, Path(args.report) if args.report else None, args.quiet,
-                       title=f"affectscope: {args.rater} ratings", to_categories=args.to_categories)
+                       title=f"affectscope: {args.rater} ratings", to_categories=args.to_categories,
+                       engine=args.engine, ray_options=ray_options)

@@ -517,6 +517,62 @@ SEARCHES: dict[str, Callable[[np.ndarray, np.ndarray, SearchSettings], list[Tria
 }
 
 
+@dataclass(frozen=True)
+class NullSpec:
+    """How a shuffled-null repetition repeats the search that produced the chosen plan."""
+
+    schedule: list[float]
+    up: list[float]
+    annealed: bool
+    inner: int | None
+    tol: float
+    max_iter: int
+    device: str | None
+    categories: np.ndarray | None
+    procrustes: bool
+    epsilon: float
+    eps_high: float
+
+
+def null_repetition(c1: np.ndarray, c2: np.ndarray, seed: np.random.SeedSequence, spec: NullSpec) -> tuple[dict[str, float], float]:
+    """One shuffled-null repetition: ``c2``'s dissimilarities reassigned by ``seed``, aligned as
+    ``spec`` says; its matching rates and the epsilon it was solved at."""
+    shuffled = shuffled_rdm(c2, np.random.default_rng(seed))
+    done: list[Any] = []
+    for sched in [spec.schedule] + ([[e] for e in spec.up] if not spec.annealed else []):
+        path = _descend(c1, shuffled, sched, max_iter=spec.max_iter, inner_iter=spec.inner, stop_on_failure=False, tol=spec.tol,
+                        device=spec.device)
+        done = [tr for tr in path if tr.plan is not None]
+        if done:
+            break
+    if not done:
+        raise CompareError(f"the shuffled-null GW solve failed at every epsilon from {spec.epsilon:g} to {spec.eps_high:g}; "
+                           "raise the epsilon range")
+    rates = matching_rates(done[-1].plan, spec.categories)
+    if spec.procrustes:
+        rates.update(procrustes_knn(c1, shuffled, done[-1].plan))
+    return rates, float(done[-1].epsilon)
+
+
+def _null_on_ray(c1: np.ndarray, c2: np.ndarray, seeds: list[np.random.SeedSequence], spec: NullSpec, bar: Any
+                 ) -> list[tuple[dict[str, float], float]]:
+    """The null's repetitions as Ray tasks (the matrices shipped once), in seed order."""
+    from affectscope._ray import connect
+
+    ray = connect()
+    task = ray.remote(num_cpus=1, max_retries=3)(null_repetition)
+    c1_ref, c2_ref = ray.put(c1), ray.put(c2)
+    refs = [task.remote(c1_ref, c2_ref, sd, spec) for sd in seeds]
+    order = {r: k for k, r in enumerate(refs)}
+    out: list[Any] = [None] * len(refs)
+    left = list(refs)
+    while left:
+        done, left = ray.wait(left, num_returns=1)
+        out[order[done[0]]] = ray.get(done[0])
+        bar.update(1)
+    return out
+
+
 def gw_align(
     a: RDM,
     b: RDM,
@@ -533,6 +589,7 @@ def gw_align(
     random_state: int = 0,
     device: str | None = None,
     n_jobs: int | None = 1,
+    engine: str = "local",
 ) -> GWResult:
     """Align two RDMs over the same items with entropic GW and measure how well items match.
 
@@ -564,7 +621,12 @@ def gw_align(
         Threads pay on large problems and can lose on small ones (POT's numpy loop holds the GIL
         between BLAS calls): on 2 cores, 1.75x faster for cold solves at n = 300, but 214 s vs
         169 s for 4 repetitions of a 150-video Cowen & Keltner null.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"``: each null repetition is a Ray task (on the runtime or cluster this process is
+        connected to, else a local one); the same seeds, so the same null as the local engine.
     """
+    if engine not in ("local", "ray"):
+        raise CompareError(f"engine must be 'local' or 'ray', not {engine!r}")
     if a.item_ids != b.item_ids:
         raise CompareError("the two RDMs must list the same items in the same order (use RDM.subset)")
     if n_null < 0:
@@ -603,28 +665,20 @@ def gw_align(
         # grid, as the boundary search itself does; the epsilons used are recorded
         up = [float(e) for e in np.geomspace(eps_range[0], eps_range[1], n_grid) if e > result.epsilon * (1 + 1e-9)]
 
+        spec = NullSpec(schedule, up, annealed, inner, tol, max_iter, device, categories, procrustes, result.epsilon, eps_range[1])
+
         def repetition(seed: np.random.SeedSequence) -> tuple[dict[str, float], float]:
-            shuffled = shuffled_rdm(c2, np.random.default_rng(seed))
-            for sched in [schedule] + ([[e] for e in up] if not annealed else []):
-                path = _descend(c1, shuffled, sched, max_iter=max_iter, inner_iter=inner, stop_on_failure=False, tol=tol,
-                                device=device)
-                done = [tr for tr in path if tr.plan is not None]
-                if done:
-                    break
-            if not done:
-                raise CompareError(f"the shuffled-null GW solve failed at every epsilon from {result.epsilon:g} to {eps_range[1]:g}; "
-                                   "raise the epsilon range")
-            rates = matching_rates(done[-1].plan, categories)
-            if procrustes:
-                rates.update(procrustes_knn(c1, shuffled, done[-1].plan))
-            return rates, float(done[-1].epsilon)
+            return null_repetition(c1, c2, seed, spec)
 
         # one seed per repetition, spawned from random_state: the same null whatever n_jobs is
         seeds = np.random.SeedSequence(random_state).spawn(n_null)
         workers = null_workers(n_jobs, n_null, device)
         reps = []
         with Progress(n_null, desc="GW shuffled null", unit="shuffle") as bar:
-            if workers == 1:
+            if engine == "ray":
+                reps = _null_on_ray(c1, c2, seeds, spec, bar)
+                workers = 0
+            elif workers == 1:
                 for sd in seeds:
                     reps.append(repetition(sd))
                     bar.update(1)

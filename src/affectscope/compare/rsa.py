@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -143,42 +143,63 @@ def exchangeable_share(clusters: list[np.ndarray]) -> float:
 
 
 def permutation_test(a: RDM, b: RDM, method: RSAMethod, *, n_perm: int, rng: np.random.Generator,
-                     groups: Sequence[object] | np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                     groups: Sequence[object] | np.ndarray | None = None, engine: str = "local") -> tuple[float, np.ndarray]:
     """One-sided p-value of the observed RSA statistic against relabelling the items of ``b``.
 
     With ``groups`` (a cluster code per item, e.g. OASIS's themes), whole clusters are relabelled
     instead of single items: a cluster trades places with another of the same size, so the
-    dependence inside clusters survives every permutation (:func:`cluster_permutation`)."""
+    dependence inside clusters survives every permutation (:func:`cluster_permutation`).
+    ``engine="ray"`` computes the statistics as Ray tasks; the permutations are drawn here, in the
+    same order, so the null is the same as the local engine's."""
     obs = rsa_statistic(a.vector, b.vector, method)
     va = stats.rankdata(a.vector) if method == "spearman" else a.vector
     vb = stats.rankdata(b.vector) if method == "spearman" else b.vector
     m_b = squareform(vb)
-    iu = np.triu_indices(b.n, k=1)
-    null = np.empty(n_perm)
     inner: RSAMethod = "pearson" if method in ("pearson", "spearman") else method
     clusters = None if groups is None else cluster_members(groups)
-    for k in range(n_perm):
-        perm = rng.permutation(b.n) if clusters is None else cluster_permutation(clusters, b.n, rng)
-        null[k] = rsa_statistic(va, m_b[perm][:, perm][iu], inner)
+    perms = [rng.permutation(b.n) if clusters is None else cluster_permutation(clusters, b.n, rng) for _ in range(n_perm)]
+    null = _on_engine(_permuted_statistics, (va, m_b, inner), perms, engine)
     p = (1 + int((null >= obs).sum())) / (1 + n_perm)
     return p, null
 
 
+def _permuted_statistics(va: np.ndarray, m_b: np.ndarray, inner: RSAMethod, perms: Sequence[np.ndarray]) -> np.ndarray:
+    iu = np.triu_indices(len(m_b), k=1)
+    return np.array([rsa_statistic(va, m_b[perm][:, perm][iu], inner) for perm in perms], dtype=float)
+
+
 def bootstrap_items(a: RDM, b: RDM, method: RSAMethod, *, n_boot: int, rng: np.random.Generator,
-                    groups: Sequence[object] | np.ndarray | None = None) -> np.ndarray:
+                    groups: Sequence[object] | np.ndarray | None = None, engine: str = "local") -> np.ndarray:
     """RSA statistics over item bootstrap samples (pairs of a resampled item with itself are left out).
 
     With ``groups``, whole clusters are resampled with replacement (a cluster bootstrap), each
-    drawn cluster bringing all its items."""
-    ma, mb = a.matrix(), b.matrix()
-    out = np.empty(n_boot)
+    drawn cluster bringing all its items. ``engine="ray"``: as in :func:`permutation_test`."""
     clusters = None if groups is None else cluster_members(groups)
-    for k in range(n_boot):
-        if clusters is None:
-            idx = rng.integers(0, a.n, a.n)
-        else:
-            idx = np.concatenate([clusters[c] for c in rng.integers(0, len(clusters), len(clusters))])
+    draws = [rng.integers(0, a.n, a.n) if clusters is None
+             else np.concatenate([clusters[c] for c in rng.integers(0, len(clusters), len(clusters))]) for _ in range(n_boot)]
+    return _on_engine(_bootstrap_statistics, (a.matrix(), b.matrix(), method), draws, engine)
+
+
+def _bootstrap_statistics(ma: np.ndarray, mb: np.ndarray, method: RSAMethod, draws: Sequence[np.ndarray]) -> np.ndarray:
+    out = np.empty(len(draws))
+    for k, idx in enumerate(draws):
         i, j = np.triu_indices(len(idx), k=1)
         keep = idx[i] != idx[j]
         out[k] = rsa_statistic(ma[idx[i[keep]], idx[j[keep]]], mb[idx[i[keep]], idx[j[keep]]], method)
     return out
+
+
+def _on_engine(fn: Any, shared: tuple[Any, ...], work: list[np.ndarray], engine: str, chunk: int = 50) -> np.ndarray:
+    """``fn(*shared, work)`` here, or over chunks of ``work`` as Ray tasks (``shared`` put in the
+    object store once), concatenated in order."""
+    if engine == "local" or not work:
+        return fn(*shared, work) if work else np.empty(0)
+    if engine != "ray":
+        raise CompareError(f"engine must be 'local' or 'ray', not {engine!r}")
+    from affectscope._ray import connect
+
+    ray = connect()
+    task = ray.remote(num_cpus=1, max_retries=3)(fn)
+    refs = [ray.put(x) for x in shared]
+    parts = [task.remote(*refs, work[k:k + chunk]) for k in range(0, len(work), chunk)]
+    return np.concatenate(ray.get(parts))

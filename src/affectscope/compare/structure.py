@@ -160,6 +160,7 @@ def compare_structure(
     on_missing: OnMissing = "raise",
     random_state: int = 0,
     groups: "str | Mapping[str, Any] | Sequence[Any] | None" = "auto",
+    engine: str = "local",
     **gw_options: Any,
 ) -> StructureComparison:
     """Compare the dissimilarity structures of two raters (or two descriptions) of the same items.
@@ -194,6 +195,9 @@ def compare_structure(
         else of ``a``, or ``{item_id: cluster}``; ``"auto"``: ``b``'s ``theme`` column where it has
         one (``norms:oasis``), else items. With two RDMs: a mapping or an array in item order
         (``"auto"``: items). ``None``: items. The summary says which was used.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"``: the permutations, bootstrap resamples and GW null repetitions run as Ray tasks
+        (drawn from the same seeds: the results equal the local engine's).
     """
     if isinstance(a, Ratings) and isinstance(b, Ratings):
         p = pair(a, b, key=key, on_missing=on_missing)
@@ -233,13 +237,14 @@ def compare_structure(
             group_note = (f"{group_note}; only {rsa['movable_share']:.0%} of the items sit in clusters that have another of "
                           "the same size, so the cluster permutation can move few of them and its p-value is conservative")
     if n_perm:
-        rsa["p_value"], _ = permutation_test(ra, rb, method, n_perm=n_perm, rng=rng, groups=codes)
+        rsa["p_value"], _ = permutation_test(ra, rb, method, n_perm=n_perm, rng=rng, groups=codes, engine=engine)
     if n_boot:
-        boots = bootstrap_items(ra, rb, method, n_boot=n_boot, rng=rng, groups=codes)
+        boots = bootstrap_items(ra, rb, method, n_boot=n_boot, rng=rng, groups=codes, engine=engine)
         ok = boots[np.isfinite(boots)]
         rsa["n_degenerate"] = int(n_boot - len(ok))
         rsa["ci"] = (float(np.quantile(ok, 0.025)), float(np.quantile(ok, 0.975))) if len(ok) else None
-    result = gw_align(ra, rb, categories=None if categories is None else np.asarray(categories), random_state=random_state, **gw_options) if gw else None
+    result = gw_align(ra, rb, categories=None if categories is None else np.asarray(categories), random_state=random_state,
+                      engine=engine, **gw_options) if gw else None
     settings = {"metric": metric, "method": method, "random_state": random_state,
                 "groups": groups if isinstance(groups, str) or groups is None else "given", "groups_note": group_note}
     if categories is not None:

@@ -7,7 +7,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from affectscope._files import file_problem
@@ -21,6 +21,8 @@ from affectscope.run.store import StoredItem, RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from affectscope.run.ray_engine import RayOptions
 
 
 @dataclass
@@ -45,6 +47,10 @@ class RunResult:
     n_incomplete : int
         Rated items marked incomplete (a rerun computes them again), e.g. LLM items some of whose
         participants failed.
+    engine : {"local", "ray"}
+    notes : list of str
+        What the engine had to do that the user should know (Ray restarting a worker, a batch that
+        failed after every retry).
     """
 
     ratings: Ratings
@@ -55,6 +61,8 @@ class RunResult:
     store_path: str
     n_warned: int = 0
     n_incomplete: int = 0
+    engine: str = "local"
+    notes: list[str] = field(default_factory=list)
 
 
 def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str | None:
@@ -106,6 +114,8 @@ def rate(
     fresh: bool = False,
     retry_errors: bool = True,
     progress: bool | None = None,
+    engine: str = "local",
+    ray_options: "RayOptions | None" = None,
 ) -> RunResult:
     """Rate every stimulus, persisting each finished batch immediately (one transaction per batch).
 
@@ -124,12 +134,26 @@ def rate(
         ``False``: silent. Otherwise a bar on a terminal, and where stderr is not one (a log file,
         CI, a cluster job) a line every 30 s (``$AFFECTSCOPE_PROGRESS_SECONDS``): done / total,
         rate, ETA, failures.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"``: batches run on Ray actors (a local Ray runtime, or the cluster of
+        ``ray_options.address``), each holding its own copy of the rater; this process keeps the
+        run store and commits each batch as it comes back (:mod:`affectscope.run.ray_engine`).
+    ray_options : RayOptions, optional
+        Workers, their resources, the cluster address, shipping bytes (``engine="ray"``).
 
     Returns
     -------
     RunResult
     """
+    from affectscope._checks import check_option
+    from affectscope.run.ray_engine import ENGINES, RayOptions, ray_batches, require_ray
+
     t0 = time.perf_counter()
+    check_option("engine", engine, ENGINES)
+    if engine == "ray":
+        require_ray()  # before anything is opened: the install command, exit 2
+    elif ray_options is not None:
+        raise ValueError("ray_options are for engine='ray'")
     check_requirements(rater, stimuli)
     columns = rater.outputs()
     with RunStore(store, rater=rater.info(), fingerprint=rater.fingerprint(), columns=columns, fresh=fresh) as db:
@@ -149,10 +173,15 @@ def rate(
                     continue
                 db.put(stim.item_id, str(stim.path), signatures[stim.item_id], None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
                 bar.update(1, failed=1)
-            for batch in _batches(readable, rater.batch_size):
-                t_batch = time.perf_counter()
-                results = _rate_batch(rater, batch)
+            notes: list[str] = []
+            if engine == "ray":
+                runs = ray_batches(readable, rater, ray_options or RayOptions(), iter(_batches(readable, rater.batch_size)), notes)
+            else:
+                runs = ((batch, _rate_batch(rater, batch)) for batch in _batches(readable, rater.batch_size))
+            t_batch = time.perf_counter()
+            for batch, results in runs:
                 per_item = (time.perf_counter() - t_batch) / len(batch)
+                t_batch = time.perf_counter()
                 finished = []
                 for stim, res in zip(batch, results):
                     path = str(stim.path) if stim.path is not None else None
@@ -180,6 +209,8 @@ def rate(
             store_path=db.path,
             n_warned=len(ratings.warnings),
             n_incomplete=incomplete,
+            engine=engine,
+            notes=notes,
         )
 
 
