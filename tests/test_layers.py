@@ -15,7 +15,7 @@ ROOT = Path(affectscope.__file__).parent
 #: Layers, bottom first. A module belongs to the longest prefix listed.
 LAYERS: list[tuple[str, ...]] = [
     # 0 helpers (and the package root, which imports nothing until an attribute is used)
-    ("affectscope", "affectscope._checks", "affectscope._params", "affectscope._cpu", "affectscope._files", "affectscope._hashing", "affectscope._lazy", "affectscope._onnx",
+    ("affectscope", "affectscope._ray", "affectscope._checks", "affectscope._params", "affectscope._cpu", "affectscope._files", "affectscope._hashing", "affectscope._lazy", "affectscope._onnx",
      "affectscope._install", "affectscope._progress"),
     # 1 vocabulary: scales, categories, crosswalks; the table of pretrained weights
     ("affectscope.taxonomy", "affectscope.backbones.weights"),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("affectscope.raters",),
     # 8 running raters, human norms, reports
     ("affectscope.run.rate", "affectscope.run", "affectscope.norms", "affectscope.probes", "affectscope.samples", "affectscope.report",
-     "affectscope.brain.extract", "affectscope.brain"),
+     "affectscope.brain.extract", "affectscope.brain", "affectscope.run.ray_engine"),
     # 9 studies: several raters, the same humans
     ("affectscope.study",),
     # 10 the command line

@@ -71,7 +71,7 @@ def _table(result: object) -> object:
 
 def test_ray_table_equals_the_local_table(runtime: object, tmp_path: Path) -> None:
     stimuli = _stimuli(tmp_path / "in")
-    rater = make_rater("color")
+    rater = make_rater("face")  # reads pictures and videos
     local = rate(stimuli, rater, store=tmp_path / "local.sqlite", progress=False)
     on_ray = rate(stimuli, rater, store=tmp_path / "ray.sqlite", progress=False, engine="ray",
                   ray_options=RayOptions(workers=2, worker_cpus=0.5))
