@@ -200,3 +200,26 @@ def test_without_ray_the_engine_says_how_to_install(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'affectscope[ray]'" in proc.stderr
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_feature_extraction_on_ray_fills_the_same_cache(runtime: object, tmp_path: Path) -> None:
+    from affectscope.backbones.efficientnet_lite import make_backbone
+    from affectscope.training.features import extract_features
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(9):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(folder / f"p{k}.png")
+    (folder / "bad.png").write_text("no picture")
+    stimuli = StimulusSet.from_paths([folder])
+    backbone = make_backbone("lite0", pooling="mean")
+    local = extract_features(stimuli, backbone, batch_size=4, progress=False)
+    cache = tmp_path / "feats.sqlite"
+    remote = extract_features(stimuli, backbone, batch_size=4, progress=False, cache=cache, engine="ray", ray_workers=2)
+    assert remote.item_ids == local.item_ids and set(remote.errors) == set(local.errors) == {"bad.png"}
+    for k in local.blocks:
+        np.testing.assert_allclose(remote.blocks[k], local.blocks[k], atol=1e-5)
+    again = extract_features(stimuli, backbone, batch_size=4, progress=False, cache=cache)  # the cache the driver wrote
+    for k in local.blocks:
+        np.testing.assert_array_equal(again.blocks[k], remote.blocks[k])

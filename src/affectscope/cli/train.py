@@ -57,11 +57,16 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--cache", default=None, help="feature cache (default: OUT stem + .features.sqlite)")
     tr.add_argument("--json", default=None, metavar="FILE", help="also write the CV report as JSON")
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    tr.add_argument("--engine", default="local", choices=["local", "ray"],
+                    help="ray: extract the features on Ray actors (a local Ray runtime, or the cluster of RAY_ADDRESS); "
+                         "the cache stays here (needs affectscope[ray]; docs/scaling.md)")
+    tr.add_argument("--workers", type=int, default=2, help="Ray actors for --engine ray (default: 2)")
     tr.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from affectscope._params import InvalidParameterError
+    from affectscope._ray import EngineUnavailable
     from affectscope.training.heads import HeadError
     from affectscope.norms import NormsError
     from affectscope.ratings import RatingsError
@@ -84,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
             norms, stimuli, columns=args.columns.split(",") if args.columns else None, taxonomy=args.taxonomy,
             recipe=args.recipe, key=args.key, frames=args.frames, folds=args.folds, seed=args.seed, n_boot=args.n_boot,
             balance=args.balance, tau=args.tau, C=args.C, cache=cache, trained_on=args.norms, progress=not args.quiet,
-            **{k: getattr(args, k) for k in RECIPE_FLAGS},
+            engine=args.engine, ray_workers=args.workers, **{k: getattr(args, k) for k in RECIPE_FLAGS},
         )
     except InvalidParameterError as exc:  # the library's checks, said with the flags
         raise UsageError(exc.with_flags()) from None
     except HeadError as exc:
         raise UsageError(str(exc).replace("derived=False, --no-derived", "--no-derived")) from None
-    except (NormsError, RatingsError, ScaleError, StimulusError, KeyError, ValueError) as exc:
+    except (NormsError, RatingsError, ScaleError, StimulusError, KeyError, ValueError, EngineUnavailable) as exc:
         raise UsageError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
     print(f"train: {result.n_matched} of {result.n_found} stimuli have norms ({len(norms)} normed items)")
     for k, v in list(result.skipped.items())[:10]:

@@ -95,6 +95,59 @@ def _batches(stimuli: Sequence[Stimulus], backbone: Backbone, view: str, batch_s
             yield [(s, f.result()) for s, f in pending]
 
 
+def _embed_chunk(backbone: Backbone, batch: Sequence[tuple[Stimulus, Any]]) -> tuple[list[Stimulus], np.ndarray | None, dict[str, str]]:
+    """(the batch's stimuli, the features of those that loaded side by side, why the others did not)."""
+    failed = {s.item_id: arrs for s, arrs in batch if isinstance(arrs, str)}
+    ok = [arrs for _, arrs in batch if not isinstance(arrs, str)]
+    flat = None
+    if ok:
+        feats = backbone.embed_prepared(ok)
+        flat = np.concatenate([feats[n] for n in backbone.blocks()], axis=1)
+    return [s for s, _ in batch], flat, failed
+
+
+class FeatureWorker:
+    """A Ray actor's body: one copy of the backbone, decoding (two threads) and embedding batches."""
+
+    def __init__(self, backbone: Backbone, view: str) -> None:
+        self.backbone, self.view = backbone, view
+
+    def embed(self, stimuli: Sequence[Stimulus]) -> tuple[list[Stimulus], np.ndarray | None, dict[str, str]]:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            prepared = list(pool.map(lambda s: load_prepared(self.backbone, s, self.view), stimuli))
+        return _embed_chunk(self.backbone, list(zip(stimuli, prepared, strict=True)))
+
+
+def _ray_chunks(todo: Sequence[Stimulus], backbone: Backbone, view: str, batch_size: int, n_workers: int
+                ) -> Iterator[tuple[list[Stimulus], np.ndarray | None, dict[str, str]]]:
+    """:func:`_embed_chunk` results from Ray actors, in the order they finish (two batches in flight per actor)."""
+    from affectscope._ray import connect
+
+    ray = connect()
+    actor = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(FeatureWorker)
+    actors = [actor.remote(backbone, view) for _ in range(max(1, n_workers))]
+    chunks = iter([list(todo[i:i + batch_size]) for i in range(0, len(todo), batch_size)])
+    pending: dict[Any, int] = {}
+
+    def submit(k: int) -> None:
+        chunk = next(chunks, None)
+        if chunk is not None:
+            pending[actors[k].embed.remote(chunk)] = k
+
+    try:
+        for k in range(len(actors)):
+            submit(k)
+            submit(k)
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            k = pending.pop(ref)
+            yield ray.get(ref)
+            submit(k)
+    finally:
+        for a in actors:
+            ray.kill(a, no_restart=True)
+
+
 def extract_features(
     stimuli: StimulusSet | Sequence[Stimulus],
     backbone: Backbone,
@@ -104,6 +157,8 @@ def extract_features(
     workers: int = 2,
     cache: str | Path | None = None,
     progress: bool = True,
+    engine: str = "local",
+    ray_workers: int = 2,
 ) -> Features:
     """Features of every item (images only; other items are reported in ``errors``).
 
@@ -119,11 +174,18 @@ def extract_features(
         SQLite file to cache features in (resumable).
     progress : bool
         Show a progress bar.
+    engine : {"local", "ray"}, default "local"
+        ``"ray"``: batches are decoded and embedded by ``ray_workers`` Ray actors (each with its own
+        copy of the network; a local Ray runtime, or the cluster named by ``$RAY_ADDRESS``); this
+        process keeps the cache and writes each batch as it comes back. Workers read the files'
+        paths (a shared file system).
     """
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', not {engine!r}")
     items = list(stimuli)
     if isinstance(backbone, Ensemble):  # per member, so each member's cache is shared with single-backbone runs
         parts = [(tag, extract_features(items, b, view=view, batch_size=batch_size, workers=workers, cache=cache,
-                                        progress=progress)) for tag, b in backbone.members]
+                                        progress=progress, engine=engine, ray_workers=ray_workers)) for tag, b in backbone.members]
         errors = {k: v for _, f in parts for k, v in f.errors.items()}
         ids = [s.item_id for s in items if s.item_id not in errors]
         return Features(ids, {f"{tag}/{n}": v for tag, f in parts for n, v in f.subset(ids).blocks.items()}, errors)
@@ -135,19 +197,17 @@ def extract_features(
     todo = [s for s in items if s.item_id not in got]
     bar = Progress(len(items), initial=len(items) - len(todo), unit="img", desc=f"features {backbone!r}", enabled=progress)
     try:
-        for batch in _batches(todo, backbone, view, batch_size, workers):
-            ok = [(s, arrs) for s, arrs in batch if not isinstance(arrs, str)]
-            for s, arrs in batch:
-                if isinstance(arrs, str):
-                    errors[s.item_id] = arrs
+        chunks = (_ray_chunks(todo, backbone, view, batch_size, ray_workers) if engine == "ray"
+                  else (_embed_chunk(backbone, batch) for batch in _batches(todo, backbone, view, batch_size, workers)))
+        for batch, flat, failed in chunks:
+            errors.update(failed)
+            ok = [s for s in batch if s.item_id not in failed]
             if ok:
-                feats = backbone.embed_prepared([arrs for _, arrs in ok])
-                flat = np.concatenate([feats[n] for n in widths], axis=1)
-                new = [(s, flat[i]) for i, (s, _) in enumerate(ok)]
+                new = [(s, flat[i]) for i, s in enumerate(ok)]
                 got.update((s.item_id, v) for s, v in new)
                 if store:
                     store.put_many(new)
-            bar.update(len(batch), failed=len(batch) - len(ok))
+            bar.update(len(batch), failed=len(failed))
     finally:
         bar.close()
         if store:

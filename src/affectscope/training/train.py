@@ -361,6 +361,8 @@ def train_from_norms(
     cache: str | os.PathLike[str] | None = None,
     trained_on: str = "",
     progress: bool = True,
+    engine: str = "local",
+    ray_workers: int = 2,
     **overrides: Any,
 ) -> TrainResult:
     """Train a head on human norms: match stimuli to the norms, sample videos into frames, extract
@@ -391,6 +393,9 @@ def train_from_norms(
         SQLite feature cache (reruns extract nothing); the sampled frames go beside it.
     trained_on : str
         What the norms are, for the head's metadata.
+    engine, ray_workers
+        ``engine="ray"``: features extracted by ``ray_workers`` Ray actors, the cache kept here
+        (:func:`~affectscope.training.features.extract_features`).
 
     Raises
     ------
@@ -434,7 +439,8 @@ def train_from_norms(
         frame_dir = cache_path.with_suffix(".frames") if cache_path is not None else Path("affectscope_frames")
         items, groups, skipped = video_frames_as_stimuli(matched, frames, frame_dir, progress=progress)
     backbone = make_backbone(r.backbone, pooling=r.pooling)
-    feats = extract_features(items, backbone, view=r.view, cache=cache_path, progress=progress)
+    feats = extract_features(items, backbone, view=r.view, cache=cache_path, progress=progress, engine=engine,
+                             ray_workers=ray_workers)
     skipped.update(feats.errors)
     blocks = select_blocks(backbone, [b.strip() for b in r.blocks.split(",") if b.strip()])
     head_kw: dict[str, Any] = ({"model": r.model, "n_components": r.n_components} if columns
