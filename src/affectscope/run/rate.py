@@ -175,7 +175,7 @@ def rate(
                 bar.update(1, failed=1)
             notes: list[str] = []
             if engine == "ray":
-                runs = ray_batches(readable, rater, ray_options or RayOptions(), iter(_batches(readable, rater.batch_size)), notes)
+                runs = ray_batches(rater, ray_options or RayOptions(), iter(_batches(readable, rater.batch_size)), notes)
             else:
                 runs = ((batch, _rate_batch(rater, batch)) for batch in _batches(readable, rater.batch_size))
             t_batch = time.perf_counter()

@@ -151,7 +151,7 @@ def _payload(batch: Sequence[Stimulus], ship: bool) -> list[tuple[Stimulus, byte
     return out
 
 
-def ray_batches(items: Sequence[Stimulus], rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimulus]],
+def ray_batches(rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimulus]],
                 notes: list[str]) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
     """``(batch, results)`` as batches finish on the actors (any order). ``notes`` collects what the
     run should say (worker restarts, batches lost after every retry)."""
