@@ -23,6 +23,26 @@ def _short(name: str) -> str:
     return name if len(name) <= 24 else name[:11] + "…" + name[-11:]
 
 
+def _bars(ax: Any, names: list[str], values: np.ndarray, *, color: str, ylabel: str, title: str,
+          lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
+    """One bar per name (on a new figure when ``ax`` is None) with optional whiskers from ``lo`` to
+    ``hi`` where both are finite; labels, title and the zero line. Returns the axes and bar positions."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(names) + 1.5), 3.6))
+    x = np.arange(len(names))
+    ax.bar(x, values, color=color, alpha=0.85)
+    if lo is not None and hi is not None:
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            ax.errorbar(x[ok], values[ok], yerr=[values[ok] - lo[ok], hi[ok] - values[ok]], fmt="none", ecolor="0.2", lw=1, capsize=2)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xticks(x, [_short(n) for n in names], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    return ax, x
+
+
 @dataclass
 class LayerEncodingDisplay:
     """Out-of-fold encoding r per layer: median over targets with the interquartile range."""
@@ -54,19 +74,12 @@ class LayerEncodingDisplay:
         return cls(list(results), q[:, 1], q[:, 0], q[:, 2], ceiling, normalised)
 
     def plot(self, ax: Any = None) -> "LayerEncodingDisplay":
-        plt = _plt()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(self.layers) + 1.5), 3.6))
-        x = np.arange(len(self.layers))
-        ax.bar(x, self.median, color="#4c72b0", alpha=0.85)
-        ax.errorbar(x, self.median, yerr=[self.median - self.q1, self.q3 - self.median], fmt="none", ecolor="0.2", lw=1, capsize=2)
+        ax, _ = _bars(ax, self.layers, self.median, color="#4c72b0", lo=self.q1, hi=self.q3,
+                      ylabel="r / noise ceiling" if self.normalised else "encoding r (median over targets, IQR)",
+                      title="Encoding model per layer (out-of-fold)")
         if np.isfinite(self.ceiling):
             ax.axhline(self.ceiling, color="0.4", ls="--", lw=1, label=f"noise ceiling (median) {self.ceiling:.2f}")
             ax.legend(fontsize=8, loc="upper left")
-        ax.axhline(0, color="0.6", lw=0.8)
-        ax.set_xticks(x, [_short(n) for n in self.layers], rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("r / noise ceiling" if self.normalised else "encoding r (median over targets, IQR)")
-        ax.set_title("Encoding model per layer (out-of-fold)", fontsize=10)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -84,15 +97,9 @@ class BandWeightsDisplay:
         return cls(list(shares), np.array(list(shares.values()), float))
 
     def plot(self, ax: Any = None) -> "BandWeightsDisplay":
-        plt = _plt()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(max(3.5, 0.6 * len(self.spaces) + 1.5), 3.2))
-        x = np.arange(len(self.spaces))
-        ax.bar(x, self.shares, color="#55a868")
-        ax.set_xticks(x, [_short(s) for s in self.spaces], rotation=45, ha="right", fontsize=8)
+        ax, _ = _bars(ax, self.spaces, self.shares, color="#55a868", ylabel="mean band weight",
+                      title="Banded ridge: weight per feature space")
         ax.set_ylim(0, 1)
-        ax.set_ylabel("mean band weight")
-        ax.set_title("Banded ridge: weight per feature space", fontsize=10)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -125,22 +132,11 @@ class LayerRSADisplay:
         return cls(list(results), *(np.array(v, float) for v in (stat, lo, hi, p)), method=method)
 
     def plot(self, ax: Any = None) -> "LayerRSADisplay":
-        plt = _plt()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(self.layers) + 1.5), 3.6))
-        x = np.arange(len(self.layers))
-        ax.bar(x, self.statistic, color="#c44e52", alpha=0.85)
-        has_ci = np.isfinite(self.lo) & np.isfinite(self.hi)
-        if has_ci.any():
-            ax.errorbar(x[has_ci], self.statistic[has_ci], yerr=[self.statistic[has_ci] - self.lo[has_ci],
-                        self.hi[has_ci] - self.statistic[has_ci]], fmt="none", ecolor="0.2", lw=1, capsize=2)
+        ax, x = _bars(ax, self.layers, self.statistic, color="#c44e52", lo=self.lo, hi=self.hi,
+                      ylabel=f"RSA ({self.method}) with the brain RDM", title="RSA per layer (* permutation p < 0.05)")
         for xi, s, p in zip(x, self.statistic, self.p, strict=True):
             if np.isfinite(p) and p < 0.05:
                 ax.annotate("*", (xi, s), ha="center", va="bottom", fontsize=10)
-        ax.axhline(0, color="0.6", lw=0.8)
-        ax.set_xticks(x, [_short(n) for n in self.layers], rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel(f"RSA ({self.method}) with the brain RDM")
-        ax.set_title("RSA per layer (* permutation p < 0.05)", fontsize=10)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
