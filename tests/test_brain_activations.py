@@ -209,3 +209,17 @@ def test_displays_draw_each_layer(tmp_path: Path) -> None:
     assert LayerEncodingDisplay.from_results(per, normalised=True).plot().normalised
     b = BandWeightsDisplay.from_result(fit_encoding(xs, y, cv=3, n_perm=0)).plot()
     assert b.shares.sum() == pytest.approx(1.0) and b.shares[0] > b.shares[1]
+
+
+def test_brain_rows_without_ids_must_match_the_activations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from affectscope.brain.brain_data import BrainData
+
+    data = BrainData(None, np.zeros((7, 3)), None, ["a", "b", "c"])
+    assert data.item_order([f"i{k}" for k in range(7)]) == [f"i{k}" for k in range(7)]
+    with pytest.raises(BrainDataError, match="7 rows and no item ids, the activations 40 items"):
+        data.item_order([f"i{k}" for k in range(40)])
+    _acts(6).save(tmp_path / "acts.npz")
+    np.save(tmp_path / "bad.npy", np.zeros((7, 3)))
+    for cmd in ("encode", "rsa"):
+        assert main([cmd, str(tmp_path / "acts.npz"), str(tmp_path / "bad.npy"), "-o", str(tmp_path / "o.json")]) == 2
+        assert "7 rows and no item ids, the activations 4 items" in capsys.readouterr().err

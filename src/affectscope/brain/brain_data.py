@@ -14,6 +14,7 @@ Formats (the item ids are those of ``affectscope rate`` / ``features``):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,17 @@ class BrainData:
     @property
     def is_rdm(self) -> bool:
         return self.rdm is not None
+
+    def item_order(self, default: Sequence[str]) -> list[str]:
+        """The rows' item ids: their own, or ``default`` (the activations' items) for data without
+        ids, which must then have one row per item."""
+        if self.item_ids is not None:
+            return list(self.item_ids)
+        n = len(self.rdm) if self.rdm is not None else len(self.data)  # type: ignore[arg-type]
+        if n != len(default):
+            raise BrainDataError(f"the brain data have {n} rows and no item ids, the activations {len(default)} items; "
+                                 "give item_ids (an .npz key or a CSV's item_id column)")
+        return list(default)
 
 
 def load_brain(path: str | os.PathLike[str], *, group_column: str | None = None) -> BrainData:

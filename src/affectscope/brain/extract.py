@@ -33,6 +33,7 @@ from affectscope.brain.activations import ITEM_ROW, Activations, ActivationsErro
 from affectscope.media.image import MIN_SIDE, describe_error, load_image
 from affectscope.media.video import sample_uniform
 from affectscope.raters.base import Rater
+from affectscope.raters.image import FRAME_MAX_SIDE
 from affectscope.raters.registry import make_rater
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.training.features import FeatureCache
@@ -85,6 +86,8 @@ def extract_activations(
     Activations
         Stimuli that failed are in ``errors`` with the reason and have no rows.
     """
+    if frames < 1:
+        raise ActivationsError(f"frames must be at least 1, got {frames}")
     reader = _reader(rater, params)
     available = list_layers(reader.rater)
     names = list(available) if layers is None else list(layers)
@@ -92,8 +95,6 @@ def extract_activations(
     if unknown:
         raise ActivationsError(f"unknown layers {unknown} for the {reader.rater.name} rater; it has {list(available)} "
                                "(`affectscope features --list-layers`)")
-    if frames < 1:
-        raise ActivationsError(f"frames must be at least 1, got {frames}")
     items = list(stimuli)
     width = 2 + sum(available[n] for n in names)  # frame, time, then the layers side by side
     key = f"activations:{reader.rater.name}:{reader.rater.fingerprint()}:{frames}:{'|'.join(names)}"
@@ -159,8 +160,9 @@ class _Reader:
     def frames(self, rgbs: Sequence[np.ndarray]) -> list[dict[str, np.ndarray] | str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def load(self, s: Stimulus) -> np.ndarray:
-        return load_image(s.path, max_side=1280, min_side=MIN_SIDE)  # type: ignore[arg-type]
+    def load(self, s: Stimulus) -> np.ndarray:  # pragma: no cover - abstract
+        """A picture decoded as the rater decodes it."""
+        raise NotImplementedError
 
     def items(self, batch: Sequence[Stimulus], frames: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -181,7 +183,7 @@ class _Reader:
         ok = [(s, a) for s, a in loaded if not isinstance(a, str)]
         out.update({s.item_id: a for s, a in loaded if isinstance(a, str)})
         for (s, _), acts in zip(ok, self.frames([a for _, a in ok]) if ok else [], strict=True):
-            out[s.item_id] = acts if isinstance(acts, str) else [(ITEM_ROW, float("nan"), {k: v for k, v in acts.items()})]
+            out[s.item_id] = acts if isinstance(acts, str) else [(ITEM_ROW, float("nan"), acts)]
         return out
 
     def _load_safely(self, s: Stimulus) -> np.ndarray | str:
@@ -191,7 +193,7 @@ class _Reader:
             return describe_error(exc)
 
     def _video(self, s: Stimulus, k: int) -> list[tuple[int, float, dict[str, np.ndarray]]] | str:
-        sampled = sample_uniform(s.path, k, max_side=512)  # type: ignore[arg-type]
+        sampled = sample_uniform(s.path, k, max_side=FRAME_MAX_SIDE)  # type: ignore[arg-type]  # as the image rater samples
         per_frame = self.frames([f.rgb for f in sampled])
         rows = [(f.index, round(f.time, 4), a) for f, a in zip(sampled, per_frame, strict=True) if not isinstance(a, str)]
         if not rows:
@@ -202,8 +204,6 @@ class _Reader:
 
 
 class _ImageReader(_Reader):
-    batch_size = 16
-
     def load(self, s: Stimulus) -> np.ndarray:
         _, backbone, _ = self.rater._loaded  # type: ignore[attr-defined]
         return load_image(s.path, max_side=decode_side(backbone), min_side=MIN_SIDE)  # type: ignore[arg-type]  # as the rater decodes

@@ -10,19 +10,14 @@ from typing import Any
 import numpy as np
 
 from affectscope.brain.activations import Activations
-from affectscope.brain.brain_data import BrainData, BrainDataError
+from affectscope.brain.brain_data import BrainData
 from affectscope.compare.rsa import RDM, RDMMetric, rdm
 from affectscope.compare.structure import StructureComparison, compare_structure
 
 
 def brain_rdm(brain: BrainData, item_ids: Sequence[str], metric: RDMMetric = "correlation") -> RDM:
     """The brain's RDM over ``item_ids``: given, or computed from its response patterns with ``metric``."""
-    ids = list(item_ids) if brain.item_ids is None else brain.item_ids
-    if brain.item_ids is None:
-        n = len(brain.rdm) if brain.rdm is not None else len(brain.data)  # type: ignore[arg-type]
-        if n != len(ids):
-            raise BrainDataError(f"the brain data have {n} rows and no item ids, the activations {len(ids)} items; "
-                                 "give item_ids (an .npz key or a CSV's item_id column)")
+    ids = brain.item_order(item_ids)
     if brain.rdm is not None:
         out = RDM(_condensed(brain.rdm), tuple(ids), "given")
     else:
@@ -45,8 +40,7 @@ def layer_rsa(acts: Activations, brain: BrainData, *, layers: Sequence[str] | No
 
     ``options`` go to :func:`compare_structure` (``method``, ``n_perm``, ``n_boot``, ``random_state``, GW options).
     """
-    own = acts.items()
-    ids = list(own.item_ids) if brain.item_ids is None else list(brain.item_ids)
+    ids = brain.item_order(list(acts.items().item_ids))
     sel = acts.select(ids)
     target = brain_rdm(brain, ids, brain_metric)
     out = {}

@@ -120,17 +120,11 @@ def run_features(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace) -> tuple[Any, Any, list[str], Any]:
     """Activations, brain data, the items in order, and the groups."""
     from affectscope.brain.activations import Activations
-
     from affectscope.brain.brain_data import load_brain
 
     acts = Activations.load(args.acts)
     brain = load_brain(args.brain, group_column=args.groups)
-    own = acts.items()
-    ids = list(own.item_ids) if brain.item_ids is None else list(brain.item_ids)
-    if brain.item_ids is None:
-        n = len(brain.rdm) if brain.rdm is not None else len(brain.data)
-        if n != len(ids):
-            raise UsageError(f"{args.brain} has {n} rows and no item ids, {args.acts} has {len(ids)} items; add item ids")
+    ids = brain.item_order(list(acts.items().item_ids))
     groups = None
     if args.groups:
         if not brain.columns or args.groups not in brain.columns:

@@ -534,7 +534,7 @@ class NullSpec:
     eps_high: float
 
 
-def null_repetition(c1: np.ndarray, c2: np.ndarray, seed: np.random.SeedSequence, spec: NullSpec) -> tuple[dict[str, float], float]:
+def null_repetition(c1: np.ndarray, c2: np.ndarray, spec: NullSpec, seed: np.random.SeedSequence) -> tuple[dict[str, float], float]:
     """One shuffled-null repetition: ``c2``'s dissimilarities reassigned by ``seed``, aligned as
     ``spec`` says; its matching rates and the epsilon it was solved at."""
     shuffled = shuffled_rdm(c2, np.random.default_rng(seed))
@@ -557,20 +557,9 @@ def null_repetition(c1: np.ndarray, c2: np.ndarray, seed: np.random.SeedSequence
 def _null_on_ray(c1: np.ndarray, c2: np.ndarray, seeds: list[np.random.SeedSequence], spec: NullSpec, bar: Any
                  ) -> list[tuple[dict[str, float], float]]:
     """The null's repetitions as Ray tasks (the matrices shipped once), in seed order."""
-    from affectscope._ray import connect
+    from affectscope._ray import map_tasks
 
-    ray = connect()
-    task = ray.remote(num_cpus=1, max_retries=3)(null_repetition)
-    c1_ref, c2_ref = ray.put(c1), ray.put(c2)
-    refs = [task.remote(c1_ref, c2_ref, sd, spec) for sd in seeds]
-    order = {r: k for k, r in enumerate(refs)}
-    out: list[Any] = [None] * len(refs)
-    left = list(refs)
-    while left:
-        done, left = ray.wait(left, num_returns=1)
-        out[order[done[0]]] = ray.get(done[0])
-        bar.update(1)
-    return out
+    return map_tasks(null_repetition, (c1, c2, spec), seeds, on_done=lambda: bar.update(1))
 
 
 def gw_align(
@@ -668,7 +657,7 @@ def gw_align(
         spec = NullSpec(schedule, up, annealed, inner, tol, max_iter, device, categories, procrustes, result.epsilon, eps_range[1])
 
         def repetition(seed: np.random.SeedSequence) -> tuple[dict[str, float], float]:
-            return null_repetition(c1, c2, seed, spec)
+            return null_repetition(c1, c2, spec, seed)
 
         # one seed per repetition, spawned from random_state: the same null whatever n_jobs is
         seeds = np.random.SeedSequence(random_state).spawn(n_null)

@@ -196,10 +196,6 @@ def _on_engine(fn: Any, shared: tuple[Any, ...], work: list[np.ndarray], engine:
         return fn(*shared, work) if work else np.empty(0)
     if engine != "ray":
         raise CompareError(f"engine must be 'local' or 'ray', not {engine!r}")
-    from affectscope._ray import connect
+    from affectscope._ray import map_tasks
 
-    ray = connect()
-    task = ray.remote(num_cpus=1, max_retries=3)(fn)
-    refs = [ray.put(x) for x in shared]
-    parts = [task.remote(*refs, work[k:k + chunk]) for k in range(0, len(work), chunk)]
-    return np.concatenate(ray.get(parts))
+    return np.concatenate(map_tasks(fn, shared, [work[k:k + chunk] for k in range(0, len(work), chunk)]))

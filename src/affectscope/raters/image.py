@@ -283,7 +283,6 @@ class ImageRater(Rater):
         each: the networks' pooled blocks (``lite0/stage2`` ... ``lite0/logits``), the derived blocks
         the heads read, and each head's outputs (``head/<head file name>``, columns as the head's
         outputs). What :func:`affectscope.brain.extract_activations` exports."""
-        heads, _, _ = self._loaded
         feats, predictions = self._forward(prepared)
         out = {k: np.asarray(v, np.float32) for k, v in feats.items()}
         for path, p in zip(self._head_paths(), predictions, strict=True):

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from affectscope._ray import RAY_INSTALL, EngineUnavailable, connect, require_ray
+from affectscope._ray import RAY_INSTALL, EngineUnavailable, connect, require_ray, stream
 from affectscope.raters.base import ItemError, Rater, RateResult
 from affectscope.stimuli import Stimulus
 
 #: Execution engines of :func:`affectscope.rate`.
 ENGINES = ("local", "ray")
-__all__ = ["ENGINES", "RAY_INSTALL", "EngineUnavailable", "RayOptions", "RaterWorker", "ray_batches", "require_ray", "start"]
+__all__ = ["ENGINES", "RAY_INSTALL", "EngineUnavailable", "RayOptions", "RaterWorker", "ray_batches", "require_ray"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,6 @@ class RayOptions:
             raise ValueError(f"workers and in_flight must be at least 1, got {self.workers} and {self.in_flight}")
         if self.worker_cpus <= 0 or self.worker_gpus < 0:
             raise ValueError(f"worker_cpus must be positive and worker_gpus not negative, got {self.worker_cpus}, {self.worker_gpus}")
-
-
-def start(opts: RayOptions) -> Any:
-    """Ray, connected as ``opts`` says (:func:`affectscope._ray.connect`)."""
-    return connect(opts.address)
 
 
 class RaterWorker:
@@ -155,11 +150,11 @@ def ray_batches(rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimu
                 notes: list[str]) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
     """``(batch, results)`` as batches finish on the actors (any order). ``notes`` collects what the
     run should say (worker restarts, batches lost after every retry)."""
-    ray = start(opts)
-    if rater.family == "llm":
+    if rater.family == "llm":  # before a runtime is started for nothing
         raise EngineUnavailable(f"engine 'ray' runs the network raters; {rater.name!r} is bound by its server, not by "
                                 "this machine: raise -p concurrency=N instead (docs/scaling.md)")
     spec, extra = worker_spec(rater)
+    ray = connect(opts.address)
     actor_cls = ray.remote(num_cpus=opts.worker_cpus, num_gpus=opts.worker_gpus, max_restarts=opts.max_restarts,
                            max_task_retries=opts.max_task_retries)(RaterWorker)
     actors = [actor_cls.remote(spec, rater.get_params(), extra) for _ in range(opts.workers)]
@@ -169,34 +164,17 @@ def ray_batches(rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimu
         for a in actors:
             ray.kill(a)
         raise EngineUnavailable(f"the Ray workers could not build the rater {rater.name!r}: {exc}") from None
-    pending: dict[Any, tuple[int, Sequence[Stimulus]]] = {}
-
-    def submit(k: int) -> bool:
-        batch = next(batches, None)
-        if batch is None:
-            return False
-        pending[actors[k].rate.remote(_payload(batch, opts.ship_bytes))] = (k, batch)
-        return True
-
-    try:
-        for k in range(len(actors)):
-            for _ in range(opts.in_flight):
-                submit(k)
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            k, batch = pending.pop(ref)
-            try:
-                pid, results = ray.get(ref)
-                if pid != pids[k]:
-                    notes.append(f"Ray restarted worker {k} (pid {pids[k]} -> {pid}); its batches in flight were run again")
-                    pids[k] = pid
-            except ray.exceptions.RayError as exc:
-                first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-                notes.append(f"a batch of {len(batch)} items failed on worker {k} after Ray's retries: {first}")
-                results = [ItemError(s.item_id, f"the Ray worker failed on this batch after {opts.max_task_retries} retries "
-                                                f"({type(exc).__name__}); rerun to retry it") for s in batch]
-            yield batch, results
-            submit(k)
-    finally:
-        for a in actors:
-            ray.kill(a, no_restart=True)
+    submitted = stream(actors, lambda actor, batch: actor.rate.remote(_payload(batch, opts.ship_bytes)), batches,
+                       in_flight=opts.in_flight)
+    for k, batch, ref in submitted:
+        try:
+            pid, results = ray.get(ref)
+            if pid != pids[k]:
+                notes.append(f"Ray restarted worker {k} (pid {pids[k]} -> {pid}); its batches in flight were run again")
+                pids[k] = pid
+        except ray.exceptions.RayError as exc:
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            notes.append(f"a batch of {len(batch)} items failed on worker {k} after Ray's retries: {first}")
+            results = [ItemError(s.item_id, f"the Ray worker failed on this batch after {opts.max_task_retries} retries "
+                                            f"({type(exc).__name__}); rerun to retry it") for s in batch]
+        yield batch, results

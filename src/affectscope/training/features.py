@@ -121,31 +121,14 @@ class FeatureWorker:
 def _ray_chunks(todo: Sequence[Stimulus], backbone: Backbone, view: str, batch_size: int, n_workers: int
                 ) -> Iterator[tuple[list[Stimulus], np.ndarray | None, dict[str, str]]]:
     """:func:`_embed_chunk` results from Ray actors, in the order they finish (two batches in flight per actor)."""
-    from affectscope._ray import connect
+    from affectscope._ray import connect, stream
 
     ray = connect()
     actor = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(FeatureWorker)
     actors = [actor.remote(backbone, view) for _ in range(max(1, n_workers))]
-    chunks = iter([list(todo[i:i + batch_size]) for i in range(0, len(todo), batch_size)])
-    pending: dict[Any, int] = {}
-
-    def submit(k: int) -> None:
-        chunk = next(chunks, None)
-        if chunk is not None:
-            pending[actors[k].embed.remote(chunk)] = k
-
-    try:
-        for k in range(len(actors)):
-            submit(k)
-            submit(k)
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            k = pending.pop(ref)
-            yield ray.get(ref)
-            submit(k)
-    finally:
-        for a in actors:
-            ray.kill(a, no_restart=True)
+    chunks = (list(todo[i:i + batch_size]) for i in range(0, len(todo), batch_size))
+    for _, _, ref in stream(actors, lambda a, chunk: a.embed.remote(chunk), chunks):
+        yield ray.get(ref)
 
 
 def extract_features(
