@@ -4,17 +4,19 @@ Prints a table and writes bench/results/throughput.json:
 
 1. the machine's limit: a float32 matrix multiply (2048 x 2048, torch, all threads) in GFLOP/s;
 2. each network's forward pass alone at its best batch size (torch and ONNX Runtime for the image
-   networks; the FER+ CNN in torch, face and mirror image as the rater runs it): items/s and
+   networks; the FER+ CNN in torch, face and mirror image as the rater runs it, in one pass on all
+   threads and as two workers with half the threads each, the faster counting): items/s and
    achieved GFLOP/s (multiply-adds counted on the network's convolutions and linear layers, x2);
 3. end to end through ``rate()`` with a run store (decode, resize, forward, heads, checks, commits):
    ``image`` on OASIS pictures with each runtime (torch is the path before #36), ``face`` on 48x48
-   FER+ crops, ``face`` on full OASIS photos (Haar detection timed alone as well), ``face`` on a
+   FER+ crops (pipelined, as a run goes, and serial; each of ``--repeats`` runs paired with a
+   timing of the network alone, the ratio a median of the pairs), ``face`` on full OASIS photos (Haar detection timed alone as well), ``face`` on a
    30 s 640x480 video; items/s and the ratio to the forward pass alone;
 4. the image rater's outputs through ONNX Runtime against torch: max abs difference of valence and
    arousal (SAM 1-9) over the same pictures.
 
 Needs ../shared/data (OASIS pictures, FER+ validation faces). Usage:
-    python bench/throughput.py [--data-root DIR] [--pictures 300] [--crops 3000] [--photos 200]
+    python bench/throughput.py [--data-root DIR] [--pictures 300] [--crops 3000] [--photos 200] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -106,26 +108,72 @@ def image_networks() -> list[dict]:
     return rows
 
 
+def _split_forward(faces: np.ndarray, model, batch: int, workers: int = 2) -> None:  # noqa: ANN001
+    """The FER+ CNN on ``faces`` as the face rater's run does it: ``workers`` threads, each with
+    its share of torch's threads, each on its own batches of ``batch`` faces."""
+    from affectscope._workers import torch_split
+
+    with torch_split(workers) as w:
+        list(w.executor.map(lambda i: ferplus_cnn.predict_proba(faces[i:i + batch], model, batch_size=batch),
+                            range(0, len(faces), batch)))
+
+
 def face_network(faces: np.ndarray) -> dict:
-    """The FER+ CNN alone on 48x48 faces, each with its mirror image (as the rater runs it)."""
+    """The FER+ CNN alone on 48x48 faces, each with its mirror image (as the rater runs it), at its
+    best batch size and its best threading: one forward pass on all of torch's threads, or two
+    workers with half of them each (as the face rater's run does). The faster one counts."""
     import torch
 
     model = ferplus_cnn.load_ferplus_cnn()
     macs = 2 * count_macs(model, torch.zeros(1, 1, 48, 48))  # face + mirror image
-    per_s, bs = best_rate(lambda n: ferplus_cnn.predict_proba(faces, model, batch_size=n), (16, 32, 64, 128), lambda n: len(faces))
+    one, bs_one = best_rate(lambda n: ferplus_cnn.predict_proba(faces, model, batch_size=n), (16, 32, 64, 128), lambda n: len(faces))
+    split, bs_split = best_rate(lambda n: _split_forward(faces, model, n), (16, 32, 64, 128), lambda n: len(faces))
+    per_s, bs, how = max((one, bs_one, "one pass, all threads"), (split, bs_split, "two workers, half the threads each"))
     return {"network": "FER+ CNN (48 px, + mirror)", "runtime": "torch", "batch": bs, "images_per_s": per_s,
+            "threading": how, "one_pass_per_s": one, "two_workers_per_s": split,
             "gmac_per_image": macs / 1e9, "gflops": 2 * macs * per_s / 1e9}
 
 
-def end_to_end(stimuli: StimulusSet, rater_name: str, **params) -> tuple[float, object]:  # noqa: ANN003
-    """items/s of ``rate()`` into a fresh store (the rater warmed up on one item first)."""
+def end_to_end(stimuli: StimulusSet, rater_name: str, *, serial: bool = False, **params) -> tuple[float, object]:  # noqa: ANN003
+    """items/s of ``rate()`` into a fresh store (the rater warmed up on one item first); ``serial``:
+    a pipelined rater run without its pipeline (prepare and network stages one after the other)."""
     rater = make_rater(rater_name, **params)
+    if serial:
+        rater.pipelined = False
     with tempfile.TemporaryDirectory() as tmp:
         rate(StimulusSet(list(stimuli)[:1]), rater, store=Path(tmp) / "warm.sqlite", progress=False)
         t = time.perf_counter()
         res = rate(stimuli, rater, store=Path(tmp) / "run.sqlite", progress=False)
         seconds = time.perf_counter() - t
     return len(stimuli) / seconds, res
+
+
+def face_crops(crops: StimulusSet, faces: np.ndarray, net: dict, repeats: int) -> list[dict]:
+    """The face rater on 48x48 crop files, pipelined and serial, each repeat next to a timing of
+    the network alone in its best configuration (``net``), so the ratios compare like with like
+    on a machine whose speed drifts; medians over ``repeats``."""
+    model = ferplus_cnn.load_ferplus_cnn()
+    bs = net["batch"]
+    if net["threading"].startswith("two"):
+        alone = lambda: _split_forward(faces, model, bs)  # noqa: E731
+    else:
+        alone = lambda: ferplus_cnn.predict_proba(faces, model, batch_size=bs)  # noqa: E731
+    runs: dict[str, list[float]] = {"pipelined": [], "serial": [], "network": []}
+    for _ in range(repeats):
+        runs["pipelined"].append(end_to_end(crops, "face")[0])
+        t = time.perf_counter()
+        alone()
+        runs["network"].append(len(faces) / (time.perf_counter() - t))
+        runs["serial"].append(end_to_end(crops, "face", serial=True)[0])
+    fwd = statistics.median(runs["network"])
+    rows = []
+    for how in ("pipelined", "serial"):
+        ratios = [e / n for e, n in zip(runs[how], runs["network"], strict=True)]
+        rows.append({"run": f"face, {len(crops)} FER+ 48x48 crops" + (" (serial)" if how == "serial" else ""),
+                     "runtime": "torch", "items_per_s": statistics.median(runs[how]), "forward_alone_per_s": fwd,
+                     "ratio_to_forward": statistics.median(ratios), "ratio_range": [min(ratios), max(ratios)],
+                     "repeats": repeats, "all_items_per_s": runs[how], "all_forward_per_s": runs["network"]})
+    return rows
 
 
 def video_30s(path: Path) -> Path:
@@ -151,6 +199,7 @@ def main() -> None:
     ap.add_argument("--pictures", type=int, default=300, help="OASIS pictures for the image rater (default 300)")
     ap.add_argument("--crops", type=int, default=3000, help="FER+ validation crops for the face rater (default 3000)")
     ap.add_argument("--photos", type=int, default=200, help="OASIS photos for the face rater on full pictures (default 200)")
+    ap.add_argument("--repeats", type=int, default=5, help="face rater on crops: runs, each next to a network-alone timing (default 5)")
     args = ap.parse_args()
     root = find_data_root(args.data_root)
     oasis = sorted((root / "oasis" / "images").glob("*.jpg"))
@@ -187,10 +236,7 @@ def main() -> None:
         for i, f in enumerate(faces):
             Image.fromarray(f).save(crop_dir / f"f{i:05d}.png")
         crops = StimulusSet.from_paths([crop_dir])
-        per_s, _ = end_to_end(crops, "face")
-        face_fwd = nets[-1]["images_per_s"]
-        e2e.append({"run": f"face, {len(crops)} FER+ 48x48 crops", "runtime": "torch", "items_per_s": per_s,
-                    "forward_alone_per_s": face_fwd, "ratio_to_forward": per_s / face_fwd})
+        e2e += face_crops(crops, faces, nets[-1], args.repeats)
         photos = StimulusSet.from_list([str(p) for p in oasis[: args.photos]])
         per_s, res = end_to_end(photos, "face")
         from affectscope.faces.detect import HaarDetector
@@ -226,6 +272,14 @@ def main() -> None:
     print(f"face on full photos: Haar detection {photo['haar_seconds_per_photo'] * 1000:.0f} ms per photo "
           f"({photo['faces_found']} faces in {args.photos} photos) of {1000 / photo['items_per_s']:.0f} ms end to end")
     print(f"face on video: {video['frames_processed']:.0f} frames processed, {video['seconds_per_video_second']:.2f} s per second of video")
+    face_net = nets[-1]
+    crop_rows = [r for r in e2e if "crops" in r["run"]]
+    print(f"FER+ CNN alone: {face_net['one_pass_per_s']:.0f} faces/s in one pass on all threads, {face_net['two_workers_per_s']:.0f} "
+          f"with two workers (best: {face_net['threading']}, batch {face_net['batch']})")
+    for r in crop_rows:
+        lo, hi = r["ratio_range"]
+        print(f"{r['run']}: {r['items_per_s']:.0f} faces/s, {r['ratio_to_forward']:.3f} of the network alone "
+              f"(median of {r['repeats']} paired runs, range {lo:.3f}-{hi:.3f})")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, indent=2))
     print(f"\nwrote {OUT}")

@@ -77,3 +77,31 @@ class InterruptingRater(_OneColumn):
         if stimulus.item_id == self.stop_at:
             raise KeyboardInterrupt
         return {"valence": 2.0}
+
+
+class SlowPipelinedRater(_OneColumn):
+    """SlowRater as a pipelined rater: batches of 8, the per-item sleep and log in ``finish_batch``
+    (the stage a run puts in a worker thread)."""
+
+    batch_size = 8
+    pipelined = True
+
+    def __init__(self, *, delay: float = 0.01, log: str = "") -> None:
+        self.delay = delay
+        self.log = log
+
+    def prepare_batch(self, stimuli: Sequence[Stimulus]) -> list[Stimulus]:
+        return list(stimuli)
+
+    def finish_batch(self, prepared: list[Stimulus]) -> list[dict[str, float]]:
+        out = []
+        for s in prepared:
+            time.sleep(self.delay)
+            if self.log:
+                with open(self.log, "a") as fh:
+                    fh.write(f"{os.getpid()} {s.item_id}\n")
+            out.append({"valence": 1.0 + (len(s.item_id) % 9)})
+        return out
+
+    def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[dict[str, float]]:
+        return self.finish_batch(self.prepare_batch(stimuli))

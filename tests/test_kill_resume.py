@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 HERE = Path(__file__).parent
 
@@ -23,7 +24,10 @@ def _count(store: Path) -> int:
         return 0
 
 
-def test_kill_9_then_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rater", ["SlowRater", "SlowPipelinedRater"])
+def test_kill_9_then_resume(tmp_path: Path, rater: str) -> None:
+    """Also for a pipelined rater (its network stage in worker threads, batches in flight when the
+    process dies): only stored batches count as finished, and the rerun computes the rest once."""
     folder = tmp_path / "imgs"
     folder.mkdir()
     n = 300
@@ -33,7 +37,7 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     store = tmp_path / "run.sqlite"
     log = tmp_path / "calls.log"
     cmd = [
-        sys.executable, "-m", "affectscope.cli", "rate", str(folder), "--rater", "_raters:SlowRater",
+        sys.executable, "-m", "affectscope.cli", "rate", str(folder), "--rater", f"_raters:{rater}",
         "-p", "delay=0.01", "-p", f"log={log}", "--out", str(out), "--store", str(store), "--quiet",
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}

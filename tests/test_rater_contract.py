@@ -210,3 +210,26 @@ def test_rate_one_equals_rate_batch_on_pictures_videos_and_texts(name: str, tmp_
                 assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, abs=1e-5), (s.item_id, k)
             else:
                 assert x == y, (s.item_id, k)
+
+
+PIPELINED = ["face"]
+
+
+def test_the_pipelined_raters_are_those_listed() -> None:
+    assert sorted(n for n in RATERS if get_rater_class(n).pipelined) == PIPELINED
+
+
+@pytest.mark.parametrize("name", PIPELINED)
+def test_a_pipelined_rater_run_equals_its_serial_run(name: str, tmp_path: Path, stimuli: StimulusSet) -> None:
+    """Where a rater is pipelined (issue #36), a run through its two stages in worker threads gives
+    the table a serial run (rate_batch per batch) gives, and its stages are what rate_batch does."""
+    from affectscope.run.rate import rate
+
+    rater = _make(name, tmp_path, stimuli)
+    items = list(stimuli)
+    staged = rater.finish_batch(rater.prepare_batch(items))
+    assert [type(r) for r in staged] == [type(r) for r in rater.rate_batch(items)]
+    piped = rate(stimuli, rater, progress=False).ratings.data
+    serial_rater = _make(name, tmp_path, stimuli)
+    serial_rater.pipelined = False
+    assert piped.equals(rate(stimuli, serial_rater, progress=False).ratings.data)

@@ -9,17 +9,22 @@ import stat
 from affectscope._files import MAX_READ_BYTES
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20, *, limit: int = MAX_READ_BYTES) -> str:
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20, *, limit: int = MAX_READ_BYTES,
+                _stat: os.stat_result | None = None) -> str:
     """SHA-256 hex digest of a regular file (at most ``limit`` bytes are read; anything that is
-    not a regular file raises ``OSError`` before it is opened, so a FIFO or a device cannot hang)."""
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    not a regular file raises ``OSError`` before it is opened, so a FIFO or a device cannot hang).
+    Reads go into one buffer the file's size (at least 64 KiB, at most ``chunk``): a read of
+    ``chunk`` bytes would allocate, and map, a megabyte per small file."""
+    st = _stat or os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
         raise OSError(f"not a regular file: {path}")
     h = hashlib.sha256()
     left = limit
-    with open(path, "rb") as f:
-        while left > 0 and (block := f.read(min(chunk, left))):
-            h.update(block)
-            left -= len(block)
+    view = memoryview(bytearray(min(chunk, max(st.st_size + 1, 1 << 16))))
+    with open(path, "rb", buffering=0) as f:
+        while left > 0 and (n := f.readinto(view[:min(len(view), left)])):
+            h.update(view[:n])
+            left -= n
     return h.hexdigest()
 
 
@@ -36,7 +41,7 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     digest = _DIGESTS.get(key)
     if digest is None:
-        digest = sha256_file(path)
+        digest = sha256_file(path, _stat=st)
         if len(_DIGESTS) >= _MAX_DIGESTS:
             _DIGESTS.pop(next(iter(_DIGESTS)), None)
         _DIGESTS[key] = digest

@@ -39,11 +39,19 @@ def training_face_keys() -> np.ndarray:
         return np.load(p, allow_pickle=False)
 
 
+_KEY_SET: tuple[np.ndarray, frozenset[int]] | None = None
+
+
+def _key_set() -> frozenset[int]:
+    """:func:`training_face_keys` as a set of Python ints (one lookup per rated face), made once
+    per key array."""
+    global _KEY_SET
+    keys = training_face_keys()
+    if _KEY_SET is None or _KEY_SET[0] is not keys:
+        _KEY_SET = (keys, frozenset(keys.tolist()))
+    return _KEY_SET[1]
+
+
 def is_training_face(grey: np.ndarray) -> bool:
     """True when ``grey`` is exactly one of the expression models' 48x48 training faces."""
-    if grey.shape != (FACE_SIDE, FACE_SIDE):
-        return False
-    keys = training_face_keys()
-    k = np.uint64(face_key(grey))
-    i = int(np.searchsorted(keys, k))
-    return i < len(keys) and keys[i] == k
+    return grey.shape == (FACE_SIDE, FACE_SIDE) and face_key(grey) in _key_set()

@@ -13,6 +13,7 @@ import base64
 import functools
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -175,18 +176,21 @@ PLAIN_PNG_MAX_BYTES = 1 << 20
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _plain_grey_png(path: Path, max_side: int | None, min_side: int, max_pixels: int) -> np.ndarray | None:
+def _plain_grey_png(path: str, max_side: int | None, min_side: int, max_pixels: int) -> np.ndarray | None:
     """The pixels of a small, complete, 8-bit grey PNG without orientation data, decoded by
     OpenCV; ``None`` for anything else, which takes Pillow's path with its checks and messages.
 
     A PNG's pixels are defined exactly (zlib), so both decoders give the same array (a test checks
     it); Pillow's per-file overhead is about 3x the decode for a 48x48 face crop (FER-style crop
-    folders), which made decoding as costly as the face network itself (issue #36)."""
-    if file_problem(path) is not None:
-        return None
+    folders), which made decoding as costly as the face network itself (issue #36). Only a regular
+    file is opened (``stat`` first, as :func:`~affectscope._files.file_problem` does), and only its
+    size is read (a read of ``PLAIN_PNG_MAX_BYTES`` would allocate that much per file)."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(PLAIN_PNG_MAX_BYTES + 1)
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or not 0 < st.st_size <= PLAIN_PNG_MAX_BYTES:
+            return None
+        with open(path, "rb", buffering=0) as fh:
+            data = fh.read(st.st_size + 1)  # a byte more than stat saw: a file that grew since fails the IEND check below
     except OSError:
         return None
     if len(data) > PLAIN_PNG_MAX_BYTES:
@@ -245,9 +249,9 @@ def load_image(
         RGB (or grey), uint8, upright (EXIF orientation applied).
     """
     check_option("mode", mode, ("RGB", "L"))
-    path = Path(path)
-    if mode == "L" and (grey := _plain_grey_png(path, max_side, min_side, max_pixels)) is not None:
+    if mode == "L" and (grey := _plain_grey_png(os.fspath(path), max_side, min_side, max_pixels)) is not None:
         return grey
+    path = Path(path)
     im = source = _open(path, max_pixels)
     if min(im.size) < min_side:
         w, h = im.size

@@ -16,11 +16,13 @@ import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from affectscope._params import Constraint, validate_params
+from affectscope._workers import Workers, one_thread
 from affectscope.media.image import describe_error
 from affectscope.ratings import ColumnSpec, RaterInfo
 from affectscope.stimuli import Stimulus, StimulusSet
@@ -77,6 +79,12 @@ class Rater(ABC):
         Same input and parameters give the same output (checked by the contract tests).
     batch_size : int
         Items passed to :meth:`rate_batch` at once.
+    pipelined : bool
+        True when a batch splits into :meth:`prepare_batch` (reading, decoding, detection: Python
+        work that holds the GIL) and :meth:`finish_batch` (the network pass, which releases it).
+        :func:`affectscope.rate` then prepares the next batch and stores the previous one while a
+        worker thread runs the network on the current one. ``finish_batch`` must be safe to run in
+        that thread while ``prepare_batch`` runs in the caller's.
     operational : frozenset of str
         Parameters that change how a run goes but never what it outputs (threads, where side
         files go, timeouts ...). They are left out of :meth:`fingerprint`, so changing one keeps
@@ -102,6 +110,7 @@ class Rater(ABC):
     media: ClassVar[frozenset[str]] = frozenset({"image"})
     deterministic: ClassVar[bool] = True
     batch_size: ClassVar[int] = 1
+    pipelined: ClassVar[bool] = False
     operational: ClassVar[frozenset[str]] = frozenset()
     requires: ClassVar[dict[str, str]] = {}
     parameter_constraints: ClassVar[dict[str, Constraint]] = {}
@@ -121,6 +130,23 @@ class Rater(ABC):
         exception into an :class:`ItemError`; override for real batching (and return
         ``ItemError`` for failed items yourself)."""
         return [self.rate_safely(s) for s in stimuli]
+
+    def prepare_batch(self, stimuli: Sequence[Stimulus]) -> Any:
+        """The first stage of a :attr:`pipelined` rater's :meth:`rate_batch`: everything before the
+        network pass, per-item failures recorded in what it returns. The default passes the
+        stimuli on."""
+        return stimuli
+
+    def finish_batch(self, prepared: Any) -> list[RateResult]:
+        """The second stage: the results of a batch from what :meth:`prepare_batch` returned, one
+        per stimulus, in order. The default rates the stimuli (:meth:`rate_batch`). A pipelined
+        rater's ``rate_batch(s)`` equals ``finish_batch(prepare_batch(s))`` (the contract tests check it)."""
+        return self.rate_batch(prepared)
+
+    def finish_workers(self) -> AbstractContextManager[Workers]:
+        """Where a pipelined run calls :meth:`finish_batch`: worker threads and how many batches
+        may be in flight in them (:mod:`affectscope._workers`). Default: one thread, one batch."""
+        return one_thread()
 
     # ---- provided ------------------------------------------------------------------------
     def rate_safely(self, stimulus: Stimulus) -> RateResult:

@@ -26,24 +26,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from affectscope._params import Boolean, Interval, NoneOr, Options, Text
+from affectscope._workers import Workers, one_thread, torch_split
 from affectscope.faces.ferplus_cnn import PRECISIONS, RUNTIMES
 from affectscope.faces.pipeline import AGGREGATES, LABEL_VA, MODELS, WHOLE_FACE, WHOLE_FACE_MAX_SIDE, FacePipeline, Found, derived_va
 from affectscope.faces.pipeline import VERSION as PIPELINE_VERSION
 from affectscope.faces.video import STRATEGIES, SamplingSpec, aggregate, frame_series
 from affectscope.media.image import MIN_SIDE, describe_error, load_image
 from affectscope.media.video import truncation_warning, write_series
-from affectscope.raters.base import Flagged, ItemError, RateResult, Rater, RaterUnavailable
+from affectscope.raters.base import Flagged, ItemError, Rater, RateResult, RaterUnavailable
 from affectscope.raters.registry import register
 from affectscope.ratings import TRAINING_COLUMN, ColumnSpec
 from affectscope.stimuli import Stimulus
 from affectscope.taxonomy import COUNT, PROBABILITY, SAM_AROUSAL, SAM_VALENCE
 
 __all__ = ["LABEL_VA", "WHOLE_FACE_MAX_SIDE", "FaceRater", "derived_va"]
+
+@dataclass
+class _FaceBatch:
+    """A batch between :meth:`FaceRater.prepare_batch` and :meth:`FaceRater.finish_batch`: the
+    pictures' faces found, and the rows already known (videos, failures)."""
+
+    face: FacePipeline
+    stimuli: list[Stimulus]
+    results: list[RateResult | None]
+    where: list[int] = field(default_factory=list)
+    found: list[Found] = field(default_factory=list)
+
 
 @register("face")
 class FaceRater(Rater):
@@ -94,6 +109,7 @@ class FaceRater(Rater):
     summary = "facial expressions: Haar face detection + a CNN trained on FER+ votes (8 emotions; or fer's FER2013 model)"
     version = PIPELINE_VERSION
     batch_size = 64  # pictures per batch: every face of a batch goes through the network together
+    pipelined = True  # a run finds the faces of the next batch while the network classifies this one
     media = frozenset({"image", "video"})
     operational = frozenset({"series_dir"})
     requires = {"cv2": "face detection (OpenCV)"}
@@ -182,26 +198,39 @@ class FaceRater(Rater):
     def rate_batch(self, stimuli: Sequence[Stimulus]) -> list[RateResult]:
         """Pictures: each decoded and searched for faces on its own (one unreadable file fails
         alone), then every face through the expression network in batches of
-        :data:`~affectscope.faces.pipeline.BATCH` (decoding in a second thread while the network
-        runs was measured slower on 2 cores: 3.9 s against 3.4 s for 3,000 FER+ crops). Videos:
-        :meth:`rate_video` each (their sampled frames' faces are batched within the video)."""
+        :data:`~affectscope.faces.pipeline.BATCH`. Videos: :meth:`rate_video` each (their sampled
+        frames' faces are batched within the video). The two stages are :meth:`prepare_batch` and
+        :meth:`finish_batch`; a run overlaps them across batches (the rater is :attr:`pipelined`)."""
+        return self.finish_batch(self.prepare_batch(stimuli))
+
+    def prepare_batch(self, stimuli: Sequence[Stimulus]) -> "_FaceBatch":
+        """Decode and search each picture for faces (videos are rated whole here); nothing is classified yet."""
         face = self._check()
-        results: list[RateResult | None] = [None] * len(stimuli)
-        where, found = [], []
+        batch = _FaceBatch(face, list(stimuli), [None] * len(stimuli))
         for i, s in enumerate(stimuli):
             if s.media != "image" or s.path is None:
-                results[i] = self.rate_safely(s)
+                batch.results[i] = self.rate_safely(s)
                 continue
             try:
-                found.append(face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE, mode="L")))  # the picture is not kept
-                where.append(i)
+                batch.found.append(face.find(load_image(s.path, max_side=1280, min_side=MIN_SIDE, mode="L")))  # the picture is not kept
+                batch.where.append(i)
             except RaterUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - one bad item never kills a batch
-                results[i] = ItemError(s.item_id, describe_error(exc))
-        for i, f, out in zip(where, found, face.classify(found), strict=True):
+                batch.results[i] = ItemError(s.item_id, describe_error(exc))
+        return batch
+
+    def finish_batch(self, prepared: "_FaceBatch") -> list[RateResult]:
+        """Every face of the prepared pictures through the expression network; the rows in order."""
+        face, results = prepared.face, list(prepared.results)
+        for i, f, out in zip(prepared.where, prepared.found, face.classify(prepared.found), strict=True):
             results[i] = self._picture_row(face, f, out)
-        return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, stimuli, strict=True)]
+        return [r if r is not None else ItemError(s.item_id, "not rated") for r, s in zip(results, prepared.stimuli, strict=True)]
+
+    def finish_workers(self) -> AbstractContextManager[Workers]:
+        """Torch: two workers, each with half of torch's threads (:func:`~affectscope._workers.torch_split`).
+        ONNX Runtime: one (its session has its own threads)."""
+        return torch_split(2) if self.runtime == "torch" and self.precision != "int8" else one_thread()
 
     def rate_video(self, stimulus: Stimulus) -> dict[str, Any]:
         """Mean expression over the sampled frames, frames processed, strongest episode."""

@@ -6,18 +6,20 @@ import importlib.util
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from affectscope._files import file_problem
 from affectscope._install import install_hint
 from affectscope._progress import Progress
-from affectscope.raters.base import Flagged, ItemError, Rater, RaterUnavailable, RateResult
+from affectscope.raters.base import Flagged, ItemError, Rater, RateResult, RaterUnavailable
 from affectscope.raters.registry import make_rater
 from affectscope.ratings import ColumnSpec, Ratings
+from affectscope.run.store import RunStore, StoredItem
 from affectscope.stimuli import Stimulus, StimulusSet
-from affectscope.run.store import StoredItem, RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,24 +69,36 @@ class RunResult:
 
 def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str | None:
     """Why a rater's output for one item breaks its declared outputs, or ``None`` if it is fine."""
-    names = [c.name for c in columns]
-    missing = [n for n in names if n not in values]
-    extra = [k for k in values if k not in names]
-    if missing or extra:
-        return f"rater output does not match its declared columns (missing {missing}, unexpected {extra})"
-    for c in columns:
-        v = values[c.name]
-        if c.kind == "text":
-            continue
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return f"rater returned a non-numeric value {v!r} for {c.name!r}"
-        if math.isnan(f):
-            continue
-        if math.isinf(f) or (c.scale is not None and c.scale.outside(f)):
-            return f"rater returned {f:g} for {c.name!r}, outside its declared scale {c.scale.label if c.scale else ''}"
-    return None
+    return OutputCheck(columns)(values)
+
+
+class OutputCheck:
+    """:func:`check_result` for one set of columns, prepared once per run (a run checks every item)."""
+
+    def __init__(self, columns: Sequence[ColumnSpec]) -> None:
+        self.names = [c.name for c in columns]
+        self._name_set = set(self.names)
+        self._numeric = [(c.name, c.scale) for c in columns if c.kind != "text"]
+
+    def __call__(self, values: dict[str, Any]) -> str | None:
+        if values.keys() != self._name_set:
+            missing = [n for n in self.names if n not in values]
+            extra = [k for k in values if k not in self._name_set]
+            return f"rater output does not match its declared columns (missing {missing}, unexpected {extra})"
+        for name, scale in self._numeric:
+            v = values[name]
+            if type(v) is float:
+                f = v
+            else:
+                try:
+                    f = float(v)
+                except (TypeError, ValueError):
+                    return f"rater returned a non-numeric value {v!r} for {name!r}"
+            if f != f:  # NaN: a missing value
+                continue
+            if math.isinf(f) or (scale is not None and scale.outside(f)):
+                return f"rater returned {f:g} for {name!r}, outside its declared scale {scale.label if scale else ''}"
+        return None
 
 
 def _batches(items: Sequence[Stimulus], size: int) -> Iterable[Sequence[Stimulus]]:
@@ -158,26 +172,43 @@ def rate(
     columns = rater.outputs()
     with RunStore(store, rater=rater.info(), fingerprint=rater.fingerprint(), columns=columns, fresh=fresh) as db:
         done = db.finished(include_errors=not retry_errors)
-        signatures = {s.item_id: s.signature() for s in stimuli}  # each file hashed (stat'ed) once
-        pending = [s for s in stimuli if done.get(s.item_id) != signatures[s.item_id]]
+        signatures: dict[str, str] = {}
+
+        def signature(stim: Stimulus) -> str:  # each file hashed (stat'ed) once, when first needed
+            sig = signatures.get(stim.item_id)
+            if sig is None:
+                sig = signatures[stim.item_id] = stim.signature()
+            return sig
+
+        # only stored items are hashed up front (to tell whether their file changed); the others
+        # are hashed batch by batch below, while the batch before runs through the network
+        pending = [s for s in stimuli if s.item_id not in done or done[s.item_id] != signature(s)]
         n_resumed = len(stimuli) - len(pending)
         bar = Progress(len(stimuli), initial=n_resumed, unit="item", desc=f"rating ({rater.name})", enabled=progress)
-        try:
-            # anything that is not a regular file (a FIFO, a device, a broken or looping link) is an
-            # error row at once: it is never handed to a rater, whose reading could block for ever
-            readable = []
+
+        def readable() -> Iterator[Stimulus]:
+            """The pending items, each hashed before a rater reads it (a file edited while its batch
+            runs keeps the old content's signature, so the next run rates it again). Anything that
+            is not a regular file (a FIFO, a device, a broken or looping link) is an error row at
+            once: it is never handed to a rater, whose reading could block for ever."""
             for stim in pending:
-                problem = file_problem(stim.path) if stim.path is not None and stim.media != "text" else None
+                sig = signature(stim)
+                # a file hashed is a regular file (only those are read); anything else is asked why
+                problem = (file_problem(stim.path) if stim.path is not None and stim.media != "text"
+                           and not sig.startswith("sha256:") else None)
                 if problem is None:
-                    readable.append(stim)
+                    yield stim
                     continue
-                db.put(stim.item_id, str(stim.path), signatures[stim.item_id], None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
+                db.put(stim.item_id, str(stim.path), sig, None, f"{problem[0]}. Fix: {problem[1]}", 0.0)
                 bar.update(1, failed=1)
+
+        check = OutputCheck(columns)
+        try:
             notes: list[str] = []
             if engine == "ray":
-                runs = ray_batches(rater, ray_options or RayOptions(), iter(_batches(readable, rater.batch_size)), notes)
+                runs = ray_batches(rater, ray_options or RayOptions(), iter(_batches(readable(), rater.batch_size)), notes)
             else:
-                runs = ((batch, _rate_batch(rater, batch)) for batch in _batches(readable, rater.batch_size))
+                runs = _local_runs(rater, _batches(readable(), rater.batch_size))
             t_batch = time.perf_counter()
             for batch, results in runs:
                 per_item = (time.perf_counter() - t_batch) / len(batch)
@@ -188,7 +219,7 @@ def rate(
                     sig = signatures[stim.item_id]
                     if isinstance(res, ItemError):
                         finished.append(StoredItem(stim.item_id, path, sig, None, res.message, per_item))
-                    elif problem := check_result(res, columns):
+                    elif problem := check(res):
                         finished.append(StoredItem(stim.item_id, path, sig, None, problem, per_item))
                     elif isinstance(res, Flagged):
                         finished.append(StoredItem(stim.item_id, path, sig, dict(res), None, per_item, res.warning, res.retry))
@@ -237,6 +268,55 @@ def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
         raise  # nothing can be rated: stop the run, keep what is finished
     except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
         pass
+    return [rater.rate_safely(s) for s in batch]
+
+
+def _local_runs(rater: Rater, batches: Iterable[Sequence[Stimulus]]) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
+    """``(batch, results)`` in order. A :attr:`~affectscope.raters.base.Rater.pipelined` rater's
+    network passes (:meth:`~affectscope.raters.base.Rater.finish_batch`) run in its worker threads
+    (:meth:`~affectscope.raters.base.Rater.finish_workers`) while this thread prepares the next
+    batch and stores the previous one: the reading and decoding that hold the GIL overlap the
+    network, which releases it (issue #36). Results, their order and the one-transaction-per-batch
+    store are as without the pipeline."""
+    if not rater.pipelined:
+        for batch in batches:
+            yield batch, _rate_batch(rater, batch)
+        return
+    with rater.finish_workers() as workers:
+        in_flight: deque[tuple[Sequence[Stimulus], Future[list[RateResult]] | None]] = deque()
+        for batch in batches:
+            prepared = _prepare(rater, batch)
+            in_flight.append((batch, None if prepared is None else workers.executor.submit(rater.finish_batch, prepared)))
+            while len(in_flight) > workers.depth:
+                done = in_flight.popleft()
+                yield done[0], _collect(rater, *done)
+        while in_flight:
+            done = in_flight.popleft()
+            yield done[0], _collect(rater, *done)
+
+
+def _prepare(rater: Rater, batch: Sequence[Stimulus]) -> Any:
+    """``rater.prepare_batch(batch)``, or ``None`` when it raised (its items are then rated alone)."""
+    try:
+        return rater.prepare_batch(batch)
+    except RaterUnavailable:
+        raise
+    except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
+        return None
+
+
+def _collect(rater: Rater, batch: Sequence[Stimulus], future: "Future[list[RateResult]] | None") -> list[RateResult]:
+    """The results of a pipelined batch; as :func:`_rate_batch`, a stage that raised or returned the
+    wrong number of results has every item retried alone (in this thread)."""
+    if future is not None:
+        try:
+            results = future.result()
+            if len(results) == len(batch):
+                return list(results)
+        except RaterUnavailable:
+            raise
+        except Exception:  # noqa: BLE001
+            pass
     return [rater.rate_safely(s) for s in batch]
 
 

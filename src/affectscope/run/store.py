@@ -222,6 +222,10 @@ class RunStore:
 
 
 def _jsonable(v: Any) -> Any:
+    if type(v) is float:  # the common case first (numpy scalars, float subclasses, go below)
+        return v if math.isfinite(v) else None
+    if type(v) is str:
+        return v
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if hasattr(v, "item"):
