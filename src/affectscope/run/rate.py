@@ -81,6 +81,8 @@ class OutputCheck:
         self._numeric = [(c.name, c.scale) for c in columns if c.kind != "text"]
 
     def __call__(self, values: dict[str, Any]) -> str | None:
+        if not isinstance(values, dict):
+            return f"rater returned {type(values).__name__} for an item, not a dict of its declared columns"
         if values.keys() != self._name_set:
             missing = [n for n in self.names if n not in values]
             extra = [k for k in values if k not in self._name_set]

@@ -1,5 +1,6 @@
-"""rate() with a pipelined rater (issue #36): the next batch is prepared, and the previous one
-stored, while worker threads run the network stage; the table is the one a serial run gives."""
+"""rate(): with a pipelined rater (issue #36) the next batch is prepared, and the previous one
+stored, while worker threads run the network stage, and the table is the one a serial run gives;
+the check of every output against the declared columns."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PIL import Image
 from affectscope._workers import THREAD_PREFIX, one_thread, torch_split
 from affectscope.raters.base import Rater, RaterUnavailable
 from affectscope.ratings import ColumnSpec
-from affectscope.run.rate import rate
+from affectscope.run.rate import OutputCheck, check_result, rate
 from affectscope.run.store import RunStore
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import SAM_VALENCE
@@ -218,3 +219,17 @@ def test_torch_split_gives_each_worker_a_share_of_the_threads_and_puts_the_count
     assert after == [total] and torch.get_num_threads() == total
     with one_thread() as workers:
         assert workers.depth == 1
+
+
+def test_the_output_check_names_what_is_wrong() -> None:
+    columns = [ColumnSpec(name="valence", scale=SAM_VALENCE), ColumnSpec(name="note", kind="text")]
+    check = OutputCheck(columns)
+    assert check({"valence": 5.0, "note": "x"}) is None
+    assert check({"valence": float("nan"), "note": ""}) is None  # a missing value
+    assert check({"valence": np.float32(3.5), "note": ""}) is None
+    assert "missing ['note'], unexpected ['notes']" in check({"valence": 5.0, "notes": ""})
+    assert "non-numeric value 'high' for 'valence'" in check({"valence": "high", "note": ""})
+    assert "returned 10 for 'valence', outside its declared scale" in check({"valence": 10.0, "note": ""})
+    assert "returned inf for 'valence'" in check({"valence": float("inf"), "note": ""})
+    assert "returned list for an item, not a dict" in check([5.0, "x"])  # type: ignore[arg-type]
+    assert check_result({"valence": 0.5, "note": ""}, columns) == check({"valence": 0.5, "note": ""})
