@@ -36,15 +36,16 @@ class _Recorder(Rater):
     media = frozenset({"image", "unknown"})
     batch_size = 4
     pipelined = True
-    operational = frozenset({"fail_prepare", "fail_finish", "unavailable", "wait", "n_items"})  # one store for all
+    operational = frozenset({"fail_prepare", "fail_finish", "unavailable", "wait", "n_items", "interrupt"})  # one store for all
 
     def __init__(self, *, fail_prepare: str = "", fail_finish: str = "", unavailable: str = "", wait: float = 0.0,
-                 n_items: int = 0) -> None:
+                 n_items: int = 0, interrupt: str = "") -> None:
         self.fail_prepare = fail_prepare
         self.fail_finish = fail_finish
         self.unavailable = unavailable
         self.wait = wait
         self.n_items = n_items
+        self.interrupt = interrupt
 
     def outputs(self) -> list[ColumnSpec]:
         return [ColumnSpec(name="valence", scale=SAM_VALENCE)]
@@ -79,6 +80,8 @@ class _Recorder(Rater):
         self._log("finish", first)
         if any(s.item_id == self.unavailable for s in prepared):
             raise RaterUnavailable("the network is gone")
+        if any(s.item_id == self.interrupt for s in prepared):
+            raise KeyboardInterrupt  # as Ctrl-C would, in the worker thread
         if any(s.item_id == self.fail_finish for s in prepared):
             raise RuntimeError("network fell over")
         if self.wait and int(first[:3]) + self.batch_size < self.n_items:  # hold this batch until the next one is prepared
@@ -130,6 +133,17 @@ def test_rater_unavailable_in_the_network_stage_stops_the_run_and_keeps_finished
         assert sorted(db.finished()) == [f"{i:03d}.png" for i in range(8)]  # the batches before, whole
     res = rate(stimuli, rater, store=store, progress=False)
     assert res.n_resumed == 8 and res.n_rated == 8 and res.n_failed == 0
+
+
+def test_an_interrupt_in_the_network_stage_stops_the_run_and_keeps_finished_batches(tmp_path: Path) -> None:
+    stimuli = _files(tmp_path / "imgs", 16)
+    store = tmp_path / "run.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        rate(stimuli, _Recorder(interrupt="009.png"), store=store, progress=False)
+    rater = _Recorder()
+    with RunStore(store, rater=rater.info(), fingerprint=rater.fingerprint(), columns=rater.outputs()) as db:
+        assert sorted(db.finished()) == [f"{i:03d}.png" for i in range(8)]
+    assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]  # no worker left behind
 
 
 def test_files_are_hashed_batch_by_batch_not_all_before_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
