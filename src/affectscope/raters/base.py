@@ -82,9 +82,10 @@ class Rater(ABC):
     pipelined : bool
         True when a batch splits into :meth:`prepare_batch` (reading, decoding, detection: Python
         work that holds the GIL) and :meth:`finish_batch` (the network pass, which releases it).
-        :func:`affectscope.rate` then prepares the next batch and stores the previous one while a
-        worker thread runs the network on the current one. ``finish_batch`` must be safe to run in
-        that thread while ``prepare_batch`` runs in the caller's.
+        :func:`affectscope.rate` then prepares the next batch and stores the previous one while
+        worker threads (:meth:`finish_workers`) run the network on the batches before.
+        ``finish_batch`` must be safe to run in those threads, beside itself and beside
+        ``prepare_batch`` in the caller's thread.
     operational : frozenset of str
         Parameters that change how a run goes but never what it outputs (threads, where side
         files go, timeouts ...). They are left out of :meth:`fingerprint`, so changing one keeps
