@@ -16,7 +16,7 @@ from PIL import Image
 from affectscope._workers import THREAD_PREFIX, one_thread, torch_split
 from affectscope.raters.base import Rater, RaterUnavailable
 from affectscope.ratings import ColumnSpec
-from affectscope.run.rate import OutputCheck, check_result, rate
+from affectscope.run.rate import OutputCheck, rate
 from affectscope.run.store import RunStore
 from affectscope.stimuli import Stimulus, StimulusSet
 from affectscope.taxonomy import SAM_VALENCE
@@ -246,4 +246,3 @@ def test_the_output_check_names_what_is_wrong() -> None:
     assert "returned 10 for 'valence', outside its declared scale" in check({"valence": 10.0, "note": ""})
     assert "returned inf for 'valence'" in check({"valence": float("inf"), "note": ""})
     assert "returned list for an item, not a dict" in check([5.0, "x"])  # type: ignore[arg-type]
-    assert check_result({"valence": 0.5, "note": ""}, columns) == check({"valence": 0.5, "note": ""})

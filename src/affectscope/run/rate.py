@@ -7,8 +7,7 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,13 +66,9 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
-def check_result(values: dict[str, Any], columns: Sequence[ColumnSpec]) -> str | None:
-    """Why a rater's output for one item breaks its declared outputs, or ``None`` if it is fine."""
-    return OutputCheck(columns)(values)
-
-
 class OutputCheck:
-    """:func:`check_result` for one set of columns, prepared once per run (a run checks every item)."""
+    """Why a rater's output for one item breaks its declared outputs (``check(values)``), or
+    ``None`` if it is fine; prepared once per run for its columns (a run checks every item)."""
 
     def __init__(self, columns: Sequence[ColumnSpec]) -> None:
         self.names = [c.name for c in columns]
@@ -262,14 +257,24 @@ def check_requirements(rater: Rater, stimuli: Iterable[Stimulus]) -> None:
 def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
     """A batch call that can never lose the whole batch: if it raises or returns the wrong
     number of results, every item is retried alone."""
-    try:
-        results = rater.rate_batch(batch)
-        if len(results) == len(batch):
-            return list(results)
-    except RaterUnavailable:
-        raise  # nothing can be rated: stop the run, keep what is finished
-    except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
-        pass
+    return _whole_or_alone(rater, batch, lambda: rater.rate_batch(batch))
+
+
+def _whole_or_alone(rater: Rater, batch: Sequence[Stimulus],
+                    results: Callable[[], Sequence[RateResult]] | None) -> list[RateResult]:
+    """``results()`` when it gives one result per item; when it raises (``RaterUnavailable``
+    excepted: nothing can be rated, the run stops and keeps what is finished), returns the wrong
+    number, or is ``None`` (an earlier stage failed), every item of ``batch`` is rated alone in
+    this thread, each reporting its own error."""
+    if results is not None:
+        try:
+            got = results()
+            if len(got) == len(batch):
+                return list(got)
+        except RaterUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
+            pass
     return [rater.rate_safely(s) for s in batch]
 
 
@@ -285,16 +290,17 @@ def _local_runs(rater: Rater, batches: Iterable[Sequence[Stimulus]]) -> Iterator
             yield batch, _rate_batch(rater, batch)
         return
     with rater.finish_workers() as workers:
-        in_flight: deque[tuple[Sequence[Stimulus], Future[list[RateResult]] | None]] = deque()
+        # each batch with how to get its results: its worker's future, or None when preparing it failed
+        in_flight: deque[tuple[Sequence[Stimulus], Callable[[], list[RateResult]] | None]] = deque()
         for batch in batches:
             prepared = _prepare(rater, batch)
-            in_flight.append((batch, None if prepared is None else workers.executor.submit(rater.finish_batch, prepared)))
+            in_flight.append((batch, None if prepared is None else workers.executor.submit(rater.finish_batch, prepared).result))
             while len(in_flight) > workers.depth:
-                done = in_flight.popleft()
-                yield done[0], _collect(rater, *done)
+                done, results = in_flight.popleft()
+                yield done, _whole_or_alone(rater, done, results)
         while in_flight:
-            done = in_flight.popleft()
-            yield done[0], _collect(rater, *done)
+            done, results = in_flight.popleft()
+            yield done, _whole_or_alone(rater, done, results)
 
 
 def _prepare(rater: Rater, batch: Sequence[Stimulus]) -> Any:
@@ -305,21 +311,6 @@ def _prepare(rater: Rater, batch: Sequence[Stimulus]) -> Any:
         raise
     except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
         return None
-
-
-def _collect(rater: Rater, batch: Sequence[Stimulus], future: "Future[list[RateResult]] | None") -> list[RateResult]:
-    """The results of a pipelined batch; as :func:`_rate_batch`, a stage that raised or returned the
-    wrong number of results has every item retried alone (in this thread)."""
-    if future is not None:
-        try:
-            results = future.result()
-            if len(results) == len(batch):
-                return list(results)
-        except RaterUnavailable:
-            raise
-        except Exception:  # noqa: BLE001
-            pass
-    return [rater.rate_safely(s) for s in batch]
 
 
 def rate_images(
