@@ -86,6 +86,19 @@ def test_ray_table_equals_the_local_table(runtime: object, tmp_path: Path) -> No
         assert list(a["error"].fillna("")) == list(b["error"].fillna(""))  # shipped errors name the driver's paths
 
 
+def test_a_batch_that_fails_whole_on_a_worker_is_rated_item_by_item_and_said(runtime: object, tmp_path: Path) -> None:
+    from _raters import BrokenBatchRater
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png", "d.png", "e.png"):
+        (folder / name).write_bytes(b"x")
+    res = rate(StimulusSet.from_paths([folder]), BrokenBatchRater(), progress=False, engine="ray",
+               ray_options=RayOptions(workers=1, worker_cpus=0.5))
+    assert res.ratings.errors.to_dict() == {"c.png": "ValueError: cannot rate c"}
+    assert res.notes == ["2 batches failed as a whole and were rated item by item (first: RuntimeError: GPU fell over)"]
+
+
 def test_a_killed_worker_is_restarted_and_nothing_is_lost_or_doubled(runtime: object, tmp_path: Path) -> None:
     from _raters import SlowRater
 

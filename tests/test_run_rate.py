@@ -121,6 +121,8 @@ def test_a_stage_that_raises_has_its_batch_rated_item_by_item(tmp_path: Path, st
     assert res.n_failed == 0 and len(res.ratings.data) == 12
     assert sorted(e[1] for e in rater.events if e[0] == "alone") == ["004.png", "005.png", "006.png", "007.png"]
     assert list(res.ratings.data["valence"]) == [1.0 + i % 9 for i in range(12)]
+    why = "decoder fell over" if stage == "fail_prepare" else "network fell over"
+    assert res.notes == [f"1 batch failed as a whole and was rated item by item (first: RuntimeError: {why})"]
 
 
 def test_rater_unavailable_in_the_network_stage_stops_the_run_and_keeps_finished_batches(tmp_path: Path) -> None:

@@ -85,6 +85,18 @@ def test_failed_batch_falls_back_to_items(tmp_path: Path) -> None:
     res = rate(s, BrokenBatchRater(), progress=False)
     assert res.ratings.errors.to_dict() == {"c.png": "ValueError: cannot rate c"}
     assert res.ratings.ok().values("valence").tolist() == [3.0] * 4
+    # the fallback is said, not only taken: both batches (4 + 1 items) failed as a whole
+    assert res.notes == ["2 batches failed as a whole and were rated item by item (first: RuntimeError: GPU fell over)"]
+
+
+def test_the_cli_says_a_batch_fallback_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from affectscope.cli import main
+
+    _files(tmp_path / "in", ["a.png", "b.png", "c.png"])
+    code = main(["rate", str(tmp_path / "in"), "--rater", "_raters:BrokenBatchRater", "--out", str(tmp_path / "r.csv"), "--quiet"])
+    assert code == 3  # c.png failed
+    err = capsys.readouterr().err
+    assert "affectscope rate: 1 batch failed as a whole and was rated item by item (first: RuntimeError: GPU fell over)" in err
 
 
 def test_interrupt_keeps_finished_items(tmp_path: Path) -> None:

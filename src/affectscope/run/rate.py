@@ -8,6 +8,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -200,12 +201,13 @@ def rate(
                 bar.update(1, failed=1)
 
         check = OutputCheck(columns)
+        notes: list[str] = []
+        fallbacks: list[str] = []  # why each batch that failed as a whole did
         try:
-            notes: list[str] = []
             if engine == "ray":
-                runs = ray_batches(rater, ray_options or RayOptions(), iter(_batches(readable(), rater.batch_size)), notes)
+                runs = ray_batches(rater, ray_options or RayOptions(), iter(_batches(readable(), rater.batch_size)), notes, fallbacks)
             else:
-                runs = _local_runs(rater, _batches(readable(), rater.batch_size))
+                runs = _local_runs(rater, _batches(readable(), rater.batch_size), fallbacks)
             t_batch = time.perf_counter()
             for batch, results in runs:
                 per_item = (time.perf_counter() - t_batch) / len(batch)
@@ -226,6 +228,10 @@ def rate(
                 bar.update(len(finished), failed=sum(f.error is not None for f in finished))
         finally:
             bar.close()
+            if fallbacks:  # said, not only counted: each of their items was rated (or failed) alone
+                many = len(fallbacks) > 1
+                notes.append(f"{len(fallbacks)} batch{'es' if many else ''} failed as a whole and {'were' if many else 'was'} "
+                             f"rated item by item (first: {fallbacks[0]})")
         ratings = db.to_ratings(stimuli.item_ids)
         incomplete = len(db.incomplete() & set(stimuli.item_ids))
         return RunResult(
@@ -254,63 +260,72 @@ def check_requirements(rater: Rater, stimuli: Iterable[Stimulus]) -> None:
                                f"{install_hint('core')}")
 
 
-def _rate_batch(rater: Rater, batch: Sequence[Stimulus]) -> list[RateResult]:
+def _rate_batch(rater: Rater, batch: Sequence[Stimulus], fallbacks: list[str] | None = None) -> list[RateResult]:
     """A batch call that can never lose the whole batch: if it raises or returns the wrong
-    number of results, every item is retried alone."""
-    return _whole_or_alone(rater, batch, lambda: rater.rate_batch(batch))
+    number of results, every item is retried alone (and why is appended to ``fallbacks``)."""
+    return _whole_or_alone(rater, batch, lambda: rater.rate_batch(batch), fallbacks)
 
 
-def _whole_or_alone(rater: Rater, batch: Sequence[Stimulus],
-                    results: Callable[[], Sequence[RateResult]] | None) -> list[RateResult]:
+def _whole_or_alone(rater: Rater, batch: Sequence[Stimulus], results: Callable[[], Sequence[RateResult]],
+                    fallbacks: list[str] | None = None) -> list[RateResult]:
     """``results()`` when it gives one result per item; when it raises (``RaterUnavailable``
-    excepted: nothing can be rated, the run stops and keeps what is finished), returns the wrong
-    number, or is ``None`` (an earlier stage failed), every item of ``batch`` is rated alone in
-    this thread, each reporting its own error."""
-    if results is not None:
-        try:
-            got = results()
-            if len(got) == len(batch):
-                return list(got)
-        except RaterUnavailable:
-            raise
-        except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
-            pass
+    excepted: nothing can be rated, the run stops and keeps what is finished) or returns the wrong
+    number, why is appended to ``fallbacks`` and every item of ``batch`` is rated alone in this
+    thread, each reporting its own error."""
+    try:
+        got = results()
+        if len(got) == len(batch):
+            return list(got)
+        why = f"{len(got)} results for {len(batch)} items"
+    except RaterUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
+        why = f"{type(exc).__name__}: {str(exc)[:200]}"
+    if fallbacks is not None:
+        fallbacks.append(why)
     return [rater.rate_safely(s) for s in batch]
 
 
-def _local_runs(rater: Rater, batches: Iterable[Sequence[Stimulus]]) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
+def _local_runs(rater: Rater, batches: Iterable[Sequence[Stimulus]],
+                fallbacks: list[str] | None = None) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
     """``(batch, results)`` in order. A :attr:`~affectscope.raters.base.Rater.pipelined` rater's
     network passes (:meth:`~affectscope.raters.base.Rater.finish_batch`) run in its worker threads
     (:meth:`~affectscope.raters.base.Rater.finish_workers`) while this thread prepares the next
     batch and stores the previous one: the reading and decoding that hold the GIL overlap the
     network, which releases it (issue #36). Results, their order and the one-transaction-per-batch
-    store are as without the pipeline."""
+    store are as without the pipeline; a batch either stage fails is rated item by item, as
+    :func:`_rate_batch` does (why in ``fallbacks``)."""
     if not rater.pipelined:
         for batch in batches:
-            yield batch, _rate_batch(rater, batch)
+            yield batch, _rate_batch(rater, batch, fallbacks)
         return
     with rater.finish_workers() as workers:
-        # each batch with how to get its results: its worker's future, or None when preparing it failed
-        in_flight: deque[tuple[Sequence[Stimulus], Callable[[], list[RateResult]] | None]] = deque()
+        in_flight: deque[tuple[Sequence[Stimulus], Callable[[], list[RateResult]]]] = deque()
         for batch in batches:
-            prepared = _prepare(rater, batch)
-            in_flight.append((batch, None if prepared is None else workers.executor.submit(rater.finish_batch, prepared).result))
+            in_flight.append((batch, _submit(rater, batch, workers.executor)))
             while len(in_flight) > workers.depth:
                 done, results = in_flight.popleft()
-                yield done, _whole_or_alone(rater, done, results)
+                yield done, _whole_or_alone(rater, done, results, fallbacks)
         while in_flight:
             done, results = in_flight.popleft()
-            yield done, _whole_or_alone(rater, done, results)
+            yield done, _whole_or_alone(rater, done, results, fallbacks)
 
 
-def _prepare(rater: Rater, batch: Sequence[Stimulus]) -> Any:
-    """``rater.prepare_batch(batch)``, or ``None`` when it raised (its items are then rated alone)."""
+def _submit(rater: Rater, batch: Sequence[Stimulus], executor: Executor) -> Callable[[], list[RateResult]]:
+    """``prepare_batch`` here, ``finish_batch`` in a worker: the getter of the batch's results,
+    which raises what either stage raised."""
     try:
-        return rater.prepare_batch(batch)
+        prepared = rater.prepare_batch(batch)
     except RaterUnavailable:
         raise
-    except Exception:  # noqa: BLE001 - fall back to per-item calls, which report their own errors
-        return None
+    except Exception as exc:  # noqa: BLE001 - raised again by the getter: the batch is then rated item by item
+        error = exc  # `exc` is unbound when the except block ends
+
+        def failed() -> list[RateResult]:
+            raise error
+
+        return failed
+    return executor.submit(rater.finish_batch, prepared).result
 
 
 def rate_images(

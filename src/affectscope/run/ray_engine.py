@@ -82,8 +82,9 @@ class RaterWorker:
         self.rater = make_rater(spec, **params)
         self.tmp = Path(tempfile.mkdtemp(prefix="affectscope-ray-"))
 
-    def rate(self, batch: Sequence[tuple[Stimulus, bytes | None]]) -> tuple[int, list[RateResult]]:
-        """``(pid, results)`` of one batch, exactly as the local engine rates it."""
+    def rate(self, batch: Sequence[tuple[Stimulus, bytes | None]]) -> tuple[int, list[RateResult], list[str]]:
+        """``(pid, results, fallbacks)`` of one batch, exactly as the local engine rates it
+        (``fallbacks``: why the batch failed as a whole and was rated item by item, if it did)."""
         from affectscope.run.rate import _rate_batch
 
         local: list[Stimulus] = []
@@ -96,8 +97,9 @@ class RaterWorker:
             path.write_bytes(data)
             shipped[s.item_id] = (str(path), str(s.path))
             local.append(Stimulus(s.item_id, path, s.media, s.metadata))
+        fallbacks: list[str] = []
         try:
-            results = _rate_batch(self.rater, local)
+            results = _rate_batch(self.rater, local, fallbacks)
         finally:
             for tmp, _ in shipped.values():
                 Path(tmp).unlink(missing_ok=True)
@@ -105,7 +107,7 @@ class RaterWorker:
             if isinstance(res, ItemError) and res.item_id in shipped:
                 tmp, orig = shipped[res.item_id]
                 results[j] = ItemError(res.item_id, res.message.replace(tmp, orig))
-        return os.getpid(), results
+        return os.getpid(), results, fallbacks
 
     def pid(self) -> int:
         return os.getpid()
@@ -146,10 +148,11 @@ def _payload(batch: Sequence[Stimulus], ship: bool) -> list[tuple[Stimulus, byte
     return out
 
 
-def ray_batches(rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimulus]],
-                notes: list[str]) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
+def ray_batches(rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimulus]], notes: list[str],
+                fallbacks: list[str] | None = None) -> Iterator[tuple[Sequence[Stimulus], list[RateResult]]]:
     """``(batch, results)`` as batches finish on the actors (any order). ``notes`` collects what the
-    run should say (worker restarts, batches lost after every retry)."""
+    run should say (worker restarts, batches lost after every retry); ``fallbacks``, why a batch
+    failed as a whole on its worker and was rated item by item there."""
     if rater.family == "llm":  # before a runtime is started for nothing
         raise EngineUnavailable(f"engine 'ray' runs the network raters; {rater.name!r} is bound by its server, not by "
                                 "this machine: raise -p concurrency=N instead (docs/scaling.md)")
@@ -168,7 +171,9 @@ def ray_batches(rater: Rater, opts: RayOptions, batches: Iterator[Sequence[Stimu
                        in_flight=opts.in_flight)
     for k, batch, ref in submitted:
         try:
-            pid, results = ray.get(ref)
+            pid, results, fell = ray.get(ref)
+            if fallbacks is not None:
+                fallbacks.extend(fell)
             if pid != pids[k]:
                 notes.append(f"Ray restarted worker {k} (pid {pids[k]} -> {pid}); its batches in flight were run again")
                 pids[k] = pid
